@@ -1,0 +1,99 @@
+"""Stubs for ``lumora_fast._core``, the native (Rust) backend.
+
+``lumora_fast.pure`` exposes the same names with the same behaviour; the public API in
+``lumora_fast`` calls whichever backend ``lumora_fast._backend`` selected. Everything here
+is the reference implementation's behaviour (JavaScript semantics) applied to Python
+values; see DESIGN.md "Compatibility rules".
+
+JSON values accepted wherever a value is walked: ``dict`` (keys must be ``str``),
+``list``, ``tuple``, ``str``, ``int``, ``float``, ``bool``, ``None``, and msgspec Structs
+(fields in definition order, wire names from ``rename``, the tag field first, fields that
+are ``msgspec.UNSET`` omitted). Subclasses of these builtins count as the builtin.
+Anything else raises ``ProtocolError("unsupported type <name> at <path>")``; a dict key
+that is not a ``str`` raises ``ProtocolError("dict key must be str, got <name> at
+<path>")``; containers nested deeper than :data:`MAX_DEPTH` raise ``ProtocolError("nesting
+depth exceeds 512 at <path>")``. ``<path>`` is a JSONPath-like location such as
+``$.nodes[3].props.size`` (``$`` is the root; a key that is not an identifier
+``[A-Za-z_$][A-Za-z0-9_$]*`` is written ``["key"]`` with JSON string escaping).
+"""
+
+from collections.abc import Sequence
+from typing import Any, Final, Literal
+
+__version__: Final[str]
+
+MAX_DEPTH: Final[int]
+"""Deepest container nesting accepted (512): ``[]`` is depth 1, ``[[]]`` depth 2."""
+
+def dumps(obj: object, /, *, pretty: bool = False) -> bytes:
+    """``JSON.stringify(obj)`` (or ``JSON.stringify(obj, null, 2)``) as UTF-8 bytes.
+
+    JS number formatting (``100.0`` -> ``100``, ``1e21`` -> ``1e+21``, ints beyond 2**53
+    as the nearest double, non-finite -> ``null``), JS key order (array-index keys first
+    in numeric order, then insertion order), JSON.stringify string escaping (lone
+    surrogates as ``\\udxxx``).
+    """
+
+def loads(data: str | bytes, /, max_bytes: int | None = None) -> Any:
+    """Parse JSON text with ``JSON.parse``'s grammar into the values ``json.loads`` gives.
+
+    ``max_bytes`` bounds the UTF-8 size of ``data`` (for a ``str``, its UTF-8 encoding
+    with surrogates counted as 3 bytes); larger input raises ``ProtocolError("message is
+    <n> bytes, over the limit of <max_bytes>")`` before any parsing.
+
+    Rejects (``ProtocolError``): invalid UTF-8 bytes, a BOM, whitespace other than
+    space/tab/LF/CR, ``NaN``/``Infinity``, trailing data, nesting deeper than
+    ``MAX_DEPTH``. Accepts lone surrogates (escaped or raw in a ``str``). Integers without
+    fraction or exponent become ``int`` (exact), other numbers ``float`` (``1e400`` is
+    ``inf``). For duplicate keys the last value wins at the first key's position.
+    """
+
+def validate_message(obj: object, /) -> list[str]:
+    """The reference's ``validateMessage(obj).errors`` (empty when valid).
+
+    Raises ``ProtocolError`` where the reference throws a TypeError (a ``type`` whose
+    string conversion meets an object with an own ``toString`` key), with the message
+    ``"Cannot convert object to primitive value"``.
+    """
+
+def validate_protocol_version(client: str, server: str, /) -> list[str]:
+    """The reference's ``validateProtocolVersion(client, server).errors``.
+
+    Raises ``TypeError`` if either argument is not a ``str``.
+    """
+
+def validate_session_id(value: object, /) -> list[str]:
+    """The reference's ``validateSessionId(value).errors`` (lengths in UTF-16 units)."""
+
+def calculate_checksum(schema: object, /, algorithm: Literal["sha256", "xxh3"] = "sha256") -> str:
+    """Checksum of the canonical JSON of ``schema``.
+
+    ``"sha256"``: 64 lowercase hex digits, identical to the reference. ``"xxh3"``:
+    ``"xxh3:"`` + 32 lowercase hex digits of XXH3-128 over the same bytes. Raises
+    ``ProtocolError`` where the reference throws (``schema`` not a dict, ``metadata``
+    missing, or ``metadata`` neither an object nor an array); ``ValueError`` for an
+    unknown algorithm.
+    """
+
+def canonical_json(schema: object, /) -> bytes:
+    """The exact bytes :func:`calculate_checksum` hashes."""
+
+def calculate_schema_delta(
+    old: object, new: object, /
+) -> tuple[list[Any], list[Any], list[Any], dict[str, Any] | None]:
+    """``(added, modified, removed, metadata_changes)`` with lumora_fast's fixed semantics.
+
+    ``added`` / ``modified`` hold the node objects of ``new`` themselves (not copies);
+    ``metadata_changes`` maps ``"version"`` / ``"theme"`` / ``"navigation"`` to the new
+    value (``None`` when removed) for each that changed, or is ``None`` when none did.
+    """
+
+def apply_schema_delta(
+    schema: object,
+    added: Sequence[Any],
+    modified: Sequence[Any],
+    removed: Sequence[Any],
+    metadata_changes: dict[str, Any] | None,
+    /,
+) -> dict[str, Any]:
+    """A new schema dict with the delta applied (device side); ``schema`` is not modified."""

@@ -1,0 +1,144 @@
+"""Serialization and deserialization of protocol messages.
+
+``serialize_message`` writes exactly what the reference's ``JSON.stringify`` writes.
+``deserialize_message`` parses with ``JSON.parse``'s grammar, optionally validates with
+the reference's rules, and returns a typed message Struct.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from . import _backend
+from .constants import MAX_MESSAGE_BYTES
+from .errors import ProtocolError
+from .messages import (
+    AckPayload,
+    Capabilities,
+    ConnectedPayload,
+    ConnectPayload,
+    ErrorPayload,
+    Message,
+    MetadataChanges,
+    PingPayload,
+    PongPayload,
+    ReloadPayload,
+    SchemaDelta,
+    SchemaUpdate,
+)
+
+__all__ = ["deserialize_message", "serialize_message"]
+
+_PREFIX = "Failed to deserialize message: "
+
+
+def serialize_message(
+    message: Message | SchemaUpdate | SchemaDelta, *, pretty: bool = False, validate: bool = False
+) -> bytes:
+    """Serialize a message (or any protocol Struct) to UTF-8 JSON.
+
+    Args:
+        message: A message Struct, or a :class:`SchemaUpdate` / :class:`SchemaDelta`.
+        pretty: Two-space indentation, as ``JSON.stringify(v, null, 2)``.
+        validate: Validate first and refuse an invalid message.
+
+    Returns:
+        The bytes the reference's ``serializeMessage`` produces for the same message.
+
+    Raises:
+        ProtocolError: ``validate`` is set and the message is invalid (message
+            ``"Message validation failed: <errors>"``), or it holds a value that is not
+            JSON (the message names its path).
+    """
+    if validate:
+        errors = _backend.core.validate_message(message)
+        if errors:
+            raise ProtocolError(f"Message validation failed: {', '.join(errors)}", errors)
+    return _backend.core.dumps(message, pretty=pretty)
+
+
+def deserialize_message(
+    data: str | bytes | bytearray | memoryview, *, validate: bool = False, strict: bool = False
+) -> Message:
+    """Parse a message received from the wire.
+
+    Args:
+        data: JSON text, as ``str`` or UTF-8 bytes (at most
+            :data:`~lumora_fast.MAX_MESSAGE_BYTES`, checked before parsing).
+        validate: Apply the reference's ``validateMessage`` rules.
+        strict: Reject fields the protocol does not define (in the message, its payload,
+            a delta and capabilities; schemas are open-ended and never checked).
+
+    Returns:
+        The typed message Struct.
+
+    Raises:
+        ProtocolError: Every input the reference rejects, with its text
+            (``"Failed to deserialize message: Message validation failed: ..."``), plus
+            input that is not a message at all or whose fields contradict their declared
+            types (for example ``"deviceName": 5``), which the reference passes through.
+    """
+    try:
+        if not isinstance(data, str):
+            data = bytes(data)
+        obj = _backend.core.loads(data, MAX_MESSAGE_BYTES)
+        if validate:
+            errors = _backend.core.validate_message(obj)
+            if errors:
+                raise ProtocolError(
+                    f"{_PREFIX}Message validation failed: {', '.join(errors)}", errors
+                )
+    except ProtocolError as exc:
+        if str(exc).startswith(_PREFIX):
+            raise
+        raise ProtocolError(_PREFIX + str(exc), code=exc.code) from None
+    if not isinstance(obj, dict):
+        raise ProtocolError(f"{_PREFIX}a message must be a JSON object")
+    if strict:
+        _check_known_fields(obj)
+    try:
+        return msgspec.convert(obj, Message)  # type: ignore[arg-type]
+    except msgspec.ValidationError as exc:
+        raise ProtocolError(f"{_PREFIX}{exc}") from None
+
+
+_MESSAGE_FIELDS = frozenset({"type", "sessionId", "timestamp", "version", "payload"})
+_PAYLOAD_FIELDS: dict[str, frozenset[str]] = {
+    "connect": frozenset(ConnectPayload.__struct_encode_fields__),
+    "connected": frozenset(ConnectedPayload.__struct_encode_fields__),
+    "update": frozenset(SchemaUpdate.__struct_encode_fields__),
+    "reload": frozenset(ReloadPayload.__struct_encode_fields__),
+    "error": frozenset(ErrorPayload.__struct_encode_fields__),
+    "ping": frozenset(PingPayload.__struct_encode_fields__),
+    "pong": frozenset(PongPayload.__struct_encode_fields__),
+    "ack": frozenset(AckPayload.__struct_encode_fields__),
+}
+_NESTED_FIELDS: dict[tuple[str, str], frozenset[str]] = {
+    ("connected", "capabilities"): frozenset(Capabilities.__struct_encode_fields__),
+    ("update", "delta"): frozenset(SchemaDelta.__struct_encode_fields__),
+}
+_METADATA_CHANGES_FIELDS = frozenset(MetadataChanges.__struct_encode_fields__)
+
+
+def _reject_unknown(obj: Any, known: frozenset[str], path: str) -> None:
+    if isinstance(obj, dict):
+        for key in obj:
+            if key not in known:
+                raise ProtocolError(f"{_PREFIX}unknown field {key!r} at {path} (strict mode)")
+
+
+def _check_known_fields(obj: dict[str, Any]) -> None:
+    _reject_unknown(obj, _MESSAGE_FIELDS, "$")
+    kind = obj.get("type")
+    payload = obj.get("payload")
+    if not isinstance(kind, str) or kind not in _PAYLOAD_FIELDS or not isinstance(payload, dict):
+        return
+    _reject_unknown(payload, _PAYLOAD_FIELDS[kind], "$.payload")
+    for (owner, field), known in _NESTED_FIELDS.items():
+        if owner == kind:
+            _reject_unknown(payload.get(field), known, f"$.payload.{field}")
+    if kind == "update" and isinstance(payload.get("delta"), dict):
+        changes = payload["delta"].get("metadataChanges")
+        _reject_unknown(changes, _METADATA_CHANGES_FIELDS, "$.payload.delta.metadataChanges")
