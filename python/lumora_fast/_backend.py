@@ -29,13 +29,13 @@ def _load() -> tuple[str, ModuleType]:
             "`pip install .` from a source checkout), or set LUMORA_FAST_PURE=1 to use "
             "the much slower pure-Python implementation."
         ) from exc
-    from . import pure
+    from ._version import __version__
 
-    if _core.__version__ != pure.__version__:
+    if _core.__version__ != __version__:
         raise ImportError(
             f"lumora_fast._core is version {_core.__version__} but the Python package "
-            f"is {pure.__version__}: a stale build is on the path. Rebuild the "
-            "extension (`pip install .` or `maturin develop`)."
+            f"is {__version__}: a stale build is on the path. Rebuild the extension "
+            "(`pip install .` or `maturin develop`)."
         )
     return "native", _core
 

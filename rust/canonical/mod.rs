@@ -1,0 +1,379 @@
+//! The JS-compatible JSON writer behind serialization and checksums.
+//!
+//! [`Mode::Stringify`] reproduces `JSON.stringify(value)` (or `JSON.stringify(value, null,
+//! 2)`): JS number formatting, JS property order (array-index keys first, then insertion
+//! order), JSON.stringify escaping. [`Mode::Canonical`] is the checksum's form: the same,
+//! with every object's keys sorted by UTF-16 code units (array-index keys still first) and
+//! `__proto__` keys dropped, as the reference's sorting replacer does.
+
+pub(crate) mod keys;
+pub(crate) mod number;
+pub(crate) mod string;
+
+use std::cmp::Ordering;
+
+use crate::error::{CoreError, MAX_DEPTH, Seg};
+use crate::value::{JsStr, Key, Read, Source};
+use keys::array_index;
+use string::write_json_string;
+
+/// Where the writer puts bytes. A streaming output (the hasher) may consume the buffer
+/// between values; a `Vec<u8>` keeps everything.
+pub(crate) trait Output {
+    fn buf(&mut self) -> &mut Vec<u8>;
+
+    /// Called between values; may drain the buffer.
+    fn flush_if_full(&mut self) {}
+}
+
+impl Output for Vec<u8> {
+    fn buf(&mut self) -> &mut Vec<u8> {
+        self
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Mode {
+    /// `JSON.stringify`, compact or with two-space indentation. Needs a non-draining
+    /// output: an object whose array-index keys arrive out of order is rewritten.
+    Stringify { pretty: bool },
+    /// The checksum's canonical form (compact, sorted, `__proto__` dropped).
+    Canonical,
+}
+
+/// An object member ready to be written: its key, its array index if it is one, and
+/// where its value is (`ZERO` writes a literal `0`: the checksum's `generatedAt`).
+struct Slot<'k> {
+    key: JsStr<'k>,
+    index: Option<u32>,
+    value: usize,
+}
+
+impl<'k> Slot<'k> {
+    const ZERO: usize = usize::MAX;
+
+    fn new(key: JsStr<'k>, value: usize) -> Self {
+        let index = array_index(key.as_bytes());
+        Slot { key, index, value }
+    }
+}
+
+pub(crate) struct Writer<'o, O: Output> {
+    out: &'o mut O,
+    mode: Mode,
+    depth: usize,
+    /// Write the top-level `metadata` object with `generatedAt` set to 0 (checksums).
+    zero_generated_at: bool,
+}
+
+impl<'o, O: Output> Writer<'o, O> {
+    pub(crate) fn new(out: &'o mut O, mode: Mode) -> Self {
+        Writer { out, mode, depth: 0, zero_generated_at: false }
+    }
+
+    /// The checksum's writer: canonical, with `metadata.generatedAt` forced to 0 (added
+    /// if absent) as the reference does to its deep copy before hashing.
+    pub(crate) fn for_checksum(out: &'o mut O) -> Self {
+        Writer { out, mode: Mode::Canonical, depth: 0, zero_generated_at: true }
+    }
+
+    /// Write one JSON value.
+    pub(crate) fn value<S: Source>(&mut self, v: &S) -> Result<(), CoreError> {
+        match v.read()? {
+            Read::Null => self.out.buf().extend_from_slice(b"null"),
+            Read::Bool(true) => self.out.buf().extend_from_slice(b"true"),
+            Read::Bool(false) => self.out.buf().extend_from_slice(b"false"),
+            Read::Int(i) => number::write_i64(self.out.buf(), i),
+            Read::Float(f) => number::write_f64(self.out.buf(), f),
+            Read::Str(s) => write_json_string(self.out.buf(), &s),
+            Read::Array(items) => {
+                self.enter()?;
+                self.array::<S>(items)?;
+                self.depth -= 1;
+            }
+            Read::Object(entries) => {
+                self.enter()?;
+                match self.mode {
+                    Mode::Stringify { .. } => self.object_in_order(v, entries)?,
+                    Mode::Canonical => self.object_collected::<S>(entries)?,
+                }
+                self.depth -= 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn enter(&mut self) -> Result<(), CoreError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(CoreError::too_deep());
+        }
+        Ok(())
+    }
+
+    /// Before the `n`th member of a container: a comma, and in pretty mode a new line.
+    fn separator(&mut self, n: usize) {
+        if n > 0 {
+            self.out.buf().push(b',');
+        }
+        self.newline(self.depth);
+    }
+
+    fn newline(&mut self, depth: usize) {
+        if self.mode == (Mode::Stringify { pretty: true }) {
+            let buf = self.out.buf();
+            buf.push(b'\n');
+            buf.resize(buf.len() + 2 * depth, b' ');
+        }
+    }
+
+    fn close(&mut self, count: usize, bracket: u8) {
+        if count > 0 {
+            self.newline(self.depth - 1);
+        }
+        self.out.buf().push(bracket);
+    }
+
+    fn array<S: Source>(&mut self, items: S::Items) -> Result<(), CoreError> {
+        self.out.buf().push(b'[');
+        let mut count = 0;
+        for item in items {
+            let item = item.map_err(|e| e.within(Seg::Index(count)))?;
+            self.separator(count);
+            self.value(&item).map_err(|e| e.within(Seg::Index(count)))?;
+            self.out.flush_if_full();
+            count += 1;
+        }
+        self.close(count, b']');
+        Ok(())
+    }
+
+    fn member<S: Source>(&mut self, n: usize, key: &JsStr<'_>, value: &S) -> Result<(), CoreError> {
+        self.separator(n);
+        let buf = self.out.buf();
+        write_json_string(buf, key);
+        buf.push(b':');
+        if self.mode == (Mode::Stringify { pretty: true }) {
+            buf.push(b' ');
+        }
+        let written = if self.zero_generated_at && self.depth == 1 && key.as_bytes() == b"metadata" {
+            self.metadata(value)
+        } else {
+            self.value(value)
+        };
+        written.map_err(|e| e.within(Seg::Key(key.as_bytes().to_vec())))?;
+        self.out.flush_if_full();
+        Ok(())
+    }
+
+    /// The top-level `metadata` value of a checksummed schema. An array is written as is
+    /// (the reference's `generatedAt` assignment on an array is not serialized).
+    fn metadata<S: Source>(&mut self, value: &S) -> Result<(), CoreError> {
+        let Read::Object(entries) = value.read()? else {
+            return self.value(value);
+        };
+        self.enter()?;
+        let mut keys = Vec::new();
+        let mut values = Vec::new();
+        for entry in entries {
+            let (key, value) = entry?;
+            keys.push(key);
+            values.push(value);
+        }
+        let mut slots = Vec::with_capacity(keys.len() + 1);
+        let mut has_generated_at = false;
+        for (i, key) in keys.iter().enumerate() {
+            let key = key.js_str()?;
+            match key.as_bytes() {
+                b"__proto__" => {}
+                b"generatedAt" => {
+                    has_generated_at = true;
+                    slots.push(Slot::new(key, Slot::ZERO));
+                }
+                _ => slots.push(Slot::new(key, i)),
+            }
+        }
+        if !has_generated_at {
+            slots.push(Slot::new(JsStr::utf8("generatedAt"), Slot::ZERO));
+        }
+        self.slots(&mut slots, &values)?;
+        self.depth -= 1;
+        Ok(())
+    }
+
+    /// `JSON.stringify` order, written as the entries come. Array-index keys must come
+    /// first in ascending order; in the rare object where they do not, the output so far
+    /// is discarded and the object is written again from collected, reordered entries.
+    fn object_in_order<S: Source>(&mut self, v: &S, entries: S::Entries) -> Result<(), CoreError> {
+        let start = self.out.buf().len();
+        self.out.buf().push(b'{');
+        let mut count = 0;
+        let mut last_index: Option<u32> = None;
+        let mut named = false;
+        for entry in entries {
+            let (key, value) = entry?;
+            let key = key.js_str()?;
+            match array_index(key.as_bytes()) {
+                Some(index) if named || last_index.is_some_and(|last| index < last) => {
+                    self.out.buf().truncate(start);
+                    let Read::Object(entries) = v.read()? else {
+                        return Err(unstable(v));
+                    };
+                    return self.object_collected::<S>(entries);
+                }
+                Some(index) => last_index = Some(index),
+                None => named = true,
+            }
+            self.member(count, &key, &value)?;
+            count += 1;
+        }
+        self.close(count, b'}');
+        Ok(())
+    }
+
+    /// Collect the members, order them as the mode requires, and write them.
+    fn object_collected<S: Source>(&mut self, entries: S::Entries) -> Result<(), CoreError> {
+        let mut keys = Vec::new();
+        let mut values = Vec::new();
+        for entry in entries {
+            let (key, value) = entry?;
+            keys.push(key);
+            values.push(value);
+        }
+        let mut slots = Vec::with_capacity(keys.len());
+        for (i, key) in keys.iter().enumerate() {
+            let key = key.js_str()?;
+            // The reference's replacer assigns `sorted["__proto__"] = v`, which sets the
+            // prototype instead of creating a property: the key vanishes.
+            if self.mode == Mode::Canonical && key.as_bytes() == b"__proto__" {
+                continue;
+            }
+            slots.push(Slot::new(key, i));
+        }
+        self.slots(&mut slots, &values)
+    }
+
+    /// Order `slots` (JS property order; sorted by UTF-16 in canonical mode) and write
+    /// them as an object whose values are `values[slot.value]`.
+    fn slots<S: Source>(&mut self, slots: &mut [Slot<'_>], values: &[S]) -> Result<(), CoreError> {
+        let canonical = self.mode == Mode::Canonical;
+        let by_order = |a: &Slot<'_>, b: &Slot<'_>| match (a.index, b.index) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) if canonical => a.key.cmp_utf16(&b.key),
+            (None, None) => a.value.cmp(&b.value),
+        };
+        if !slots.is_sorted_by(|a, b| by_order(a, b) != Ordering::Greater) {
+            slots.sort_unstable_by(by_order);
+        }
+        self.out.buf().push(b'{');
+        for (n, slot) in slots.iter().enumerate() {
+            if slot.value == Slot::ZERO {
+                self.separator(n);
+                let buf = self.out.buf();
+                write_json_string(buf, &slot.key);
+                buf.extend_from_slice(b":0");
+            } else {
+                // Slot indices are built from `values` itself, never from input.
+                self.member(n, &slot.key, &values[slot.value])?;
+            }
+        }
+        self.close(slots.len(), b'}');
+        Ok(())
+    }
+}
+
+/// A value that changed kind between two reads (cannot happen for JSON data).
+#[cold]
+fn unstable<S: Source>(v: &S) -> CoreError {
+    CoreError::Unsupported { type_name: v.type_name(), path: crate::error::Path::default() }
+}
+
+/// `JSON.stringify(value)` / `JSON.stringify(value, null, 2)` as UTF-8 bytes.
+pub(crate) fn stringify<S: Source>(value: &S, pretty: bool) -> Result<Vec<u8>, CoreError> {
+    let mut out = Vec::new();
+    Writer::new(&mut out, Mode::Stringify { pretty }).value(value)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::Value;
+
+    fn compact(v: &Value) -> String {
+        String::from_utf8(stringify(&v, false).unwrap_or_default()).unwrap_or_default()
+    }
+
+    fn pretty(v: &Value) -> String {
+        String::from_utf8(stringify(&v, true).unwrap_or_default()).unwrap_or_default()
+    }
+
+    fn canonical(v: &Value) -> String {
+        let mut out = Vec::new();
+        let ok = Writer::new(&mut out, Mode::Canonical).value(&v).is_ok();
+        assert!(ok);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    #[test]
+    fn writes_values_like_json_stringify() {
+        let v = Value::object([
+            ("b", Value::Int(1)),
+            ("a", Value::Float(100.0)),
+            ("s", Value::str("x\ny")),
+            ("l", Value::Array(vec![Value::Null, Value::Bool(true), Value::Float(f64::NAN)])),
+            ("e", Value::Object(vec![])),
+        ]);
+        assert_eq!(compact(&v), r#"{"b":1,"a":100,"s":"x\ny","l":[null,true,null],"e":{}}"#);
+    }
+
+    #[test]
+    fn array_index_keys_come_first_in_numeric_order() {
+        let v = Value::object([
+            ("xs", Value::Int(0)),
+            ("10", Value::Int(1)),
+            ("2", Value::Int(2)),
+            ("01", Value::Int(3)),
+            ("0", Value::Int(4)),
+        ]);
+        assert_eq!(compact(&v), r#"{"0":4,"2":2,"10":1,"xs":0,"01":3}"#);
+        assert_eq!(canonical(&v), r#"{"0":4,"2":2,"10":1,"01":3,"xs":0}"#);
+    }
+
+    #[test]
+    fn canonical_sorts_by_utf16_and_drops_proto() {
+        let v = Value::object([
+            ("\u{FF21}", Value::Int(1)),
+            ("😀", Value::Int(2)),
+            ("__proto__", Value::object([("x", Value::Int(1))])),
+            ("b", Value::object([("z", Value::Int(1)), ("a", Value::Int(2))])),
+        ]);
+        assert_eq!(canonical(&v), "{\"b\":{\"a\":2,\"z\":1},\"😀\":2,\"\u{FF21}\":1}");
+        assert!(compact(&v).contains("__proto__"));
+    }
+
+    #[test]
+    fn pretty_matches_two_space_indentation() {
+        let v = Value::object([
+            ("a", Value::Array(vec![Value::Int(1), Value::Array(vec![])])),
+            ("b", Value::Object(vec![])),
+        ]);
+        assert_eq!(pretty(&v), "{\n  \"a\": [\n    1,\n    []\n  ],\n  \"b\": {}\n}");
+        assert_eq!(pretty(&Value::Array(vec![])), "[]");
+    }
+
+    #[test]
+    fn depth_is_bounded_with_a_path() {
+        let mut v = Value::Array(vec![]);
+        for _ in 0..MAX_DEPTH - 1 {
+            v = Value::Array(vec![v]);
+        }
+        assert!(stringify(&&v, false).is_ok());
+        let deeper = Value::object([("k", Value::Array(vec![v]))]);
+        let err = stringify(&&deeper, false).err().map(|e| e.to_string()).unwrap_or_default();
+        let expected_path = format!("$.k{}", "[0]".repeat(MAX_DEPTH - 1));
+        assert_eq!(err, format!("nesting depth exceeds {MAX_DEPTH} at {expected_path}"));
+    }
+}

@@ -1,0 +1,133 @@
+//! JSON.stringify string escaping (ECMAScript `QuoteJSONString`).
+//!
+//! `"` and `\` are escaped, `\b \f \n \r \t` get their short forms, other code units
+//! below U+0020 become `\u00xx`, and a surrogate that is not half of a pair becomes
+//! `\udxxx` (lowercase hex). Everything else, `/`, DEL and U+2028/U+2029 included, is
+//! written raw.
+
+use crate::value::JsStr;
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Per byte: 0 = copy as is; `u` = `\u00xx`; a letter = that short escape; `S` = the lead
+/// byte of a possible surrogate in WTF-8 input.
+static ESCAPE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        table[i] = b'u';
+        i += 1;
+    }
+    table[0x08] = b'b';
+    table[0x09] = b't';
+    table[0x0A] = b'n';
+    table[0x0C] = b'f';
+    table[0x0D] = b'r';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table[0xED] = b'S';
+    table
+};
+
+fn push_unit_escape(out: &mut Vec<u8>, unit: u32) {
+    out.extend_from_slice(b"\\u");
+    for shift in [12, 8, 4, 0] {
+        out.push(HEX[((unit >> shift) & 0xF) as usize]);
+    }
+}
+
+/// The surrogate code unit encoded at `bytes[i..i + 3]`, if there is one.
+fn surrogate_at(bytes: &[u8], i: usize) -> Option<u32> {
+    match bytes.get(i..i + 3) {
+        Some(&[0xED, b1 @ 0xA0..=0xBF, b2]) => {
+            Some(0xD000 | (u32::from(b1 & 0x3F) << 6) | u32::from(b2 & 0x3F))
+        }
+        _ => None,
+    }
+}
+
+/// Append `s` as a JSON string literal, quotes included.
+pub(crate) fn write_json_string(out: &mut Vec<u8>, s: &JsStr<'_>) {
+    let bytes = s.as_bytes();
+    let wtf8 = s.is_wtf8();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        let kind = ESCAPE[byte as usize];
+        if kind == 0 || (kind == b'S' && !wtf8) {
+            i += 1;
+            continue;
+        }
+        if kind == b'S' {
+            let Some(unit) = surrogate_at(bytes, i) else {
+                i += 1;
+                continue;
+            };
+            out.extend_from_slice(&bytes[start..i]);
+            let low = surrogate_at(bytes, i + 3).filter(|&u| u >= 0xDC00);
+            match low {
+                Some(lo) if unit < 0xDC00 => {
+                    // A high surrogate followed by a low one is one astral character.
+                    let cp = 0x1_0000 + ((unit - 0xD800) << 10) + (lo - 0xDC00);
+                    let ch = char::from_u32(cp).unwrap_or(char::REPLACEMENT_CHARACTER);
+                    let mut buf = [0u8; 4];
+                    out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                    i += 6;
+                }
+                _ => {
+                    push_unit_escape(out, unit);
+                    i += 3;
+                }
+            }
+            start = i;
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        if kind == b'u' {
+            push_unit_escape(out, u32::from(byte));
+        } else {
+            out.push(b'\\');
+            out.push(kind);
+        }
+        i += 1;
+        start = i;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quote(s: &JsStr<'_>) -> String {
+        let mut out = Vec::new();
+        write_json_string(&mut out, s);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    #[test]
+    fn escapes_like_json_stringify() {
+        assert_eq!(quote(&JsStr::utf8("plain")), r#""plain""#);
+        assert_eq!(quote(&JsStr::utf8("a\"b\\c")), r#""a\"b\\c""#);
+        assert_eq!(quote(&JsStr::utf8("\u{8}\u{c}\n\r\t")), r#""\b\f\n\r\t""#);
+        assert_eq!(quote(&JsStr::utf8("\u{0}\u{1f}\u{7f}")), "\"\\u0000\\u001f\u{7f}\"");
+        assert_eq!(quote(&JsStr::utf8("/\u{2028}\u{2029}é😀")), "\"/\u{2028}\u{2029}é😀\"");
+        // U+D7FF starts with 0xED but is not a surrogate.
+        assert_eq!(quote(&JsStr::utf8("\u{d7ff}")), "\"\u{d7ff}\"");
+    }
+
+    #[test]
+    fn lone_surrogates_are_escaped_and_pairs_joined() {
+        assert_eq!(quote(&JsStr::wtf8(b"a\xED\xA0\x80b")), r#""a\ud800b""#);
+        assert_eq!(quote(&JsStr::wtf8(b"\xED\xBF\xBF")), r#""\udfff""#);
+        // Low then high is not a pair.
+        assert_eq!(quote(&JsStr::wtf8(b"\xED\xB0\x80\xED\xA0\x80")), r#""\udc00\ud800""#);
+        // High then low is the astral character.
+        assert_eq!(quote(&JsStr::wtf8(b"\xED\xA0\xBD\xED\xB8\x80")), "\"😀\"");
+        assert_eq!(quote(&JsStr::wtf8(b"\xED\x9F\xBF\xED\xA0\x80")), "\"\u{d7ff}\\ud800\"");
+    }
+}

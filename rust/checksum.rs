@@ -1,0 +1,171 @@
+//! The reference's `calculateChecksum`: SHA-256 over the canonical JSON of the schema with
+//! `metadata.generatedAt` forced to 0, plus XXH3-128 over the same bytes.
+//!
+//! The canonical writer streams into the hasher through a small buffer: no intermediate
+//! string and no full canonical copy in memory.
+
+use sha2::{Digest, Sha256};
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::canonical::{Output, Writer};
+use crate::error::CoreError;
+use crate::value::{Read, Source};
+
+/// Bytes buffered before the hasher consumes them.
+const CHUNK: usize = 64 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Algorithm {
+    Sha256,
+    Xxh3,
+}
+
+impl Algorithm {
+    pub(crate) fn from_name(name: &str) -> Result<Self, CoreError> {
+        match name {
+            "sha256" => Ok(Algorithm::Sha256),
+            "xxh3" => Ok(Algorithm::Xxh3),
+            _ => Err(CoreError::UnknownAlgorithm { name: name.to_owned() }),
+        }
+    }
+}
+
+enum Hasher {
+    Sha256(Sha256),
+    Xxh3(Box<Xxh3>),
+}
+
+impl Hasher {
+    fn update(&mut self, bytes: &[u8]) {
+        match self {
+            Hasher::Sha256(h) => h.update(bytes),
+            Hasher::Xxh3(h) => h.update(bytes),
+        }
+    }
+
+    fn finish(self) -> String {
+        match self {
+            Hasher::Sha256(h) => hex(&h.finalize()),
+            Hasher::Xxh3(h) => format!("xxh3:{:032x}", h.digest128()),
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0xF)]));
+    }
+    s
+}
+
+/// Feeds the hasher in `CHUNK`-sized pieces.
+struct HashOutput {
+    buf: Vec<u8>,
+    hasher: Hasher,
+}
+
+impl Output for HashOutput {
+    fn buf(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    fn flush_if_full(&mut self) {
+        if self.buf.len() >= CHUNK {
+            self.hasher.update(&self.buf);
+            self.buf.clear();
+        }
+    }
+}
+
+/// Refuse what the reference throws on: a schema that is not an object, a missing
+/// `metadata`, or a `metadata` that is neither an object nor an array.
+fn check_schema<S: Source>(schema: &S) -> Result<(), CoreError> {
+    if !matches!(schema.read()?, Read::Object(_)) {
+        return Err(CoreError::SchemaNotObject { type_name: schema.type_name() });
+    }
+    let Some(metadata) = schema.get("metadata")? else {
+        return Err(CoreError::NoMetadata);
+    };
+    match metadata.read()? {
+        Read::Object(_) | Read::Array(_) => Ok(()),
+        _ => Err(CoreError::MetadataNotObject { type_name: metadata.type_name() }),
+    }
+}
+
+/// Write the canonical JSON of `schema` (the exact bytes the checksum hashes).
+pub(crate) fn write_canonical<S: Source, O: Output>(schema: &S, out: &mut O) -> Result<(), CoreError> {
+    check_schema(schema)?;
+    Writer::for_checksum(out).value(schema)
+}
+
+/// The canonical JSON of `schema` as one byte vector.
+pub(crate) fn canonical_json<S: Source>(schema: &S) -> Result<Vec<u8>, CoreError> {
+    let mut out = Vec::new();
+    write_canonical(schema, &mut out)?;
+    Ok(out)
+}
+
+/// The checksum of `schema`: 64 hex digits for SHA-256, `xxh3:` + 32 for XXH3-128.
+pub(crate) fn checksum<S: Source>(schema: &S, algorithm: Algorithm) -> Result<String, CoreError> {
+    let hasher = match algorithm {
+        Algorithm::Sha256 => Hasher::Sha256(Sha256::new()),
+        Algorithm::Xxh3 => Hasher::Xxh3(Box::new(Xxh3::new())),
+    };
+    let mut out = HashOutput { buf: Vec::with_capacity(CHUNK + 4096), hasher };
+    write_canonical(schema, &mut out)?;
+    let HashOutput { buf, mut hasher } = out;
+    hasher.update(&buf);
+    Ok(hasher.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::Value;
+
+    fn schema(metadata: Value) -> Value {
+        Value::object([("version", Value::str("1.0.0")), ("metadata", metadata), ("nodes", Value::Array(vec![]))])
+    }
+
+    #[test]
+    fn generated_at_is_zeroed_or_added() {
+        let with = schema(Value::object([("generatedAt", Value::Int(123)), ("a", Value::Int(1))]));
+        let without = schema(Value::object([("a", Value::Int(1))]));
+        let expected = r#"{"metadata":{"a":1,"generatedAt":0},"nodes":[],"version":"1.0.0"}"#;
+        for s in [&with, &without] {
+            assert_eq!(String::from_utf8(canonical_json(&s).unwrap_or_default()).unwrap_or_default(), expected);
+        }
+        let a = checksum(&&with, Algorithm::Sha256).unwrap_or_default();
+        assert_eq!(a.len(), 64);
+        assert_eq!(a, checksum(&&without, Algorithm::Sha256).unwrap_or_default());
+        // Known digest of the canonical text above (sha256sum of the same bytes).
+        assert_eq!(a, hex(&Sha256::digest(expected.as_bytes())));
+    }
+
+    #[test]
+    fn metadata_array_is_kept_and_errors_match_the_reference() {
+        let arr = schema(Value::Array(vec![Value::Int(1)]));
+        assert_eq!(
+            String::from_utf8(canonical_json(&&arr).unwrap_or_default()).unwrap_or_default(),
+            r#"{"metadata":[1],"nodes":[],"version":"1.0.0"}"#
+        );
+        let msg = |v: &Value| canonical_json(&v).err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(msg(&Value::Array(vec![])), "schema must be a JSON object, got list");
+        assert_eq!(msg(&Value::object([("nodes", Value::Null)])), "schema has no 'metadata' object");
+        assert_eq!(msg(&schema(Value::Null)), "schema 'metadata' must be an object, got NoneType");
+        assert_eq!(msg(&schema(Value::str("x"))), "schema 'metadata' must be an object, got str");
+    }
+
+    #[test]
+    fn xxh3_and_streaming_agree_with_one_shot_hashing() {
+        let big = schema(Value::Array((0..50_000).map(|i| Value::str(&format!("entry number {i}"))).collect()));
+        let text = canonical_json(&&big).unwrap_or_default();
+        assert!(text.len() > 3 * CHUNK);
+        assert_eq!(checksum(&&big, Algorithm::Sha256).unwrap_or_default(), hex(&Sha256::digest(&text)));
+        let x = checksum(&&big, Algorithm::Xxh3).unwrap_or_default();
+        assert_eq!(x, format!("xxh3:{:032x}", xxhash_rust::xxh3::xxh3_128(&text)));
+    }
+}

@@ -1,0 +1,199 @@
+//! `CoreError`: every way the core can refuse input, with the message users see.
+//!
+//! The `Display` texts are part of the contract: `lumora_fast.pure` raises the same
+//! strings, and the differential tests compare them.
+
+use std::fmt;
+
+use crate::canonical::string::write_json_string;
+use crate::value::JsStr;
+
+/// Maximum container nesting accepted anywhere (`[]` is depth 1).
+pub(crate) const MAX_DEPTH: usize = 512;
+
+/// One step of a JSONPath-like location, recorded while an error unwinds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Seg {
+    Index(usize),
+    /// A key as WTF-8 bytes (Python keys may hold lone surrogates).
+    Key(Vec<u8>),
+}
+
+/// A location such as `$.nodes[3].props.size`. Segments are pushed innermost first while
+/// the error propagates outwards, so they are stored reversed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Path(Vec<Seg>);
+
+impl Path {
+    pub(crate) fn push_outer(&mut self, seg: Seg) {
+        self.0.push(seg);
+    }
+}
+
+fn is_identifier(key: &[u8]) -> bool {
+    let Some((&first, rest)) = key.split_first() else {
+        return false;
+    };
+    (first.is_ascii_alphabetic() || first == b'_' || first == b'$')
+        && rest
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$')
+}
+
+impl Path {
+    /// The path as WTF-8 bytes (a key may hold a lone surrogate, escaped as in JSON).
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        let mut out = b"$".to_vec();
+        for seg in self.0.iter().rev() {
+            match seg {
+                Seg::Index(i) => {
+                    out.push(b'[');
+                    out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes());
+                    out.push(b']');
+                }
+                Seg::Key(k) if is_identifier(k) => {
+                    out.push(b'.');
+                    out.extend_from_slice(k);
+                }
+                Seg::Key(k) => {
+                    out.push(b'[');
+                    write_json_string(&mut out, &JsStr::wtf8(k));
+                    out.push(b']');
+                }
+            }
+        }
+        out
+    }
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // JSON escaping leaves only valid UTF-8 (lone surrogates become \udxxx).
+        f.write_str(&String::from_utf8_lossy(&self.to_bytes()))
+    }
+}
+
+#[derive(Debug)]
+pub(crate) enum CoreError {
+    /// A value that is not JSON (set, bytes, custom object, `UNSET` outside a Struct).
+    Unsupported { type_name: String, path: Path },
+    /// An object key that is not a string.
+    NonStrKey { type_name: String, path: Path },
+    /// Containers nested deeper than [`MAX_DEPTH`].
+    TooDeep { path: Path },
+    /// JSON text nested deeper than [`MAX_DEPTH`] (no path: there is no tree yet).
+    TooDeepInText,
+    /// JSON text that `JSON.parse` rejects.
+    Syntax { message: &'static str, offset: usize, line: usize, column: usize },
+    /// Bytes that are not UTF-8.
+    InvalidUtf8 { offset: usize },
+    /// Input over the byte limit, refused before parsing.
+    TooLarge { size: usize, limit: usize },
+    /// Schema-shape errors where the reference throws.
+    SchemaNotObject { type_name: String },
+    NoMetadata,
+    MetadataNotObject { type_name: String },
+    NodesNotArray,
+    NodeNotObject { index: usize, type_name: String },
+    ModifiedNotFound { id_json: String },
+    /// Where the reference's string conversion throws a TypeError.
+    ToPrimitive,
+    UnknownAlgorithm { name: String },
+    /// An exception raised by Python while a value was read.
+    #[cfg(feature = "python")]
+    Python(pyo3::PyErr),
+}
+
+impl CoreError {
+    /// Record that the error happened inside `seg` of the enclosing container.
+    #[cold]
+    #[must_use]
+    pub(crate) fn within(mut self, seg: Seg) -> Self {
+        match &mut self {
+            CoreError::Unsupported { path, .. }
+            | CoreError::NonStrKey { path, .. }
+            | CoreError::TooDeep { path } => path.push_outer(seg),
+            _ => {}
+        }
+        self
+    }
+
+    #[cold]
+    pub(crate) fn too_deep() -> Self {
+        CoreError::TooDeep { path: Path::default() }
+    }
+}
+
+impl fmt::Display for CoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CoreError::Unsupported { type_name, path } => {
+                write!(f, "unsupported type {type_name} at {path}")
+            }
+            CoreError::NonStrKey { type_name, path } => {
+                write!(f, "dict key must be str, got {type_name} at {path}")
+            }
+            CoreError::TooDeep { path } => write!(f, "nesting depth exceeds {MAX_DEPTH} at {path}"),
+            CoreError::TooDeepInText => write!(f, "nesting depth exceeds {MAX_DEPTH}"),
+            CoreError::Syntax { message, offset, line, column } => write!(
+                f,
+                "invalid JSON: {message} at line {line} column {column} (char {offset})"
+            ),
+            CoreError::InvalidUtf8 { offset } => {
+                write!(f, "invalid UTF-8: bad byte at offset {offset}")
+            }
+            CoreError::TooLarge { size, limit } => {
+                write!(f, "message is {size} bytes, over the limit of {limit}")
+            }
+            CoreError::SchemaNotObject { type_name } => {
+                write!(f, "schema must be a JSON object, got {type_name}")
+            }
+            CoreError::NoMetadata => f.write_str("schema has no 'metadata' object"),
+            CoreError::MetadataNotObject { type_name } => {
+                write!(f, "schema 'metadata' must be an object, got {type_name}")
+            }
+            CoreError::NodesNotArray => f.write_str("schema 'nodes' must be an array"),
+            CoreError::NodeNotObject { index, type_name } => {
+                write!(f, "node at $.nodes[{index}] must be an object, got {type_name}")
+            }
+            CoreError::ModifiedNotFound { id_json } => write!(
+                f,
+                "cannot apply delta: modified node {id_json} is not in the schema"
+            ),
+            CoreError::ToPrimitive => f.write_str("Cannot convert object to primitive value"),
+            CoreError::UnknownAlgorithm { name } => write!(
+                f,
+                "unknown checksum algorithm '{name}' (expected 'sha256' or 'xxh3')"
+            ),
+            #[cfg(feature = "python")]
+            CoreError::Python(err) => write!(f, "{err}"),
+        }
+    }
+}
+
+#[cfg(feature = "python")]
+impl From<pyo3::PyErr> for CoreError {
+    fn from(err: pyo3::PyErr) -> Self {
+        CoreError::Python(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_formats_like_jsonpath() {
+        let mut p = Path::default();
+        p.push_outer(Seg::Key(b"size".to_vec()));
+        p.push_outer(Seg::Key(b"props".to_vec()));
+        p.push_outer(Seg::Index(3));
+        p.push_outer(Seg::Key(b"nodes".to_vec()));
+        assert_eq!(p.to_string(), "$.nodes[3].props.size");
+        let mut q = Path::default();
+        q.push_outer(Seg::Key(b"my key".to_vec()));
+        q.push_outer(Seg::Key(b"0a".to_vec()));
+        assert_eq!(q.to_string(), "$[\"0a\"][\"my key\"]");
+        assert_eq!(Path::default().to_string(), "$");
+    }
+}

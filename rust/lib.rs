@@ -1,0 +1,18 @@
+//! lumora_fast's native core: JS-compatible JSON, checksums, schema deltas and message
+//! validation for the Lumora hot-reload protocol.
+//!
+//! The core is plain Rust over the [`value::Source`] trait; only `bindings` knows PyO3,
+//! and only with the `python` feature (`cargo test --no-default-features` needs no
+//! libpython).
+
+#![cfg_attr(not(feature = "python"), allow(dead_code))]
+
+mod canonical;
+mod checksum;
+mod error;
+mod parse;
+mod validate;
+mod value;
+
+#[cfg(feature = "python")]
+mod bindings;

@@ -1,0 +1,310 @@
+//! JSON values with JavaScript semantics, and the `Source` trait every walker reads through.
+//!
+//! The canonical writer, validation and the delta never see Python: they read values
+//! through [`Source`], implemented for Python objects in `bindings::convert` (the hot
+//! path, no intermediate tree) and for the owned [`Value`] here (cargo tests).
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+
+use crate::error::CoreError;
+
+/// A JavaScript string as WTF-8 bytes.
+///
+/// UTF-8, except that when `wtf8` is set the bytes may also hold surrogate code points
+/// (`ED A0..BF xx`), which Python strings can contain and JSON escapes can produce. A
+/// high surrogate followed by a low one is the same JS string as the astral character
+/// they encode; comparisons and output treat them so.
+#[derive(Debug, Clone)]
+pub(crate) struct JsStr<'a> {
+    bytes: Cow<'a, [u8]>,
+    wtf8: bool,
+}
+
+impl<'a> JsStr<'a> {
+    pub(crate) fn utf8(s: &'a str) -> Self {
+        JsStr { bytes: Cow::Borrowed(s.as_bytes()), wtf8: false }
+    }
+
+    /// Bytes that may hold surrogate code points.
+    pub(crate) fn wtf8(bytes: &'a [u8]) -> Self {
+        JsStr { bytes: Cow::Borrowed(bytes), wtf8: has_surrogate(bytes) }
+    }
+
+    /// Bytes whose surrogate content the caller already knows.
+    pub(crate) fn with_flag(bytes: Cow<'a, [u8]>, wtf8: bool) -> Self {
+        JsStr { bytes, wtf8 }
+    }
+
+    pub(crate) fn owned(bytes: Vec<u8>) -> JsStr<'static> {
+        let wtf8 = has_surrogate(&bytes);
+        JsStr { bytes: Cow::Owned(bytes), wtf8 }
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// True when the bytes may hold surrogate code points (otherwise valid UTF-8).
+    pub(crate) fn is_wtf8(&self) -> bool {
+        self.wtf8
+    }
+
+    /// The UTF-16 code units of the string.
+    pub(crate) fn units(&self) -> Utf16Units<'_> {
+        Utf16Units { bytes: &self.bytes, pos: 0, pending: None }
+    }
+
+    /// `string.length` in JavaScript.
+    pub(crate) fn utf16_len(&self) -> usize {
+        // Every 4-byte sequence is two units; every other character is one.
+        self.bytes
+            .iter()
+            .map(|&b| match b {
+                0x80..=0xBF => 0,
+                0xF0..=0xFF => 2,
+                _ => 1,
+            })
+            .sum()
+    }
+
+    /// JS `===` on strings: equal UTF-16 code unit sequences.
+    pub(crate) fn js_eq(&self, other: &JsStr<'_>) -> bool {
+        if !self.wtf8 && !other.wtf8 {
+            return self.bytes == other.bytes;
+        }
+        self.units().eq(other.units())
+    }
+
+    /// JS default `sort()` order: UTF-16 code units, not code points.
+    pub(crate) fn cmp_utf16(&self, other: &JsStr<'_>) -> Ordering {
+        let (a, b) = (self.as_bytes(), other.as_bytes());
+        let n = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+        if n == a.len() || n == b.len() {
+            return a.len().cmp(&b.len());
+        }
+        // Below 0xED the differing bytes are ASCII, 2-byte or low 3-byte leads, or
+        // continuation bytes of same-length characters: byte order is UTF-16 order.
+        // From 0xED up (high BMP, surrogates, astral) the orders can disagree.
+        if a[n] < 0xED && b[n] < 0xED {
+            return a[n].cmp(&b[n]);
+        }
+        let mut ua = Utf16Units { bytes: &a[n..], pos: 0, pending: None };
+        let mut ub = Utf16Units { bytes: &b[n..], pos: 0, pending: None };
+        loop {
+            match (ua.next(), ub.next()) {
+                (Some(x), Some(y)) if x == y => {}
+                (Some(x), Some(y)) => return x.cmp(&y),
+                (x, y) => return x.is_some().cmp(&y.is_some()),
+            }
+        }
+    }
+}
+
+/// True if WTF-8 `bytes` hold a surrogate code point.
+pub(crate) fn has_surrogate(bytes: &[u8]) -> bool {
+    bytes.windows(2).any(|w| w[0] == 0xED && w[1] >= 0xA0)
+}
+
+/// Decodes WTF-8 into UTF-16 code units.
+pub(crate) struct Utf16Units<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    pending: Option<u16>,
+}
+
+impl Iterator for Utf16Units<'_> {
+    type Item = u16;
+
+    fn next(&mut self) -> Option<u16> {
+        if let Some(unit) = self.pending.take() {
+            return Some(unit);
+        }
+        let b = self.bytes;
+        let i = self.pos;
+        let lead = *b.get(i)?;
+        let cont = |k: usize| u32::from(b.get(i + k).copied().unwrap_or(0x80) & 0x3F);
+        let (cp, len) = match lead {
+            0x00..=0x7F => (u32::from(lead), 1),
+            0xC0..=0xDF => ((u32::from(lead & 0x1F) << 6) | cont(1), 2),
+            0xE0..=0xEF => ((u32::from(lead & 0x0F) << 12) | (cont(1) << 6) | cont(2), 3),
+            0xF0..=0xF7 => (
+                (u32::from(lead & 0x07) << 18) | (cont(1) << 12) | (cont(2) << 6) | cont(3),
+                4,
+            ),
+            // A stray continuation byte cannot occur in WTF-8; step over it.
+            _ => (0xFFFD, 1),
+        };
+        self.pos = i + len;
+        if cp >= 0x1_0000 {
+            let c = cp - 0x1_0000;
+            self.pending = Some(0xDC00 | (c & 0x3FF) as u16);
+            Some(0xD800 | (c >> 10) as u16)
+        } else {
+            Some(cp as u16)
+        }
+    }
+}
+
+/// What a value is, as JavaScript sees parsed JSON.
+pub(crate) enum Read<'s, S: Source> {
+    Null,
+    Bool(bool),
+    /// An integer that fits `i64` exactly (JS rounds it to a double when used as one).
+    Int(i64),
+    Float(f64),
+    Str(JsStr<'s>),
+    Array(S::Items),
+    Object(S::Entries),
+}
+
+/// A tree of JSON values that the core can walk without converting it first.
+pub(crate) trait Source: Sized {
+    type Key: Key;
+    type Items: Iterator<Item = Result<Self, CoreError>>;
+    type Entries: Iterator<Item = Result<(Self::Key, Self), CoreError>>;
+
+    fn read(&self) -> Result<Read<'_, Self>, CoreError>;
+
+    /// `obj[key]` for an object; `None` (JS `undefined`) when absent or not an object.
+    fn get(&self, key: &str) -> Result<Option<Self>, CoreError>;
+
+    /// The value's type name, for error messages.
+    fn type_name(&self) -> String;
+}
+
+pub(crate) trait Key {
+    fn js_str(&self) -> Result<JsStr<'_>, CoreError>;
+}
+
+/// An owned JSON value (insertion-ordered objects), used by cargo tests.
+#[cfg(test)]
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    /// WTF-8 bytes.
+    Str(Vec<u8>),
+    Array(Vec<Value>),
+    Object(Vec<(Vec<u8>, Value)>),
+}
+
+#[cfg(test)]
+impl Value {
+    pub(crate) fn str(s: &str) -> Value {
+        Value::Str(s.as_bytes().to_vec())
+    }
+
+    pub(crate) fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
+        Value::Object(entries.into_iter().map(|(k, v)| (k.as_bytes().to_vec(), v)).collect())
+    }
+}
+
+#[cfg(test)]
+pub(crate) struct ValueItems<'v>(std::slice::Iter<'v, Value>);
+
+#[cfg(test)]
+impl<'v> Iterator for ValueItems<'v> {
+    type Item = Result<&'v Value, CoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(Ok)
+    }
+}
+
+#[cfg(test)]
+pub(crate) struct ValueEntries<'v>(std::slice::Iter<'v, (Vec<u8>, Value)>);
+
+#[cfg(test)]
+impl<'v> Iterator for ValueEntries<'v> {
+    type Item = Result<(&'v [u8], &'v Value), CoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|(k, v)| Ok((k.as_slice(), v)))
+    }
+}
+
+#[cfg(test)]
+impl Key for &[u8] {
+    fn js_str(&self) -> Result<JsStr<'_>, CoreError> {
+        Ok(JsStr::wtf8(self))
+    }
+}
+
+#[cfg(test)]
+impl<'v> Source for &'v Value {
+    type Key = &'v [u8];
+    type Items = ValueItems<'v>;
+    type Entries = ValueEntries<'v>;
+
+    fn read(&self) -> Result<Read<'_, Self>, CoreError> {
+        Ok(match *self {
+            Value::Null => Read::Null,
+            Value::Bool(b) => Read::Bool(*b),
+            Value::Int(i) => Read::Int(*i),
+            Value::Float(f) => Read::Float(*f),
+            Value::Str(s) => Read::Str(JsStr::wtf8(s)),
+            Value::Array(items) => Read::Array(ValueItems(items.iter())),
+            Value::Object(entries) => Read::Object(ValueEntries(entries.iter())),
+        })
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Self>, CoreError> {
+        Ok(match *self {
+            Value::Object(entries) => entries.iter().find(|(k, _)| k == key.as_bytes()).map(|(_, v)| v),
+            _ => None,
+        })
+    }
+
+    fn type_name(&self) -> String {
+        match *self {
+            Value::Null => "NoneType",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::Str(_) => "str",
+            Value::Array(_) => "list",
+            Value::Object(_) => "dict",
+        }
+        .to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(x: &str) -> JsStr<'_> {
+        JsStr::utf8(x)
+    }
+
+    #[test]
+    fn utf16_length_counts_astral_as_two() {
+        assert_eq!(s("abc").utf16_len(), 3);
+        assert_eq!(s("é😀").utf16_len(), 3);
+        assert_eq!(JsStr::wtf8(b"a\xED\xA0\x80").utf16_len(), 2);
+    }
+
+    #[test]
+    fn utf16_order_puts_astral_before_high_bmp() {
+        // U+1F600 is D83D DE00 in UTF-16: before U+E000..U+FFFF, unlike code point order.
+        assert_eq!(s("😀").cmp_utf16(&s("\u{FF21}")), Ordering::Less);
+        assert_eq!(s("\u{FF21}").cmp_utf16(&s("😀")), Ordering::Greater);
+        assert_eq!(s("a").cmp_utf16(&s("b")), Ordering::Less);
+        assert_eq!(s("ab").cmp_utf16(&s("a")), Ordering::Greater);
+        assert_eq!(s("é").cmp_utf16(&s("è")), Ordering::Greater);
+        // A lone low surrogate DC00 sorts after the high surrogate D83D of an emoji.
+        assert_eq!(JsStr::wtf8(b"\xED\xB0\x80").cmp_utf16(&s("😀")), Ordering::Greater);
+    }
+
+    #[test]
+    fn split_surrogate_pair_equals_astral_char() {
+        let pair = JsStr::wtf8(b"\xED\xA0\xBD\xED\xB8\x80");
+        assert!(pair.is_wtf8());
+        assert!(pair.js_eq(&s("😀")));
+        assert_eq!(pair.cmp_utf16(&s("😀")), Ordering::Equal);
+        assert!(!s("abc").is_wtf8());
+    }
+}
