@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::canonical::{Output, Writer};
-use crate::error::CoreError;
+use crate::error::{CoreError, ErrorKind};
 use crate::value::{Read, Source};
 
 /// Bytes buffered before the hasher consumes them.
@@ -25,7 +25,7 @@ impl Algorithm {
         match name {
             "sha256" => Ok(Algorithm::Sha256),
             "xxh3" => Ok(Algorithm::Xxh3),
-            _ => Err(CoreError::UnknownAlgorithm { name: name.to_owned() }),
+            _ => Err(ErrorKind::UnknownAlgorithm { name: name.to_owned() }.into()),
         }
     }
 }
@@ -82,34 +82,34 @@ impl Output for HashOutput {
 
 /// Refuse what the reference throws on: a schema that is not an object, a missing
 /// `metadata`, or a `metadata` that is neither an object nor an array.
-fn check_schema<S: Source>(schema: &S) -> Result<(), CoreError> {
+fn check_schema<'s, S: Source<'s>>(schema: S) -> Result<(), CoreError> {
     if !matches!(schema.read()?, Read::Object(_)) {
-        return Err(CoreError::SchemaNotObject { type_name: schema.type_name() });
+        return Err(ErrorKind::SchemaNotObject { type_name: schema.type_name() }.into());
     }
     let Some(metadata) = schema.get("metadata")? else {
-        return Err(CoreError::NoMetadata);
+        return Err(ErrorKind::NoMetadata.into());
     };
     match metadata.read()? {
         Read::Object(_) | Read::Array(_) => Ok(()),
-        _ => Err(CoreError::MetadataNotObject { type_name: metadata.type_name() }),
+        _ => Err(ErrorKind::MetadataNotObject { type_name: metadata.type_name() }.into()),
     }
 }
 
 /// Write the canonical JSON of `schema` (the exact bytes the checksum hashes).
-pub(crate) fn write_canonical<S: Source, O: Output>(schema: &S, out: &mut O) -> Result<(), CoreError> {
+pub(crate) fn write_canonical<'s, S: Source<'s>, O: Output>(schema: S, out: &mut O) -> Result<(), CoreError> {
     check_schema(schema)?;
     Writer::for_checksum(out).value(schema)
 }
 
 /// The canonical JSON of `schema` as one byte vector.
-pub(crate) fn canonical_json<S: Source>(schema: &S) -> Result<Vec<u8>, CoreError> {
+pub(crate) fn canonical_json<'s, S: Source<'s>>(schema: S) -> Result<Vec<u8>, CoreError> {
     let mut out = Vec::new();
     write_canonical(schema, &mut out)?;
     Ok(out)
 }
 
 /// The checksum of `schema`: 64 hex digits for SHA-256, `xxh3:` + 32 for XXH3-128.
-pub(crate) fn checksum<S: Source>(schema: &S, algorithm: Algorithm) -> Result<String, CoreError> {
+pub(crate) fn checksum<'s, S: Source<'s>>(schema: S, algorithm: Algorithm) -> Result<String, CoreError> {
     let hasher = match algorithm {
         Algorithm::Sha256 => Hasher::Sha256(Sha256::new()),
         Algorithm::Xxh3 => Hasher::Xxh3(Box::new(Xxh3::new())),
@@ -136,11 +136,11 @@ mod tests {
         let without = schema(Value::object([("a", Value::Int(1))]));
         let expected = r#"{"metadata":{"a":1,"generatedAt":0},"nodes":[],"version":"1.0.0"}"#;
         for s in [&with, &without] {
-            assert_eq!(String::from_utf8(canonical_json(&s).unwrap_or_default()).unwrap_or_default(), expected);
+            assert_eq!(String::from_utf8(canonical_json(s).unwrap_or_default()).unwrap_or_default(), expected);
         }
-        let a = checksum(&&with, Algorithm::Sha256).unwrap_or_default();
+        let a = checksum(&with, Algorithm::Sha256).unwrap_or_default();
         assert_eq!(a.len(), 64);
-        assert_eq!(a, checksum(&&without, Algorithm::Sha256).unwrap_or_default());
+        assert_eq!(a, checksum(&without, Algorithm::Sha256).unwrap_or_default());
         // Known digest of the canonical text above (sha256sum of the same bytes).
         assert_eq!(a, hex(&Sha256::digest(expected.as_bytes())));
     }
@@ -149,10 +149,10 @@ mod tests {
     fn metadata_array_is_kept_and_errors_match_the_reference() {
         let arr = schema(Value::Array(vec![Value::Int(1)]));
         assert_eq!(
-            String::from_utf8(canonical_json(&&arr).unwrap_or_default()).unwrap_or_default(),
+            String::from_utf8(canonical_json(&arr).unwrap_or_default()).unwrap_or_default(),
             r#"{"metadata":[1],"nodes":[],"version":"1.0.0"}"#
         );
-        let msg = |v: &Value| canonical_json(&v).err().map(|e| e.to_string()).unwrap_or_default();
+        let msg = |v: &Value| canonical_json(v).err().map(|e| e.to_string()).unwrap_or_default();
         assert_eq!(msg(&Value::Array(vec![])), "schema must be a JSON object, got list");
         assert_eq!(msg(&Value::object([("nodes", Value::Null)])), "schema has no 'metadata' object");
         assert_eq!(msg(&schema(Value::Null)), "schema 'metadata' must be an object, got NoneType");
@@ -162,10 +162,10 @@ mod tests {
     #[test]
     fn xxh3_and_streaming_agree_with_one_shot_hashing() {
         let big = schema(Value::Array((0..50_000).map(|i| Value::str(&format!("entry number {i}"))).collect()));
-        let text = canonical_json(&&big).unwrap_or_default();
+        let text = canonical_json(&big).unwrap_or_default();
         assert!(text.len() > 3 * CHUNK);
-        assert_eq!(checksum(&&big, Algorithm::Sha256).unwrap_or_default(), hex(&Sha256::digest(&text)));
-        let x = checksum(&&big, Algorithm::Xxh3).unwrap_or_default();
+        assert_eq!(checksum(&big, Algorithm::Sha256).unwrap_or_default(), hex(&Sha256::digest(&text)));
+        let x = checksum(&big, Algorithm::Xxh3).unwrap_or_default();
         assert_eq!(x, format!("xxh3:{:032x}", xxhash_rust::xxh3::xxh3_128(&text)));
     }
 }

@@ -73,8 +73,12 @@ impl fmt::Display for Path {
     }
 }
 
+/// Why the core refused its input. Boxed, so that `Result`s on the hot path stay small.
 #[derive(Debug)]
-pub(crate) enum CoreError {
+pub(crate) struct CoreError(Box<ErrorKind>);
+
+#[derive(Debug)]
+pub(crate) enum ErrorKind {
     /// A value that is not JSON (set, bytes, custom object, `UNSET` outside a Struct).
     Unsupported { type_name: String, path: Path },
     /// An object key that is not a string.
@@ -98,21 +102,40 @@ pub(crate) enum CoreError {
     ModifiedNotFound { id_json: String },
     /// Where the reference's string conversion throws a TypeError.
     ToPrimitive,
+    /// Internal signal: an object's array-index keys arrived out of order and it must be
+    /// written again from collected members. Never reaches users.
+    Reorder,
     UnknownAlgorithm { name: String },
     /// An exception raised by Python while a value was read.
     #[cfg(feature = "python")]
     Python(pyo3::PyErr),
 }
 
+impl From<ErrorKind> for CoreError {
+    #[cold]
+    fn from(kind: ErrorKind) -> Self {
+        CoreError(Box::new(kind))
+    }
+}
+
 impl CoreError {
+    pub(crate) fn kind(&self) -> &ErrorKind {
+        &self.0
+    }
+
+    #[cfg(feature = "python")]
+    pub(crate) fn into_kind(self) -> ErrorKind {
+        *self.0
+    }
+
     /// Record that the error happened inside `seg` of the enclosing container.
     #[cold]
     #[must_use]
     pub(crate) fn within(mut self, seg: Seg) -> Self {
-        match &mut self {
-            CoreError::Unsupported { path, .. }
-            | CoreError::NonStrKey { path, .. }
-            | CoreError::TooDeep { path } => path.push_outer(seg),
+        match &mut *self.0 {
+            ErrorKind::Unsupported { path, .. } | ErrorKind::NonStrKey { path, .. } | ErrorKind::TooDeep { path } => {
+                path.push_outer(seg);
+            }
             _ => {}
         }
         self
@@ -120,61 +143,69 @@ impl CoreError {
 
     #[cold]
     pub(crate) fn too_deep() -> Self {
-        CoreError::TooDeep { path: Path::default() }
+        ErrorKind::TooDeep { path: Path::default() }.into()
     }
 }
 
 impl fmt::Display for CoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CoreError::Unsupported { type_name, path } => {
+            ErrorKind::Unsupported { type_name, path } => {
                 write!(f, "unsupported type {type_name} at {path}")
             }
-            CoreError::NonStrKey { type_name, path } => {
+            ErrorKind::NonStrKey { type_name, path } => {
                 write!(f, "dict key must be str, got {type_name} at {path}")
             }
-            CoreError::TooDeep { path } => write!(f, "nesting depth exceeds {MAX_DEPTH} at {path}"),
-            CoreError::TooDeepInText => write!(f, "nesting depth exceeds {MAX_DEPTH}"),
-            CoreError::Syntax { message, offset, line, column } => write!(
+            ErrorKind::TooDeep { path } => write!(f, "nesting depth exceeds {MAX_DEPTH} at {path}"),
+            ErrorKind::TooDeepInText => write!(f, "nesting depth exceeds {MAX_DEPTH}"),
+            ErrorKind::Syntax { message, offset, line, column } => write!(
                 f,
                 "invalid JSON: {message} at line {line} column {column} (char {offset})"
             ),
-            CoreError::InvalidUtf8 { offset } => {
+            ErrorKind::InvalidUtf8 { offset } => {
                 write!(f, "invalid UTF-8: bad byte at offset {offset}")
             }
-            CoreError::TooLarge { size, limit } => {
+            ErrorKind::TooLarge { size, limit } => {
                 write!(f, "message is {size} bytes, over the limit of {limit}")
             }
-            CoreError::SchemaNotObject { type_name } => {
+            ErrorKind::SchemaNotObject { type_name } => {
                 write!(f, "schema must be a JSON object, got {type_name}")
             }
-            CoreError::NoMetadata => f.write_str("schema has no 'metadata' object"),
-            CoreError::MetadataNotObject { type_name } => {
+            ErrorKind::NoMetadata => f.write_str("schema has no 'metadata' object"),
+            ErrorKind::MetadataNotObject { type_name } => {
                 write!(f, "schema 'metadata' must be an object, got {type_name}")
             }
-            CoreError::NodesNotArray => f.write_str("schema 'nodes' must be an array"),
-            CoreError::NodeNotObject { index, type_name } => {
+            ErrorKind::NodesNotArray => f.write_str("schema 'nodes' must be an array"),
+            ErrorKind::NodeNotObject { index, type_name } => {
                 write!(f, "node at $.nodes[{index}] must be an object, got {type_name}")
             }
-            CoreError::ModifiedNotFound { id_json } => write!(
+            ErrorKind::ModifiedNotFound { id_json } => write!(
                 f,
                 "cannot apply delta: modified node {id_json} is not in the schema"
             ),
-            CoreError::ToPrimitive => f.write_str("Cannot convert object to primitive value"),
-            CoreError::UnknownAlgorithm { name } => write!(
+            ErrorKind::ToPrimitive => f.write_str("Cannot convert object to primitive value"),
+            ErrorKind::Reorder => f.write_str("internal: object members out of order"),
+            ErrorKind::UnknownAlgorithm { name } => write!(
                 f,
                 "unknown checksum algorithm '{name}' (expected 'sha256' or 'xxh3')"
             ),
             #[cfg(feature = "python")]
-            CoreError::Python(err) => write!(f, "{err}"),
+            ErrorKind::Python(err) => write!(f, "{err}"),
         }
     }
 }
 
 #[cfg(feature = "python")]
 impl From<pyo3::PyErr> for CoreError {
+    #[cold]
     fn from(err: pyo3::PyErr) -> Self {
-        CoreError::Python(err)
+        ErrorKind::Python(err).into()
     }
 }
 

@@ -5,9 +5,7 @@
 //! keeps them); an escaped high/low pair becomes one astral character. Values are handed
 //! to a [`Builder`], so the same parser makes Python objects or owned test values.
 
-use std::borrow::Cow;
-
-use crate::error::{CoreError, MAX_DEPTH};
+use crate::error::{CoreError, ErrorKind, MAX_DEPTH};
 use crate::value::{JsStr, has_surrogate};
 
 /// Receives parsed values. Objects get their entries in source order, duplicates
@@ -34,12 +32,14 @@ struct Parser<'a, B: Builder> {
     /// The input itself may hold surrogate code points (a Python str encoded with
     /// `surrogatepass`), so every string slice must be treated as WTF-8.
     input_wtf8: bool,
+    /// Decoded content of the current string when it has escapes.
+    scratch: Vec<u8>,
     builder: &'a mut B,
 }
 
 /// Parse `input` (UTF-8, or WTF-8 when `input_wtf8`) as one JSON text.
 pub(crate) fn parse<B: Builder>(input: &[u8], input_wtf8: bool, builder: &mut B) -> Result<B::Value, CoreError> {
-    let mut p = Parser { input, pos: 0, depth: 0, input_wtf8, builder };
+    let mut p = Parser { input, pos: 0, depth: 0, input_wtf8, scratch: Vec::new(), builder };
     p.skip_ws();
     let value = p.value()?;
     p.skip_ws();
@@ -56,12 +56,13 @@ impl<'a, B: Builder> Parser<'a, B> {
         let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
         let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         let chars = |bytes: &[u8]| bytes.iter().filter(|&&b| (b & 0xC0) != 0x80).count();
-        CoreError::Syntax {
+        ErrorKind::Syntax {
             message,
             offset: chars(before),
             line,
             column: 1 + chars(&before[line_start..]),
         }
+        .into()
     }
 
     fn error(&self, message: &'static str) -> CoreError {
@@ -92,7 +93,11 @@ impl<'a, B: Builder> Parser<'a, B> {
             Some(b'{') => self.object(),
             Some(b'[') => self.array(),
             Some(b'"') => {
-                let s = self.string()?;
+                let text = self.string()?;
+                let s = match text.span {
+                    Some((start, end)) => JsStr::with_flag(&self.input[start..end], text.wtf8),
+                    None => JsStr::with_flag(&self.scratch, text.wtf8),
+                };
                 self.builder.string(s)
             }
             Some(b'-' | b'0'..=b'9') => self.number(),
@@ -115,7 +120,7 @@ impl<'a, B: Builder> Parser<'a, B> {
     fn enter(&mut self) -> Result<(), CoreError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(CoreError::TooDeepInText);
+            return Err(ErrorKind::TooDeepInText.into());
         }
         self.pos += 1;
         Ok(())
@@ -158,7 +163,11 @@ impl<'a, B: Builder> Parser<'a, B> {
                 if self.peek() != Some(b'"') {
                     return Err(self.error("Expecting property name enclosed in double quotes"));
                 }
-                let key = self.string()?;
+                let text = self.string()?;
+                let key = match text.span {
+                    Some((start, end)) => JsStr::with_flag(&self.input[start..end], text.wtf8),
+                    None => JsStr::with_flag(&self.scratch, text.wtf8),
+                };
                 let key = self.builder.key(key)?;
                 self.skip_ws();
                 if self.peek() != Some(b':') {
@@ -232,8 +241,9 @@ impl<'a, B: Builder> Parser<'a, B> {
         }
     }
 
-    /// A string literal starting at the opening quote; borrowed when it has no escapes.
-    fn string(&mut self) -> Result<JsStr<'a>, CoreError> {
+    /// Scan the string literal at the opening quote. Its content is
+    /// `input[start..end]` when it has no escapes, else the decoded `scratch`.
+    fn string(&mut self) -> Result<Text, CoreError> {
         let open = self.pos;
         self.pos += 1;
         let start = self.pos;
@@ -241,31 +251,32 @@ impl<'a, B: Builder> Parser<'a, B> {
             match self.peek() {
                 None => return Err(self.error_at("Unterminated string starting at", open)),
                 Some(b'"') => {
-                    let bytes = &self.input[start..self.pos];
+                    let end = self.pos;
                     self.pos += 1;
-                    let wtf8 = self.input_wtf8 && has_surrogate(bytes);
-                    return Ok(JsStr::with_flag(Cow::Borrowed(bytes), wtf8));
+                    let wtf8 = self.input_wtf8 && has_surrogate(&self.input[start..end]);
+                    return Ok(Text { span: Some((start, end)), wtf8 });
                 }
                 Some(b'\\') => break,
                 Some(0x00..=0x1F) => return Err(self.error("Invalid control character at")),
                 Some(_) => self.pos += 1,
             }
         }
-        let mut out = self.input[start..self.pos].to_vec();
+        self.scratch.clear();
+        self.scratch.extend_from_slice(&self.input[start..self.pos]);
         let mut wtf8 = false;
         let mut run = self.pos;
         loop {
             match self.peek() {
                 None => return Err(self.error_at("Unterminated string starting at", open)),
                 Some(b'"') => {
-                    out.extend_from_slice(&self.input[run..self.pos]);
+                    self.scratch.extend_from_slice(&self.input[run..self.pos]);
                     self.pos += 1;
-                    let wtf8 = wtf8 || (self.input_wtf8 && has_surrogate(&out));
-                    return Ok(JsStr::with_flag(Cow::Owned(out), wtf8));
+                    let wtf8 = wtf8 || (self.input_wtf8 && has_surrogate(&self.scratch));
+                    return Ok(Text { span: None, wtf8 });
                 }
                 Some(b'\\') => {
-                    out.extend_from_slice(&self.input[run..self.pos]);
-                    wtf8 |= self.escape(&mut out)?;
+                    self.scratch.extend_from_slice(&self.input[run..self.pos]);
+                    wtf8 |= self.escape()?;
                     run = self.pos;
                 }
                 Some(0x00..=0x1F) => return Err(self.error("Invalid control character at")),
@@ -274,17 +285,9 @@ impl<'a, B: Builder> Parser<'a, B> {
         }
     }
 
-    fn hex4(&self, at: usize) -> Option<u32> {
-        let digits = self.input.get(at..at + 4)?;
-        let mut value = 0;
-        for &d in digits {
-            value = value * 16 + char::from(d).to_digit(16)?;
-        }
-        Some(value)
-    }
-
-    /// Decode the escape at `self.pos` into `out`; true if it produced a lone surrogate.
-    fn escape(&mut self, out: &mut Vec<u8>) -> Result<bool, CoreError> {
+    /// Decode the escape at `self.pos` into `scratch`; true if it made a lone surrogate.
+    fn escape(&mut self) -> Result<bool, CoreError> {
+        let out = &mut self.scratch;
         let simple = match self.input.get(self.pos + 1) {
             Some(b'"') => b'"',
             Some(b'\\') => b'\\',
@@ -302,22 +305,38 @@ impl<'a, B: Builder> Parser<'a, B> {
             self.pos += 2;
             return Ok(false);
         }
-        let Some(unit) = self.hex4(self.pos + 2) else {
+        let Some(unit) = hex4(self.input, self.pos + 2) else {
             return Err(self.error("Invalid \\uXXXX escape"));
         };
         self.pos += 6;
         if (0xD800..0xDC00).contains(&unit)
             && self.input.get(self.pos..self.pos + 2) == Some(b"\\u")
-            && let Some(low @ 0xDC00..=0xDFFF) = self.hex4(self.pos + 2)
+            && let Some(low @ 0xDC00..=0xDFFF) = hex4(self.input, self.pos + 2)
         {
             self.pos += 6;
             let cp = 0x1_0000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
-            push_code_point(out, cp);
+            push_code_point(&mut self.scratch, cp);
             return Ok(false);
         }
-        push_code_point(out, unit);
+        push_code_point(&mut self.scratch, unit);
         Ok((0xD800..0xE000).contains(&unit))
     }
+}
+
+fn hex4(input: &[u8], at: usize) -> Option<u32> {
+    let digits = input.get(at..at + 4)?;
+    let mut value = 0;
+    for &d in digits {
+        value = value * 16 + char::from(d).to_digit(16)?;
+    }
+    Some(value)
+}
+
+/// Where a scanned string's content is.
+struct Text {
+    /// `input[start..end]`, or `None` for the decoded `scratch` buffer.
+    span: Option<(usize, usize)>,
+    wtf8: bool,
 }
 
 /// Append a code point as (generalized) UTF-8; surrogates get their 3-byte WTF-8 form.

@@ -7,8 +7,8 @@
 //! Errors are WTF-8 byte strings: a message type may carry a lone surrogate.
 
 use crate::canonical::number::js_to_string;
-use crate::error::{CoreError, MAX_DEPTH, Seg};
-use crate::value::{JsStr, Read, Source};
+use crate::error::{CoreError, ErrorKind, MAX_DEPTH, Seg};
+use crate::value::{Array, JsStr, Read, Source};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Type {
@@ -20,7 +20,7 @@ enum Type {
 }
 
 /// `typeof value` and `!!value`.
-fn describe<S: Source>(value: Option<&S>) -> Result<(Type, bool), CoreError> {
+fn describe<'s, S: Source<'s>>(value: Option<S>) -> Result<(Type, bool), CoreError> {
     let Some(value) = value else {
         return Ok((Type::Undefined, false));
     };
@@ -35,13 +35,13 @@ fn describe<S: Source>(value: Option<&S>) -> Result<(Type, bool), CoreError> {
 }
 
 /// The fields of one object, read lazily and each at most once.
-struct Fields<'a, S: Source> {
-    owner: Option<&'a S>,
+struct Fields<S> {
+    owner: Option<S>,
     /// Path segment of `owner` within the message, for error locations.
     at: Option<&'static str>,
 }
 
-impl<S: Source> Fields<'_, S> {
+impl<'s, S: Source<'s>> Fields<S> {
     fn get(&self, key: &'static str) -> Result<Option<S>, CoreError> {
         let Some(owner) = self.owner else {
             return Ok(None);
@@ -59,7 +59,7 @@ impl<S: Source> Fields<'_, S> {
 
     fn describe(&self, key: &'static str) -> Result<(Type, bool), CoreError> {
         let value = self.get(key)?;
-        describe(value.as_ref()).map_err(|e| self.locate(e, key))
+        describe(value).map_err(|e| self.locate(e, key))
     }
 
     /// `!obj[key] || typeof obj[key] !== 'string'` is false.
@@ -87,7 +87,7 @@ impl<S: Source> Fields<'_, S> {
 const MESSAGE_TYPES: [&str; 8] = ["connect", "connected", "update", "reload", "error", "ping", "pong", "ack"];
 
 /// The reference's `validateMessage(message).errors`.
-pub(crate) fn validate_message<S: Source>(message: &S) -> Result<Vec<Vec<u8>>, CoreError> {
+pub(crate) fn validate_message<'s, S: Source<'s>>(message: S) -> Result<Vec<Vec<u8>>, CoreError> {
     let mut errors = Errors::default();
     if describe(Some(message))? != (Type::Object, true) {
         errors.push("Message must be an object");
@@ -99,7 +99,7 @@ pub(crate) fn validate_message<S: Source>(message: &S) -> Result<Vec<Vec<u8>>, C
     errors.check(m.is_type("timestamp", Type::Number)?, "Message must have a timestamp field");
     errors.check(m.is_truthy_string("version")?, "Message must have a version field");
     let kind = m.get("type")?;
-    let kind_name = match &kind {
+    let kind_name = match kind {
         Some(k) => match k.read().map_err(|e| m.locate(e, "type"))? {
             Read::Str(s) => MESSAGE_TYPES.iter().copied().find(|t| s.as_bytes() == t.as_bytes()),
             _ => None,
@@ -108,7 +108,7 @@ pub(crate) fn validate_message<S: Source>(message: &S) -> Result<Vec<Vec<u8>>, C
     };
     let Some(kind_name) = kind_name else {
         let mut text = b"Invalid message type: ".to_vec();
-        js_string(kind.as_ref(), &mut text, 0).map_err(|e| m.locate(e, "type"))?;
+        js_string(kind, &mut text, 0).map_err(|e| m.locate(e, "type"))?;
         errors.0.push(text);
         return Ok(errors.0);
     };
@@ -123,11 +123,11 @@ pub(crate) fn validate_message<S: Source>(message: &S) -> Result<Vec<Vec<u8>>, C
         _ => return Ok(errors.0),
     };
     let payload = m.get("payload")?;
-    if !describe(payload.as_ref()).map_err(|e| m.locate(e, "payload"))?.1 {
+    if !describe(payload).map_err(|e| m.locate(e, "payload"))?.1 {
         errors.0.push(format!("{title} message must have payload").into_bytes());
         return Ok(errors.0);
     }
-    let p = Fields { owner: payload.as_ref(), at: Some("payload") };
+    let p = Fields { owner: payload, at: Some("payload") };
     match kind_name {
         "connect" => {
             errors.check(p.is_truthy_string("deviceId")?, "Connect payload must have deviceId");
@@ -196,7 +196,7 @@ impl Errors {
 }
 
 /// JS `String(value)` (template-literal conversion), appended to `out`.
-fn js_string<S: Source>(value: Option<&S>, out: &mut Vec<u8>, depth: usize) -> Result<(), CoreError> {
+fn js_string<'s, S: Source<'s>>(value: Option<S>, out: &mut Vec<u8>, depth: usize) -> Result<(), CoreError> {
     let Some(value) = value else {
         out.extend_from_slice(b"undefined");
         return Ok(());
@@ -216,21 +216,22 @@ fn js_string<S: Source>(value: Option<&S>, out: &mut Vec<u8>, depth: usize) -> R
             if depth >= MAX_DEPTH {
                 return Err(CoreError::too_deep());
             }
-            for (i, item) in items.enumerate() {
-                let item = item.map_err(|e| e.within(Seg::Index(i)))?;
+            items.for_each(|i, item| {
                 if i > 0 {
                     out.push(b',');
                 }
-                if !matches!(item.read().map_err(|e| e.within(Seg::Index(i)))?, Read::Null) {
-                    js_string(Some(&item), out, depth + 1).map_err(|e| e.within(Seg::Index(i)))?;
+                let is_null = matches!(item.read().map_err(|e| e.within(Seg::Index(i)))?, Read::Null);
+                if !is_null {
+                    js_string(Some(item), out, depth + 1).map_err(|e| e.within(Seg::Index(i)))?;
                 }
-            }
+                Ok(())
+            })?;
         }
         Read::Object(_) => {
             // An own `toString` data property shadows Object.prototype.toString and is not
             // callable; `valueOf` then returns the object itself: TypeError.
             if value.get("toString")?.is_some() {
-                return Err(CoreError::ToPrimitive);
+                return Err(ErrorKind::ToPrimitive.into());
             }
             out.extend_from_slice(b"[object Object]");
         }
@@ -398,7 +399,7 @@ fn radix_to_f64(digits: &[u8], bits: u32) -> Option<f64> {
 }
 
 /// The reference's `validateSessionId(value).errors`.
-pub(crate) fn validate_session_id<S: Source>(value: &S) -> Result<Vec<Vec<u8>>, CoreError> {
+pub(crate) fn validate_session_id<'s, S: Source<'s>>(value: S) -> Result<Vec<Vec<u8>>, CoreError> {
     let text = match value.read()? {
         Read::Str(s) if !s.as_bytes().is_empty() => match s.utf16_len() {
             n if n < 8 => Some("Session ID too short"),
@@ -416,7 +417,7 @@ mod tests {
     use crate::value::Value;
 
     fn errors(v: &Value) -> Vec<String> {
-        validate_message(&v)
+        validate_message(v)
             .unwrap_or_default()
             .into_iter()
             .map(|e| String::from_utf8(e).unwrap_or_default())
@@ -448,7 +449,7 @@ mod tests {
             ["Message must have a type field", "Invalid message type: 1,,1.5"]
         );
         let bad = Value::object([("toString", Value::Int(1))]);
-        assert!(matches!(validate_message(&&message(Value::Array(vec![bad]), Value::Null)), Err(CoreError::ToPrimitive)));
+        assert!(matches!(validate_message(&message(Value::Array(vec![bad]), Value::Null)), Err(e) if matches!(e.kind(), ErrorKind::ToPrimitive)));
         assert_eq!(
             errors(&message(Value::object([("valueOf", Value::Int(1))]), Value::Null)),
             ["Message must have a type field", "Invalid message type: [object Object]"]
@@ -488,7 +489,7 @@ mod tests {
             ]
         );
         assert!(v("x.0", "0.0").is_empty());
-        let sid = |v: &Value| validate_session_id(&v).unwrap_or_default().len();
+        let sid = |v: &Value| validate_session_id(v).unwrap_or_default().len();
         assert_eq!(sid(&Value::str("12345678")), 0);
         assert_eq!(sid(&Value::str("1234567")), 1);
         assert_eq!(sid(&Value::str("😀😀😀😀")), 0);

@@ -4,7 +4,6 @@
 //! through [`Source`], implemented for Python objects in `bindings::convert` (the hot
 //! path, no intermediate tree) and for the owned [`Value`] here (cargo tests).
 
-use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use crate::error::CoreError;
@@ -15,34 +14,29 @@ use crate::error::CoreError;
 /// (`ED A0..BF xx`), which Python strings can contain and JSON escapes can produce. A
 /// high surrogate followed by a low one is the same JS string as the astral character
 /// they encode; comparisons and output treat them so.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct JsStr<'a> {
-    bytes: Cow<'a, [u8]>,
+    bytes: &'a [u8],
     wtf8: bool,
 }
 
 impl<'a> JsStr<'a> {
     pub(crate) fn utf8(s: &'a str) -> Self {
-        JsStr { bytes: Cow::Borrowed(s.as_bytes()), wtf8: false }
+        JsStr { bytes: s.as_bytes(), wtf8: false }
     }
 
     /// Bytes that may hold surrogate code points.
     pub(crate) fn wtf8(bytes: &'a [u8]) -> Self {
-        JsStr { bytes: Cow::Borrowed(bytes), wtf8: has_surrogate(bytes) }
+        JsStr { bytes, wtf8: has_surrogate(bytes) }
     }
 
     /// Bytes whose surrogate content the caller already knows.
-    pub(crate) fn with_flag(bytes: Cow<'a, [u8]>, wtf8: bool) -> Self {
+    pub(crate) fn with_flag(bytes: &'a [u8], wtf8: bool) -> Self {
         JsStr { bytes, wtf8 }
     }
 
-    pub(crate) fn owned(bytes: Vec<u8>) -> JsStr<'static> {
-        let wtf8 = has_surrogate(&bytes);
-        JsStr { bytes: Cow::Owned(bytes), wtf8 }
-    }
-
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        &self.bytes
+    pub(crate) fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
     }
 
     /// True when the bytes may hold surrogate code points (otherwise valid UTF-8).
@@ -52,7 +46,7 @@ impl<'a> JsStr<'a> {
 
     /// The UTF-16 code units of the string.
     pub(crate) fn units(&self) -> Utf16Units<'_> {
-        Utf16Units { bytes: &self.bytes, pos: 0, pending: None }
+        Utf16Units { bytes: self.bytes, pos: 0, pending: None }
     }
 
     /// `string.length` in JavaScript.
@@ -146,35 +140,47 @@ impl Iterator for Utf16Units<'_> {
     }
 }
 
-/// What a value is, as JavaScript sees parsed JSON.
-pub(crate) enum Read<'s, S: Source> {
+/// What a value is, as JavaScript sees parsed JSON. Strings borrow from the tree (`'s`).
+pub(crate) enum Read<'s, S: Source<'s>> {
     Null,
     Bool(bool),
     /// An integer that fits `i64` exactly (JS rounds it to a double when used as one).
     Int(i64),
     Float(f64),
     Str(JsStr<'s>),
-    Array(S::Items),
-    Object(S::Entries),
+    Array(S::Array),
+    Object(S::Object),
 }
 
-/// A tree of JSON values that the core can walk without converting it first.
-pub(crate) trait Source: Sized {
-    type Key: Key;
-    type Items: Iterator<Item = Result<Self, CoreError>>;
-    type Entries: Iterator<Item = Result<(Self::Key, Self), CoreError>>;
+/// A borrowed view of a tree of JSON values (lifetime `'s`) that the core walks without
+/// converting it first. Views are `Copy`: they point into the tree. Containers are
+/// iterated internally (`for_each`), which keeps the hot loops tight.
+pub(crate) trait Source<'s>: Copy + 's {
+    type Array: Array<'s, Self>;
+    type Object: Object<'s, Self>;
 
-    fn read(&self) -> Result<Read<'_, Self>, CoreError>;
+    fn read(self) -> Result<Read<'s, Self>, CoreError>;
 
     /// `obj[key]` for an object; `None` (JS `undefined`) when absent or not an object.
-    fn get(&self, key: &str) -> Result<Option<Self>, CoreError>;
+    fn get(self, key: &str) -> Result<Option<Self>, CoreError>;
 
     /// The value's type name, for error messages.
-    fn type_name(&self) -> String;
+    fn type_name(self) -> String;
 }
 
-pub(crate) trait Key {
-    fn js_str(&self) -> Result<JsStr<'_>, CoreError>;
+pub(crate) trait Array<'s, S>: Copy {
+    fn len(self) -> usize;
+
+    /// Call `f` with each item in order, stopping at the first error.
+    fn for_each(self, f: impl FnMut(usize, S) -> Result<(), CoreError>) -> Result<(), CoreError>;
+}
+
+pub(crate) trait Object<'s, S>: Copy {
+    fn len(self) -> usize;
+
+    /// Call `f` with each member in the object's own order, stopping at the first error.
+    /// A key that is not a string is an error (`NonStrKey`).
+    fn for_each(self, f: impl FnMut(JsStr<'s>, S) -> Result<(), CoreError>) -> Result<(), CoreError>;
 }
 
 /// An owned JSON value (insertion-ordered objects), used by cargo tests.
@@ -203,63 +209,53 @@ impl Value {
 }
 
 #[cfg(test)]
-pub(crate) struct ValueItems<'v>(std::slice::Iter<'v, Value>);
+impl<'v> Array<'v, &'v Value> for &'v [Value] {
+    fn len(self) -> usize {
+        <[Value]>::len(self)
+    }
 
-#[cfg(test)]
-impl<'v> Iterator for ValueItems<'v> {
-    type Item = Result<&'v Value, CoreError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        self.0.next().map(Ok)
+    fn for_each(self, mut f: impl FnMut(usize, &'v Value) -> Result<(), CoreError>) -> Result<(), CoreError> {
+        self.iter().enumerate().try_for_each(|(i, v)| f(i, v))
     }
 }
 
 #[cfg(test)]
-pub(crate) struct ValueEntries<'v>(std::slice::Iter<'v, (Vec<u8>, Value)>);
+impl<'v> Object<'v, &'v Value> for &'v [(Vec<u8>, Value)] {
+    fn len(self) -> usize {
+        <[(Vec<u8>, Value)]>::len(self)
+    }
 
-#[cfg(test)]
-impl<'v> Iterator for ValueEntries<'v> {
-    type Item = Result<(&'v [u8], &'v Value), CoreError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        self.0.next().map(|(k, v)| Ok((k.as_slice(), v)))
+    fn for_each(self, mut f: impl FnMut(JsStr<'v>, &'v Value) -> Result<(), CoreError>) -> Result<(), CoreError> {
+        self.iter().try_for_each(|(k, v)| f(JsStr::wtf8(k), v))
     }
 }
 
 #[cfg(test)]
-impl Key for &[u8] {
-    fn js_str(&self) -> Result<JsStr<'_>, CoreError> {
-        Ok(JsStr::wtf8(self))
-    }
-}
+impl<'v> Source<'v> for &'v Value {
+    type Array = &'v [Value];
+    type Object = &'v [(Vec<u8>, Value)];
 
-#[cfg(test)]
-impl<'v> Source for &'v Value {
-    type Key = &'v [u8];
-    type Items = ValueItems<'v>;
-    type Entries = ValueEntries<'v>;
-
-    fn read(&self) -> Result<Read<'_, Self>, CoreError> {
-        Ok(match *self {
+    fn read(self) -> Result<Read<'v, Self>, CoreError> {
+        Ok(match self {
             Value::Null => Read::Null,
             Value::Bool(b) => Read::Bool(*b),
             Value::Int(i) => Read::Int(*i),
             Value::Float(f) => Read::Float(*f),
             Value::Str(s) => Read::Str(JsStr::wtf8(s)),
-            Value::Array(items) => Read::Array(ValueItems(items.iter())),
-            Value::Object(entries) => Read::Object(ValueEntries(entries.iter())),
+            Value::Array(items) => Read::Array(items.as_slice()),
+            Value::Object(entries) => Read::Object(entries.as_slice()),
         })
     }
 
-    fn get(&self, key: &str) -> Result<Option<Self>, CoreError> {
-        Ok(match *self {
+    fn get(self, key: &str) -> Result<Option<Self>, CoreError> {
+        Ok(match self {
             Value::Object(entries) => entries.iter().find(|(k, _)| k == key.as_bytes()).map(|(_, v)| v),
             _ => None,
         })
     }
 
-    fn type_name(&self) -> String {
-        match *self {
+    fn type_name(self) -> String {
+        match self {
             Value::Null => "NoneType",
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",

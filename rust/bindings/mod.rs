@@ -1,22 +1,27 @@
 //! The `lumora_fast._core` module: each function converts its arguments, calls the core
 //! and maps the error. Nothing else happens here.
 
-mod convert;
+mod build;
 mod errors;
+mod view;
 
 use pyo3::exceptions::PyTypeError;
+use std::borrow::Cow;
+
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
 
 use crate::checksum::Algorithm;
-use crate::error::{CoreError, MAX_DEPTH};
+use crate::error::{CoreError, ErrorKind, MAX_DEPTH};
 use crate::value::JsStr;
 use crate::{canonical, checksum, parse, validate};
-use convert::{PyBuilder, js_str, py_str};
+use build::{PyBuilder, py_str};
+use view::Ctx;
 use errors::to_py;
 
 fn str_list<'py>(py: Python<'py>, items: Vec<Vec<u8>>) -> PyResult<Bound<'py, PyList>> {
-    let strings = items.into_iter().map(|bytes| py_str(py, &JsStr::owned(bytes))).collect::<PyResult<Vec<_>>>()?;
+    let strings = items.iter().map(|bytes| py_str(py, &JsStr::wtf8(bytes))).collect::<PyResult<Vec<_>>>()?;
     PyList::new(py, strings)
 }
 
@@ -24,13 +29,40 @@ fn str_list<'py>(py: Python<'py>, items: Vec<Vec<u8>>) -> PyResult<Bound<'py, Py
 #[pyfunction]
 #[pyo3(signature = (obj, /, *, pretty = false))]
 fn dumps<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>, pretty: bool) -> PyResult<Bound<'py, PyBytes>> {
-    let out = canonical::stringify(obj, pretty).map_err(to_py)?;
-    Ok(PyBytes::new(py, &out))
+    let ctx = Ctx::new(py)?;
+    OUTPUT.with_borrow_mut(|out| {
+        out.clear();
+        let written = canonical::stringify_into(ctx.view(obj), pretty, out);
+        let result = written.map(|()| PyBytes::new(py, out)).map_err(to_py);
+        if out.capacity() > KEEP_OUTPUT_CAPACITY {
+            *out = Vec::new();
+        }
+        result
+    })
+}
+
+/// Largest output buffer kept between `dumps` calls (a full update of the largest
+/// schema the protocol allows): reusing it avoids regrowing and re-faulting a large
+/// buffer for every update.
+const KEEP_OUTPUT_CAPACITY: usize = 16 << 20;
+
+thread_local! {
+    static OUTPUT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A `str` argument's bytes: its UTF-8, or its WTF-8 (`surrogatepass`) when it holds
+/// lone surrogates, flagged as such.
+fn str_arg<'a>(text: &'a Bound<'_, PyString>) -> PyResult<(Cow<'a, [u8]>, bool)> {
+    if let Ok(s) = text.to_str() {
+        return Ok((Cow::Borrowed(s.as_bytes()), false));
+    }
+    let encoded = text.call_method1(intern!(text.py(), "encode"), ("utf-8", "surrogatepass"))?;
+    Ok((Cow::Owned(encoded.cast::<PyBytes>()?.as_bytes().to_vec()), true))
 }
 
 fn check_size(size: usize, limit: Option<usize>) -> Result<(), CoreError> {
     match limit {
-        Some(limit) if size > limit => Err(CoreError::TooLarge { size, limit }),
+        Some(limit) if size > limit => Err(ErrorKind::TooLarge { size, limit }.into()),
         _ => Ok(()),
     }
 }
@@ -40,13 +72,12 @@ fn check_size(size: usize, limit: Option<usize>) -> Result<(), CoreError> {
 #[pyo3(signature = (data, /, max_bytes = None))]
 fn loads<'py>(py: Python<'py>, data: &Bound<'py, PyAny>, max_bytes: Option<usize>) -> PyResult<Bound<'py, PyAny>> {
     let result = if let Ok(text) = data.cast::<PyString>() {
-        let s = js_str(text).map_err(to_py)?;
-        check_size(s.as_bytes().len(), max_bytes)
-            .and_then(|()| parse::parse(s.as_bytes(), s.is_wtf8(), &mut PyBuilder::new(py)))
+        let (bytes, wtf8) = str_arg(text)?;
+        check_size(bytes.len(), max_bytes).and_then(|()| parse::parse(&bytes, wtf8, &mut PyBuilder::new(py)))
     } else if let Ok(bytes) = data.cast::<PyBytes>() {
         let bytes = bytes.as_bytes();
         check_size(bytes.len(), max_bytes)
-            .and_then(|()| std::str::from_utf8(bytes).map_err(|e| CoreError::InvalidUtf8 { offset: e.valid_up_to() }))
+            .and_then(|()| std::str::from_utf8(bytes).map_err(|e| CoreError::from(ErrorKind::InvalidUtf8 { offset: e.valid_up_to() })))
             .and_then(|_| parse::parse(bytes, false, &mut PyBuilder::new(py)))
     } else {
         return Err(PyTypeError::new_err(format!(
@@ -60,15 +91,16 @@ fn loads<'py>(py: Python<'py>, data: &Bound<'py, PyAny>, max_bytes: Option<usize
 /// The reference's `validateMessage(obj).errors`.
 #[pyfunction]
 fn validate_message<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
-    str_list(py, validate::validate_message(obj).map_err(to_py)?)
+    let ctx = Ctx::new(py)?;
+    str_list(py, validate::validate_message(ctx.view(obj)).map_err(to_py)?)
 }
 
-fn version_arg<'a, 'py>(value: &'a Bound<'py, PyAny>) -> PyResult<JsStr<'a>> {
+fn version_arg<'a>(value: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, [u8]>> {
     let s = value.cast::<PyString>().map_err(|_| {
         let name = value.get_type().name().map_or_else(|_| "object".to_owned(), |n| n.to_string());
         PyTypeError::new_err(format!("protocol version must be a str, not {name}"))
     })?;
-    js_str(s).map_err(to_py)
+    Ok(str_arg(s)?.0)
 }
 
 /// The reference's `validateProtocolVersion(client, server).errors`.
@@ -79,27 +111,30 @@ fn validate_protocol_version<'py>(
     server: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
     let (client, server) = (version_arg(client)?, version_arg(server)?);
-    str_list(py, validate::validate_protocol_version(&client, &server))
+    str_list(py, validate::validate_protocol_version(&JsStr::wtf8(&client), &JsStr::wtf8(&server)))
 }
 
 /// The reference's `validateSessionId(value).errors`.
 #[pyfunction]
 fn validate_session_id<'py>(py: Python<'py>, value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
-    str_list(py, validate::validate_session_id(value).map_err(to_py)?)
+    let ctx = Ctx::new(py)?;
+    str_list(py, validate::validate_session_id(ctx.view(value)).map_err(to_py)?)
 }
 
 /// Checksum of a schema's canonical JSON: sha256 hex, or `xxh3:` + XXH3-128 hex.
 #[pyfunction]
 #[pyo3(signature = (schema, /, algorithm = "sha256"))]
-fn calculate_checksum(schema: &Bound<'_, PyAny>, algorithm: &str) -> PyResult<String> {
+fn calculate_checksum(py: Python<'_>, schema: &Bound<'_, PyAny>, algorithm: &str) -> PyResult<String> {
     let algorithm = Algorithm::from_name(algorithm).map_err(to_py)?;
-    checksum::checksum(schema, algorithm).map_err(to_py)
+    let ctx = Ctx::new(py)?;
+    checksum::checksum(ctx.view(schema), algorithm).map_err(to_py)
 }
 
 /// The exact bytes `calculate_checksum` hashes.
 #[pyfunction]
 fn canonical_json<'py>(py: Python<'py>, schema: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
-    let out = checksum::canonical_json(schema).map_err(to_py)?;
+    let ctx = Ctx::new(py)?;
+    let out = checksum::canonical_json(ctx.view(schema)).map_err(to_py)?;
     Ok(PyBytes::new(py, &out))
 }
 

@@ -12,8 +12,8 @@ pub(crate) mod string;
 
 use std::cmp::Ordering;
 
-use crate::error::{CoreError, MAX_DEPTH, Seg};
-use crate::value::{JsStr, Key, Read, Source};
+use crate::error::{CoreError, ErrorKind, MAX_DEPTH, Seg};
+use crate::value::{Array, JsStr, Object, Read, Source};
 use keys::array_index;
 use string::write_json_string;
 
@@ -41,44 +41,48 @@ pub(crate) enum Mode {
     Canonical,
 }
 
-/// An object member ready to be written: its key, its array index if it is one, and
-/// where its value is (`ZERO` writes a literal `0`: the checksum's `generatedAt`).
-struct Slot<'k> {
-    key: JsStr<'k>,
+/// An object member waiting to be written in order: its key, its array index if it is
+/// one, its value (`None` writes a literal `0`: the checksum's `generatedAt`) and its
+/// position in the source object.
+#[derive(Clone, Copy)]
+struct Member<'s, S> {
+    key: JsStr<'s>,
     index: Option<u32>,
-    value: usize,
+    value: Option<S>,
+    position: usize,
 }
 
-impl<'k> Slot<'k> {
-    const ZERO: usize = usize::MAX;
-
-    fn new(key: JsStr<'k>, value: usize) -> Self {
+impl<'s, S> Member<'s, S> {
+    fn new(key: JsStr<'s>, value: Option<S>, position: usize) -> Self {
         let index = array_index(key.as_bytes());
-        Slot { key, index, value }
+        Member { key, index, value, position }
     }
 }
 
-pub(crate) struct Writer<'o, O: Output> {
+pub(crate) struct Writer<'o, 's, O: Output, S: Source<'s>> {
     out: &'o mut O,
     mode: Mode,
     depth: usize,
     /// Write the top-level `metadata` object with `generatedAt` set to 0 (checksums).
     zero_generated_at: bool,
+    /// Members of the objects being reordered, innermost last: one buffer per call
+    /// instead of one allocation per object.
+    scratch: Vec<Member<'s, S>>,
 }
 
-impl<'o, O: Output> Writer<'o, O> {
+impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
     pub(crate) fn new(out: &'o mut O, mode: Mode) -> Self {
-        Writer { out, mode, depth: 0, zero_generated_at: false }
+        Writer { out, mode, depth: 0, zero_generated_at: false, scratch: Vec::new() }
     }
 
     /// The checksum's writer: canonical, with `metadata.generatedAt` forced to 0 (added
     /// if absent) as the reference does to its deep copy before hashing.
     pub(crate) fn for_checksum(out: &'o mut O) -> Self {
-        Writer { out, mode: Mode::Canonical, depth: 0, zero_generated_at: true }
+        Writer { out, mode: Mode::Canonical, depth: 0, zero_generated_at: true, scratch: Vec::new() }
     }
 
     /// Write one JSON value.
-    pub(crate) fn value<S: Source>(&mut self, v: &S) -> Result<(), CoreError> {
+    pub(crate) fn value(&mut self, v: S) -> Result<(), CoreError> {
         match v.read()? {
             Read::Null => self.out.buf().extend_from_slice(b"null"),
             Read::Bool(true) => self.out.buf().extend_from_slice(b"true"),
@@ -88,14 +92,14 @@ impl<'o, O: Output> Writer<'o, O> {
             Read::Str(s) => write_json_string(self.out.buf(), &s),
             Read::Array(items) => {
                 self.enter()?;
-                self.array::<S>(items)?;
+                self.array(items)?;
                 self.depth -= 1;
             }
-            Read::Object(entries) => {
+            Read::Object(object) => {
                 self.enter()?;
                 match self.mode {
-                    Mode::Stringify { .. } => self.object_in_order(v, entries)?,
-                    Mode::Canonical => self.object_collected::<S>(entries)?,
+                    Mode::Stringify { .. } => self.object_in_order(object)?,
+                    Mode::Canonical => self.object_collected(object)?,
                 }
                 self.depth -= 1;
             }
@@ -134,21 +138,21 @@ impl<'o, O: Output> Writer<'o, O> {
         self.out.buf().push(bracket);
     }
 
-    fn array<S: Source>(&mut self, items: S::Items) -> Result<(), CoreError> {
+    fn array(&mut self, items: S::Array) -> Result<(), CoreError> {
         self.out.buf().push(b'[');
         let mut count = 0;
-        for item in items {
-            let item = item.map_err(|e| e.within(Seg::Index(count)))?;
-            self.separator(count);
-            self.value(&item).map_err(|e| e.within(Seg::Index(count)))?;
+        items.for_each(|i, item| {
+            self.separator(i);
+            self.value(item).map_err(|e| e.within(Seg::Index(i)))?;
             self.out.flush_if_full();
-            count += 1;
-        }
+            count = i + 1;
+            Ok(())
+        })?;
         self.close(count, b']');
         Ok(())
     }
 
-    fn member<S: Source>(&mut self, n: usize, key: &JsStr<'_>, value: &S) -> Result<(), CoreError> {
+    fn member(&mut self, n: usize, key: &JsStr<'_>, value: Option<S>) -> Result<(), CoreError> {
         self.separator(n);
         let buf = self.out.buf();
         write_json_string(buf, key);
@@ -156,6 +160,10 @@ impl<'o, O: Output> Writer<'o, O> {
         if self.mode == (Mode::Stringify { pretty: true }) {
             buf.push(b' ');
         }
+        let Some(value) = value else {
+            buf.push(b'0');
+            return Ok(());
+        };
         let written = if self.zero_generated_at && self.depth == 1 && key.as_bytes() == b"metadata" {
             self.metadata(value)
         } else {
@@ -166,135 +174,124 @@ impl<'o, O: Output> Writer<'o, O> {
         Ok(())
     }
 
-    /// The top-level `metadata` value of a checksummed schema. An array is written as is
-    /// (the reference's `generatedAt` assignment on an array is not serialized).
-    fn metadata<S: Source>(&mut self, value: &S) -> Result<(), CoreError> {
-        let Read::Object(entries) = value.read()? else {
-            return self.value(value);
-        };
-        self.enter()?;
-        let mut keys = Vec::new();
-        let mut values = Vec::new();
-        for entry in entries {
-            let (key, value) = entry?;
-            keys.push(key);
-            values.push(value);
-        }
-        let mut slots = Vec::with_capacity(keys.len() + 1);
-        let mut has_generated_at = false;
-        for (i, key) in keys.iter().enumerate() {
-            let key = key.js_str()?;
-            match key.as_bytes() {
-                b"__proto__" => {}
-                b"generatedAt" => {
-                    has_generated_at = true;
-                    slots.push(Slot::new(key, Slot::ZERO));
-                }
-                _ => slots.push(Slot::new(key, i)),
-            }
-        }
-        if !has_generated_at {
-            slots.push(Slot::new(JsStr::utf8("generatedAt"), Slot::ZERO));
-        }
-        self.slots(&mut slots, &values)?;
-        self.depth -= 1;
-        Ok(())
-    }
-
-    /// `JSON.stringify` order, written as the entries come. Array-index keys must come
+    /// `JSON.stringify` order, written as the members come. Array-index keys must come
     /// first in ascending order; in the rare object where they do not, the output so far
-    /// is discarded and the object is written again from collected, reordered entries.
-    fn object_in_order<S: Source>(&mut self, v: &S, entries: S::Entries) -> Result<(), CoreError> {
+    /// is discarded and the object is written again from collected, reordered members.
+    fn object_in_order(&mut self, object: S::Object) -> Result<(), CoreError> {
         let start = self.out.buf().len();
         self.out.buf().push(b'{');
         let mut count = 0;
         let mut last_index: Option<u32> = None;
         let mut named = false;
-        for entry in entries {
-            let (key, value) = entry?;
-            let key = key.js_str()?;
+        let written = object.for_each(|key, value| {
             match array_index(key.as_bytes()) {
                 Some(index) if named || last_index.is_some_and(|last| index < last) => {
-                    self.out.buf().truncate(start);
-                    let Read::Object(entries) = v.read()? else {
-                        return Err(unstable(v));
-                    };
-                    return self.object_collected::<S>(entries);
+                    return Err(ErrorKind::Reorder.into());
                 }
                 Some(index) => last_index = Some(index),
                 None => named = true,
             }
-            self.member(count, &key, &value)?;
+            self.member(count, &key, Some(value))?;
             count += 1;
+            Ok(())
+        });
+        match written {
+            Ok(()) => {
+                self.close(count, b'}');
+                Ok(())
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::Reorder) => {
+                self.out.buf().truncate(start);
+                self.object_collected(object)
+            }
+            Err(e) => Err(e),
         }
-        self.close(count, b'}');
-        Ok(())
     }
 
     /// Collect the members, order them as the mode requires, and write them.
-    fn object_collected<S: Source>(&mut self, entries: S::Entries) -> Result<(), CoreError> {
-        let mut keys = Vec::new();
-        let mut values = Vec::new();
-        for entry in entries {
-            let (key, value) = entry?;
-            keys.push(key);
-            values.push(value);
-        }
-        let mut slots = Vec::with_capacity(keys.len());
-        for (i, key) in keys.iter().enumerate() {
-            let key = key.js_str()?;
+    fn object_collected(&mut self, object: S::Object) -> Result<(), CoreError> {
+        let base = self.scratch.len();
+        let canonical = self.mode == Mode::Canonical;
+        let mut position = 0;
+        object.for_each(|key, value| {
             // The reference's replacer assigns `sorted["__proto__"] = v`, which sets the
             // prototype instead of creating a property: the key vanishes.
-            if self.mode == Mode::Canonical && key.as_bytes() == b"__proto__" {
-                continue;
+            if !(canonical && key.as_bytes() == b"__proto__") {
+                self.scratch.push(Member::new(key, Some(value), position));
             }
-            slots.push(Slot::new(key, i));
-        }
-        self.slots(&mut slots, &values)
+            position += 1;
+            Ok(())
+        })?;
+        self.write_members(base)
     }
 
-    /// Order `slots` (JS property order; sorted by UTF-16 in canonical mode) and write
-    /// them as an object whose values are `values[slot.value]`.
-    fn slots<S: Source>(&mut self, slots: &mut [Slot<'_>], values: &[S]) -> Result<(), CoreError> {
+    /// The top-level `metadata` value of a checksummed schema. An array is written as is
+    /// (the reference's `generatedAt` assignment on an array is not serialized).
+    fn metadata(&mut self, value: S) -> Result<(), CoreError> {
+        let Read::Object(object) = value.read()? else {
+            return self.value(value);
+        };
+        self.enter()?;
+        let base = self.scratch.len();
+        let mut has_generated_at = false;
+        let mut position = 0;
+        object.for_each(|key, value| {
+            match key.as_bytes() {
+                b"__proto__" => {}
+                b"generatedAt" => {
+                    has_generated_at = true;
+                    self.scratch.push(Member::new(key, None, position));
+                }
+                _ => self.scratch.push(Member::new(key, Some(value), position)),
+            }
+            position += 1;
+            Ok(())
+        })?;
+        if !has_generated_at {
+            self.scratch.push(Member::new(JsStr::utf8("generatedAt"), None, usize::MAX));
+        }
+        self.write_members(base)?;
+        self.depth -= 1;
+        Ok(())
+    }
+
+    /// Order `scratch[base..]` (JS property order; sorted by UTF-16 in canonical mode),
+    /// write it as an object, and pop it.
+    fn write_members(&mut self, base: usize) -> Result<(), CoreError> {
         let canonical = self.mode == Mode::Canonical;
-        let by_order = |a: &Slot<'_>, b: &Slot<'_>| match (a.index, b.index) {
+        let by_order = |a: &Member<'s, S>, b: &Member<'s, S>| match (a.index, b.index) {
             (Some(x), Some(y)) => x.cmp(&y),
             (Some(_), None) => Ordering::Less,
             (None, Some(_)) => Ordering::Greater,
             (None, None) if canonical => a.key.cmp_utf16(&b.key),
-            (None, None) => a.value.cmp(&b.value),
+            (None, None) => a.position.cmp(&b.position),
         };
-        if !slots.is_sorted_by(|a, b| by_order(a, b) != Ordering::Greater) {
-            slots.sort_unstable_by(by_order);
+        let members = &mut self.scratch[base..];
+        if !members.is_sorted_by(|a, b| by_order(a, b) != Ordering::Greater) {
+            members.sort_unstable_by(by_order);
         }
+        let count = members.len();
         self.out.buf().push(b'{');
-        for (n, slot) in slots.iter().enumerate() {
-            if slot.value == Slot::ZERO {
-                self.separator(n);
-                let buf = self.out.buf();
-                write_json_string(buf, &slot.key);
-                buf.extend_from_slice(b":0");
-            } else {
-                // Slot indices are built from `values` itself, never from input.
-                self.member(n, &slot.key, &values[slot.value])?;
-            }
+        for n in 0..count {
+            let Member { key, value, .. } = self.scratch[base + n];
+            self.member(n, &key, value)?;
         }
-        self.close(slots.len(), b'}');
+        self.scratch.truncate(base);
+        self.close(count, b'}');
         Ok(())
     }
 }
 
-/// A value that changed kind between two reads (cannot happen for JSON data).
-#[cold]
-fn unstable<S: Source>(v: &S) -> CoreError {
-    CoreError::Unsupported { type_name: v.type_name(), path: crate::error::Path::default() }
+/// `JSON.stringify(value)` / `JSON.stringify(value, null, 2)` as UTF-8 bytes.
+pub(crate) fn stringify<'s, S: Source<'s>>(value: S, pretty: bool) -> Result<Vec<u8>, CoreError> {
+    let mut out = Vec::new();
+    stringify_into(value, pretty, &mut out)?;
+    Ok(out)
 }
 
-/// `JSON.stringify(value)` / `JSON.stringify(value, null, 2)` as UTF-8 bytes.
-pub(crate) fn stringify<S: Source>(value: &S, pretty: bool) -> Result<Vec<u8>, CoreError> {
-    let mut out = Vec::new();
-    Writer::new(&mut out, Mode::Stringify { pretty }).value(value)?;
-    Ok(out)
+/// Like [`stringify`], appending to `out` (which callers may reuse between calls).
+pub(crate) fn stringify_into<'s, S: Source<'s>>(value: S, pretty: bool, out: &mut Vec<u8>) -> Result<(), CoreError> {
+    Writer::new(out, Mode::Stringify { pretty }).value(value)
 }
 
 #[cfg(test)]
@@ -303,16 +300,16 @@ mod tests {
     use crate::value::Value;
 
     fn compact(v: &Value) -> String {
-        String::from_utf8(stringify(&v, false).unwrap_or_default()).unwrap_or_default()
+        String::from_utf8(stringify(v, false).unwrap_or_default()).unwrap_or_default()
     }
 
     fn pretty(v: &Value) -> String {
-        String::from_utf8(stringify(&v, true).unwrap_or_default()).unwrap_or_default()
+        String::from_utf8(stringify(v, true).unwrap_or_default()).unwrap_or_default()
     }
 
     fn canonical(v: &Value) -> String {
         let mut out = Vec::new();
-        let ok = Writer::new(&mut out, Mode::Canonical).value(&v).is_ok();
+        let ok = Writer::new(&mut out, Mode::Canonical).value(v).is_ok();
         assert!(ok);
         String::from_utf8(out).unwrap_or_default()
     }
@@ -370,9 +367,9 @@ mod tests {
         for _ in 0..MAX_DEPTH - 1 {
             v = Value::Array(vec![v]);
         }
-        assert!(stringify(&&v, false).is_ok());
+        assert!(stringify(&v, false).is_ok());
         let deeper = Value::object([("k", Value::Array(vec![v]))]);
-        let err = stringify(&&deeper, false).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = stringify(&deeper, false).err().map(|e| e.to_string()).unwrap_or_default();
         let expected_path = format!("$.k{}", "[0]".repeat(MAX_DEPTH - 1));
         assert_eq!(err, format!("nesting depth exceeds {MAX_DEPTH} at {expected_path}"));
     }

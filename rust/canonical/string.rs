@@ -46,6 +46,29 @@ fn surrogate_at(bytes: &[u8], i: usize) -> Option<u32> {
     }
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// True if some byte of `word` is zero (exact, SWAR).
+#[inline]
+fn has_zero_byte(word: u64) -> bool {
+    word.wrapping_sub(ONES) & !word & HIGH != 0
+}
+
+/// True if no byte of the 8 at `bytes[i..]` needs escaping (or a surrogate check).
+#[inline]
+fn clean_word(bytes: &[u8], i: usize, wtf8: bool) -> bool {
+    let Some(chunk) = bytes.get(i..i + 8).and_then(|c| <[u8; 8]>::try_from(c).ok()) else {
+        return false;
+    };
+    let word = u64::from_le_bytes(chunk);
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    control == 0
+        && !has_zero_byte(word ^ (ONES * u64::from(b'"')))
+        && !has_zero_byte(word ^ (ONES * u64::from(b'\\')))
+        && !(wtf8 && has_zero_byte(word ^ (ONES * 0xED)))
+}
+
 /// Append `s` as a JSON string literal, quotes included.
 pub(crate) fn write_json_string(out: &mut Vec<u8>, s: &JsStr<'_>) {
     let bytes = s.as_bytes();
@@ -55,6 +78,10 @@ pub(crate) fn write_json_string(out: &mut Vec<u8>, s: &JsStr<'_>) {
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
+        if clean_word(bytes, i, wtf8) {
+            i += 8;
+            continue;
+        }
         let byte = bytes[i];
         let kind = ESCAPE[byte as usize];
         if kind == 0 || (kind == b'S' && !wtf8) {
@@ -118,6 +145,16 @@ mod tests {
         assert_eq!(quote(&JsStr::utf8("/\u{2028}\u{2029}é😀")), "\"/\u{2028}\u{2029}é😀\"");
         // U+D7FF starts with 0xED but is not a surrogate.
         assert_eq!(quote(&JsStr::utf8("\u{d7ff}")), "\"\u{d7ff}\"");
+    }
+
+    #[test]
+    fn long_strings_take_the_word_path() {
+        let long = "abcdefgh".repeat(5) + "\"" + &"ijklmnop".repeat(3) + "\u{1}" + "é€😀xyz";
+        let expected = format!("\"{}\\\"{}\\u0001é€😀xyz\"", "abcdefgh".repeat(5), "ijklmnop".repeat(3));
+        assert_eq!(quote(&JsStr::utf8(&long)), expected);
+        let surrogate = [b"0123456789".as_slice(), b"\xED\xA0\x80", b"0123456789"].concat();
+        assert_eq!(quote(&JsStr::wtf8(&surrogate)), "\"0123456789\\ud8000123456789\"");
+        assert_eq!(quote(&JsStr::utf8("\u{d7ff}\u{d7ff}\u{d7ff}\u{d7ff}")), "\"\u{d7ff}\u{d7ff}\u{d7ff}\u{d7ff}\"");
     }
 
     #[test]

@@ -1,0 +1,420 @@
+//! Python objects as a JSON [`Source`]: borrowed views, walked in place.
+//!
+//! This is the hot path of serialization and checksums, so it talks to the C API
+//! directly: exact-type dispatch by type pointer, borrowed references (no reference
+//! counting per value), UTF-8 read straight from the string object.
+//!
+//! Safety argument for every borrowed view: a view points at the root object (borrowed
+//! from the caller for `'s`), at an item of a container that is itself alive, or at an
+//! object kept alive in [`Ctx::keep`] until the walk ends. Containers are not mutated
+//! during a walk: the walk holds the GIL and never runs Python code (no `__eq__`,
+//! `__hash__`, `__iter__` or property is called; Struct fields are read from their
+//! slots).
+#![allow(unsafe_code)]
+
+use std::cell::RefCell;
+use std::ptr::NonNull;
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyString, PyType};
+use pyo3::{Borrowed, intern};
+
+use crate::error::{CoreError, ErrorKind, Path};
+use crate::value::{Array, JsStr, Object, Read, Source};
+
+/// `msgspec.Struct` and `msgspec.UNSET`, looked up once.
+struct Msgspec {
+    struct_type: Py<PyType>,
+    unset: Py<PyAny>,
+}
+
+static MSGSPEC: PyOnceLock<Msgspec> = PyOnceLock::new();
+
+/// State shared by the views of one walk.
+pub(crate) struct Ctx<'py> {
+    py: Python<'py>,
+    /// New references the walk made (Struct fields and tags, looked-up members, encoded
+    /// strings): held here so views into them stay valid until the walk ends.
+    keep: RefCell<Vec<Bound<'py, PyAny>>>,
+    struct_type: *mut ffi::PyTypeObject,
+    unset: *mut ffi::PyObject,
+}
+
+impl<'py> Ctx<'py> {
+    pub(crate) fn new(py: Python<'py>) -> PyResult<Self> {
+        let msgspec = MSGSPEC.get_or_try_init(py, || {
+            let module = py.import("msgspec")?;
+            PyResult::Ok(Msgspec {
+                struct_type: module.getattr("Struct")?.cast_into::<PyType>()?.unbind(),
+                unset: module.getattr("UNSET")?.unbind(),
+            })
+        })?;
+        Ok(Ctx {
+            py,
+            keep: RefCell::new(Vec::new()),
+            struct_type: msgspec.struct_type.as_ptr().cast(),
+            unset: msgspec.unset.as_ptr(),
+        })
+    }
+
+    /// A view of `obj` for the length of the walk.
+    pub(crate) fn view<'s>(&'s self, obj: &'s Bound<'py, PyAny>) -> PyVal<'s, 'py> {
+        PyVal { ptr: nonnull(obj.as_ptr()), ctx: self }
+    }
+
+    fn keep(&self, obj: Bound<'py, PyAny>) -> *mut ffi::PyObject {
+        let ptr = obj.as_ptr();
+        self.keep.borrow_mut().push(obj);
+        ptr
+    }
+}
+
+fn nonnull(ptr: *mut ffi::PyObject) -> NonNull<ffi::PyObject> {
+    // Callers pass pointers the C API returned non-null or that came from a `Bound`.
+    NonNull::new(ptr).unwrap_or(NonNull::dangling())
+}
+
+/// A borrowed view of one Python value inside the tree being walked.
+#[derive(Clone, Copy)]
+pub(crate) struct PyVal<'s, 'py> {
+    ptr: NonNull<ffi::PyObject>,
+    ctx: &'s Ctx<'py>,
+}
+
+impl<'s, 'py> PyVal<'s, 'py> {
+    fn child(self, ptr: *mut ffi::PyObject) -> Self {
+        PyVal { ptr: nonnull(ptr), ctx: self.ctx }
+    }
+
+    fn bound(self) -> Borrowed<'s, 'py, PyAny> {
+        // SAFETY: the view is alive for 's (module-level argument).
+        unsafe { Borrowed::from_ptr(self.ctx.py, self.ptr.as_ptr()) }
+    }
+
+    fn type_ptr(self) -> *mut ffi::PyTypeObject {
+        // SAFETY: a live object always has a type.
+        unsafe { ffi::Py_TYPE(self.ptr.as_ptr()) }
+    }
+
+    fn is_type(self, ty: *mut ffi::PyTypeObject) -> bool {
+        self.type_ptr() == ty
+    }
+
+    fn is_struct(self) -> bool {
+        // SAFETY: both are live type objects; PyType_IsSubtype only reads the MRO.
+        unsafe { ffi::PyType_IsSubtype(self.type_ptr(), self.ctx.struct_type) != 0 }
+    }
+
+    /// The string's UTF-8, borrowed from the str object (which caches it).
+    #[inline]
+    fn js_str(self) -> Result<JsStr<'s>, CoreError> {
+        let mut len: ffi::Py_ssize_t = 0;
+        // SAFETY: `ptr` is a live str (or subclass) object.
+        let data = unsafe { ffi::PyUnicode_AsUTF8AndSize(self.ptr.as_ptr(), &raw mut len) };
+        if data.is_null() {
+            return self.js_str_with_surrogates();
+        }
+        // SAFETY: CPython returns `len` valid bytes that live as long as the str object,
+        // which lives for 's.
+        let bytes = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len as usize) };
+        Ok(JsStr::with_flag(bytes, false))
+    }
+
+    /// A string holding lone surrogates (no UTF-8 form): its `surrogatepass` encoding
+    /// (WTF-8), kept alive for the walk.
+    #[cold]
+    fn js_str_with_surrogates(self) -> Result<JsStr<'s>, CoreError> {
+        drop(PyErr::take(self.ctx.py));
+        let encoded = self.bound().call_method1(intern!(self.ctx.py, "encode"), ("utf-8", "surrogatepass"))?;
+        let encoded = encoded.cast_into::<PyBytes>().map_err(PyErr::from)?;
+        let (data, len) = (encoded.as_bytes().as_ptr(), encoded.as_bytes().len());
+        self.ctx.keep(encoded.into_any());
+        // SAFETY: the bytes object is kept alive in `ctx` for 's and is immutable.
+        let bytes = unsafe { std::slice::from_raw_parts(data, len) };
+        Ok(JsStr::wtf8(bytes))
+    }
+
+    fn is_str(self) -> bool {
+        // SAFETY: a live object.
+        self.is_type(&raw mut ffi::PyUnicode_Type) || unsafe { ffi::PyUnicode_Check(self.ptr.as_ptr()) != 0 }
+    }
+
+    fn int(self) -> Result<Read<'s, Self>, CoreError> {
+        let mut overflow = 0;
+        // SAFETY: a live int (or subclass) object.
+        let value = unsafe { ffi::PyLong_AsLongLongAndOverflow(self.ptr.as_ptr(), &raw mut overflow) };
+        if overflow == 0 {
+            if value == -1
+                && let Some(err) = PyErr::take(self.ctx.py)
+            {
+                return Err(err.into());
+            }
+            return Ok(Read::Int(value));
+        }
+        // Beyond i64: the nearest double, as JSON.parse would have produced; beyond the
+        // double range, Infinity with the integer's sign.
+        // SAFETY: as above.
+        let value = unsafe { ffi::PyLong_AsDouble(self.ptr.as_ptr()) };
+        if value == -1.0 && PyErr::take(self.ctx.py).is_some() {
+            return Ok(Read::Float(if overflow < 0 { f64::NEG_INFINITY } else { f64::INFINITY }));
+        }
+        Ok(Read::Float(value))
+    }
+
+    fn float(self) -> Read<'s, Self> {
+        // SAFETY: a live float (or subclass) object; cannot fail.
+        Read::Float(unsafe { ffi::PyFloat_AsDouble(self.ptr.as_ptr()) })
+    }
+
+    fn list(self, tuple: bool) -> Read<'s, Self> {
+        Read::Array(if tuple { PyArray::Tuple(self) } else { PyArray::List(self) })
+    }
+
+    fn dict(self) -> Read<'s, Self> {
+        Read::Object(PyObject::Dict(self))
+    }
+
+    /// Subclasses of the builtins, tuples, Structs; anything else is not JSON.
+    #[cold]
+    fn read_other(self) -> Result<Read<'s, Self>, CoreError> {
+        let ptr = self.ptr.as_ptr();
+        // SAFETY (all checks): `ptr` is a live object; the *_Check functions read flags.
+        if self.is_str() {
+            return Ok(Read::Str(self.js_str()?));
+        }
+        if unsafe { ffi::PyLong_Check(ptr) } != 0 {
+            return self.int();
+        }
+        if unsafe { ffi::PyFloat_Check(ptr) } != 0 {
+            return Ok(self.float());
+        }
+        if unsafe { ffi::PyDict_Check(ptr) } != 0 {
+            return Ok(self.dict());
+        }
+        if unsafe { ffi::PyList_Check(ptr) } != 0 {
+            return Ok(self.list(false));
+        }
+        if unsafe { ffi::PyTuple_Check(ptr) } != 0 {
+            return Ok(self.list(true));
+        }
+        if self.is_struct() {
+            return Ok(Read::Object(PyObject::Struct(self)));
+        }
+        Err(ErrorKind::Unsupported { type_name: self.type_name(), path: Path::default() }.into())
+    }
+}
+
+impl<'s, 'py: 's> Source<'s> for PyVal<'s, 'py> {
+    type Array = PyArray<'s, 'py>;
+    type Object = PyObject<'s, 'py>;
+
+    fn read(self) -> Result<Read<'s, Self>, CoreError> {
+        // Exact builtin types first, by type pointer: they are nearly all of a schema.
+        let ty = self.type_ptr();
+        if ty == &raw mut ffi::PyUnicode_Type {
+            return Ok(Read::Str(self.js_str()?));
+        }
+        if ty == &raw mut ffi::PyDict_Type {
+            return Ok(self.dict());
+        }
+        if ty == &raw mut ffi::PyLong_Type {
+            return self.int();
+        }
+        if ty == &raw mut ffi::PyList_Type {
+            return Ok(self.list(false));
+        }
+        if ty == &raw mut ffi::PyFloat_Type {
+            return Ok(self.float());
+        }
+        // SAFETY: reading the addresses of the None/True singletons.
+        if self.ptr.as_ptr() == unsafe { ffi::Py_None() } {
+            return Ok(Read::Null);
+        }
+        if ty == &raw mut ffi::PyBool_Type {
+            // SAFETY: as above.
+            return Ok(Read::Bool(self.ptr.as_ptr() == unsafe { ffi::Py_True() }));
+        }
+        self.read_other()
+    }
+
+    fn get(self, key: &str) -> Result<Option<Self>, CoreError> {
+        let obj = self.bound();
+        if let Ok(dict) = obj.cast::<PyDict>() {
+            return Ok(dict.get_item(key)?.map(|v| self.child(self.ctx.keep(v))));
+        }
+        if self.is_struct() {
+            return StructEntries::new(self)?.get(key);
+        }
+        Ok(None)
+    }
+
+    fn type_name(self) -> String {
+        self.bound().get_type().name().map_or_else(|_| "object".to_owned(), |n| n.to_string())
+    }
+}
+
+/// A list or tuple.
+#[derive(Clone, Copy)]
+pub(crate) enum PyArray<'s, 'py> {
+    List(PyVal<'s, 'py>),
+    Tuple(PyVal<'s, 'py>),
+}
+
+impl<'s, 'py: 's> Array<'s, PyVal<'s, 'py>> for PyArray<'s, 'py> {
+    fn len(self) -> usize {
+        // SAFETY: a live list/tuple.
+        let len = unsafe {
+            match self {
+                PyArray::List(seq) => ffi::PyList_Size(seq.ptr.as_ptr()),
+                PyArray::Tuple(seq) => ffi::PyTuple_Size(seq.ptr.as_ptr()),
+            }
+        };
+        usize::try_from(len).unwrap_or(0)
+    }
+
+    fn for_each(self, mut f: impl FnMut(usize, PyVal<'s, 'py>) -> Result<(), CoreError>) -> Result<(), CoreError> {
+        let (seq, get): (PyVal<'s, 'py>, unsafe extern "C" fn(*mut ffi::PyObject, ffi::Py_ssize_t) -> *mut ffi::PyObject) =
+            match self {
+                PyArray::List(seq) => (seq, ffi::PyList_GetItem),
+                PyArray::Tuple(seq) => (seq, ffi::PyTuple_GetItem),
+            };
+        for i in 0..self.len() {
+            // SAFETY: a live list/tuple and an index below its length (containers are not
+            // mutated during a walk); the result is a borrowed reference.
+            let item = unsafe { get(seq.ptr.as_ptr(), i as ffi::Py_ssize_t) };
+            if item.is_null() {
+                return Err(PyErr::fetch(seq.ctx.py).into());
+            }
+            f(i, seq.child(item))?;
+        }
+        Ok(())
+    }
+}
+
+/// A dict, or a msgspec Struct seen as an object.
+#[derive(Clone, Copy)]
+pub(crate) enum PyObject<'s, 'py> {
+    Dict(PyVal<'s, 'py>),
+    Struct(PyVal<'s, 'py>),
+}
+
+impl<'s, 'py: 's> Object<'s, PyVal<'s, 'py>> for PyObject<'s, 'py> {
+    fn len(self) -> usize {
+        match self {
+            // SAFETY: a live dict.
+            PyObject::Dict(dict) => usize::try_from(unsafe { ffi::PyDict_Size(dict.ptr.as_ptr()) }).unwrap_or(0),
+            PyObject::Struct(_) => {
+                let mut count = 0;
+                // A Struct with an unreadable field has no length; for_each reports the error.
+                let _ = self.for_each(|_, _| {
+                    count += 1;
+                    Ok(())
+                });
+                count
+            }
+        }
+    }
+
+    fn for_each(
+        self,
+        mut f: impl FnMut(JsStr<'s>, PyVal<'s, 'py>) -> Result<(), CoreError>,
+    ) -> Result<(), CoreError> {
+        match self {
+            PyObject::Dict(dict) => {
+                let mut pos: ffi::Py_ssize_t = 0;
+                let mut key: *mut ffi::PyObject = std::ptr::null_mut();
+                let mut value: *mut ffi::PyObject = std::ptr::null_mut();
+                // SAFETY: a live dict; PyDict_Next yields borrowed references.
+                while unsafe { ffi::PyDict_Next(dict.ptr.as_ptr(), &raw mut pos, &raw mut key, &raw mut value) } != 0 {
+                    let key = dict.child(key);
+                    if !key.is_str() {
+                        return Err(ErrorKind::NonStrKey { type_name: key.type_name(), path: Path::default() }.into());
+                    }
+                    f(key.js_str()?, dict.child(value))?;
+                }
+                Ok(())
+            }
+            PyObject::Struct(object) => {
+                let mut members = StructEntries::new(object)?;
+                while let Some((key, value)) = members.next_member()? {
+                    f(key, value)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A msgspec Struct's wire members: the tag first (if tagged), then every field that is
+/// not `UNSET`, named as it is encoded (`rename`).
+pub(crate) struct StructEntries<'s, 'py> {
+    object: PyVal<'s, 'py>,
+    fields: Vec<PyVal<'s, 'py>>,
+    wire_names: Vec<PyVal<'s, 'py>>,
+    tag: Option<(PyVal<'s, 'py>, PyVal<'s, 'py>)>,
+    index: usize,
+}
+
+impl<'s, 'py> StructEntries<'s, 'py> {
+    fn new(object: PyVal<'s, 'py>) -> PyResult<Self> {
+        let ctx = object.ctx;
+        let py = ctx.py;
+        let cls = object.bound().get_type();
+        let names = |attr: &Bound<'py, PyString>| -> PyResult<Vec<PyVal<'s, 'py>>> {
+            let tuple = cls.getattr(attr)?;
+            let items = tuple.try_iter()?.map(|item| item.map(|i| object.child(ctx.keep(i)))).collect();
+            items
+        };
+        let fields = names(intern!(py, "__struct_fields__"))?;
+        let wire_names = names(intern!(py, "__struct_encode_fields__"))?;
+        let config = cls.getattr(intern!(py, "__struct_config__"))?;
+        let tag_field = config.getattr(intern!(py, "tag_field"))?;
+        let tag = if tag_field.is_none() {
+            None
+        } else {
+            let tag = config.getattr(intern!(py, "tag"))?;
+            Some((object.child(ctx.keep(tag_field)), object.child(ctx.keep(tag))))
+        };
+        Ok(StructEntries { object, fields, wire_names, tag, index: 0 })
+    }
+
+    /// The field's value, or `None` if it is `UNSET`.
+    fn field(&self, i: usize) -> PyResult<Option<PyVal<'s, 'py>>> {
+        let name = self.fields[i].bound().cast::<PyString>().map_err(PyErr::from)?.to_owned();
+        let value = self.object.bound().getattr(name)?;
+        if value.as_ptr() == self.object.ctx.unset {
+            return Ok(None);
+        }
+        Ok(Some(self.object.child(self.object.ctx.keep(value))))
+    }
+
+    fn next_member(&mut self) -> Result<Option<(JsStr<'s>, PyVal<'s, 'py>)>, CoreError> {
+        if let Some((field, tag)) = self.tag.take() {
+            return Ok(Some((field.js_str()?, tag)));
+        }
+        while self.index < self.fields.len() {
+            let i = self.index;
+            self.index += 1;
+            if let Some(value) = self.field(i)? {
+                return Ok(Some((self.wire_names[i].js_str()?, value)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn get(&self, wire: &str) -> Result<Option<PyVal<'s, 'py>>, CoreError> {
+        if let Some((field, tag)) = self.tag
+            && field.js_str()?.as_bytes() == wire.as_bytes()
+        {
+            return Ok(Some(tag));
+        }
+        for (i, name) in self.wire_names.iter().enumerate() {
+            if name.js_str()?.as_bytes() == wire.as_bytes() {
+                return Ok(self.field(i)?);
+            }
+        }
+        Ok(None)
+    }
+}
