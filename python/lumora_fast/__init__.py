@@ -66,6 +66,7 @@ from .messages import (
     SchemaUpdate,
     UpdateMessage,
 )
+from .tracker import SchemaChange, SchemaTracker
 from .validation import (
     ValidationResult,
     validate_message,
@@ -101,7 +102,9 @@ __all__ = [
     "ReloadMessage",
     "ReloadPayload",
     "Schema",
+    "SchemaChange",
     "SchemaDelta",
+    "SchemaTracker",
     "SchemaUpdate",
     "UpdateMessage",
     "ValidationResult",
