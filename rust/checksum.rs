@@ -9,7 +9,7 @@ use xxhash_rust::xxh3::Xxh3;
 
 use crate::canonical::{Output, Writer};
 use crate::error::{CoreError, ErrorKind};
-use crate::value::{Read, Source};
+use crate::value::{Read, Source, is_dict};
 
 /// Bytes buffered before the hasher consumes them.
 const CHUNK: usize = 64 * 1024;
@@ -83,17 +83,18 @@ impl Output for HashOutput {
 /// Refuse what the reference throws on: a schema that is not an object, a missing
 /// `metadata`, or a `metadata` that is neither an object nor an array.
 fn check_schema<'s, S: Source<'s>>(schema: S) -> Result<(), CoreError> {
-    if !matches!(schema.read()?, Read::Object(_)) {
+    if !is_dict(schema)? {
         return Err(ErrorKind::SchemaNotObject { type_name: schema.type_name() }.into());
     }
     let Some(metadata) = schema.get("metadata")? else {
         return Err(ErrorKind::NoMetadata.into());
     };
-    match metadata.read()? {
-        Read::Object(_) | Read::Array(_) => Ok(()),
-        _ => Err(ErrorKind::MetadataNotObject { type_name: metadata.type_name() }.into()),
+    if is_dict(metadata)? || matches!(metadata.read(), Ok(Read::Array(_))) {
+        return Ok(());
     }
+    Err(ErrorKind::MetadataNotObject { type_name: metadata.type_name() }.into())
 }
+
 
 /// Write the canonical JSON of `schema` (the exact bytes the checksum hashes).
 pub(crate) fn write_canonical<'s, S: Source<'s>, O: Output>(schema: S, out: &mut O) -> Result<(), CoreError> {

@@ -9,6 +9,7 @@
 
 mod canonical;
 mod checksum;
+mod delta;
 mod error;
 mod parse;
 mod validate;

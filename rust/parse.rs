@@ -249,7 +249,7 @@ impl<'a, B: Builder> Parser<'a, B> {
         let start = self.pos;
         loop {
             match self.peek() {
-                None => return Err(self.error_at("Unterminated string starting at", open)),
+                None => return Err(self.error_at("Unterminated string", open)),
                 Some(b'"') => {
                     let end = self.pos;
                     self.pos += 1;
@@ -257,7 +257,7 @@ impl<'a, B: Builder> Parser<'a, B> {
                     return Ok(Text { span: Some((start, end)), wtf8 });
                 }
                 Some(b'\\') => break,
-                Some(0x00..=0x1F) => return Err(self.error("Invalid control character at")),
+                Some(0x00..=0x1F) => return Err(self.error("Invalid control character")),
                 Some(_) => self.pos += 1,
             }
         }
@@ -267,7 +267,7 @@ impl<'a, B: Builder> Parser<'a, B> {
         let mut run = self.pos;
         loop {
             match self.peek() {
-                None => return Err(self.error_at("Unterminated string starting at", open)),
+                None => return Err(self.error_at("Unterminated string", open)),
                 Some(b'"') => {
                     self.scratch.extend_from_slice(&self.input[run..self.pos]);
                     self.pos += 1;
@@ -279,7 +279,7 @@ impl<'a, B: Builder> Parser<'a, B> {
                     wtf8 |= self.escape()?;
                     run = self.pos;
                 }
-                Some(0x00..=0x1F) => return Err(self.error("Invalid control character at")),
+                Some(0x00..=0x1F) => return Err(self.error("Invalid control character")),
                 Some(_) => self.pos += 1,
             }
         }

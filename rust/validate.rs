@@ -108,7 +108,8 @@ pub(crate) fn validate_message<'s, S: Source<'s>>(message: S) -> Result<Vec<Vec<
     };
     let Some(kind_name) = kind_name else {
         let mut text = b"Invalid message type: ".to_vec();
-        js_string(kind, &mut text, 0).map_err(|e| m.locate(e, "type"))?;
+        // The message itself is the depth-1 container; an array under `type` is depth 2.
+        js_string(kind, &mut text, 1).map_err(|e| m.locate(e, "type"))?;
         errors.0.push(text);
         return Ok(errors.0);
     };
@@ -195,7 +196,8 @@ impl Errors {
     }
 }
 
-/// JS `String(value)` (template-literal conversion), appended to `out`.
+/// JS `String(value)` (template-literal conversion), appended to `out`. `depth` is the
+/// nesting depth of the container holding `value`.
 fn js_string<'s, S: Source<'s>>(value: Option<S>, out: &mut Vec<u8>, depth: usize) -> Result<(), CoreError> {
     let Some(value) = value else {
         out.extend_from_slice(b"undefined");
@@ -213,7 +215,7 @@ fn js_string<'s, S: Source<'s>>(value: Option<S>, out: &mut Vec<u8>, depth: usiz
         Read::Str(s) => out.extend_from_slice(s.as_bytes()),
         Read::Array(items) => {
             // Array.prototype.join: null and undefined elements become "".
-            if depth >= MAX_DEPTH {
+            if depth + 1 > MAX_DEPTH {
                 return Err(CoreError::too_deep());
             }
             items.for_each(|i, item| {
@@ -398,15 +400,18 @@ fn radix_to_f64(digits: &[u8], bits: u32) -> Option<f64> {
     Some(mantissa as f64 * 2f64.powi(dropped))
 }
 
-/// The reference's `validateSessionId(value).errors`.
+/// The reference's `validateSessionId(value).errors`. Anything but a non-empty string,
+/// including a value that is not JSON, "must be a string".
 pub(crate) fn validate_session_id<'s, S: Source<'s>>(value: S) -> Result<Vec<Vec<u8>>, CoreError> {
-    let text = match value.read()? {
-        Read::Str(s) if !s.as_bytes().is_empty() => match s.utf16_len() {
+    let text = match value.read() {
+        Ok(Read::Str(s)) if !s.as_bytes().is_empty() => match s.utf16_len() {
             n if n < 8 => Some("Session ID too short"),
             n if n > 128 => Some("Session ID too long"),
             _ => None,
         },
-        _ => Some("Session ID must be a string"),
+        Ok(_) => Some("Session ID must be a string"),
+        Err(e) if matches!(e.kind(), ErrorKind::Unsupported { .. }) => Some("Session ID must be a string"),
+        Err(e) => return Err(e),
     };
     Ok(text.map(|t| t.as_bytes().to_vec()).into_iter().collect())
 }

@@ -95,6 +95,35 @@ impl<'a> JsStr<'a> {
     }
 }
 
+/// `bytes` with every high/low surrogate pair joined into its astral character (the
+/// UTF-8 form), so that a JS string has one Python representation.
+pub(crate) fn join_surrogate_pairs(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !has_surrogate(bytes) {
+        return std::borrow::Cow::Borrowed(bytes);
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let pair = match (bytes.get(i..i + 3), bytes.get(i + 3..i + 6)) {
+            (Some(&[0xED, h1 @ 0xA0..=0xAF, h2]), Some(&[0xED, l1 @ 0xB0..=0xBF, l2])) => {
+                let high = 0xD000 | (u32::from(h1 & 0x3F) << 6) | u32::from(h2 & 0x3F);
+                let low = 0xD000 | (u32::from(l1 & 0x3F) << 6) | u32::from(l2 & 0x3F);
+                char::from_u32(0x1_0000 + ((high - 0xD800) << 10) + (low - 0xDC00))
+            }
+            _ => None,
+        };
+        if let Some(ch) = pair {
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+            i += 6;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// True if WTF-8 `bytes` hold a surrogate code point.
 pub(crate) fn has_surrogate(bytes: &[u8]) -> bool {
     bytes.windows(2).any(|w| w[0] == 0xED && w[1] >= 0xA0)
@@ -166,21 +195,55 @@ pub(crate) trait Source<'s>: Copy + 's {
 
     /// The value's type name, for error messages.
     fn type_name(self) -> String;
+
+    /// True for a plain mapping (a Python `dict`), false for other objects (a Struct):
+    /// a schema must be plain data.
+    fn is_dict(self) -> bool {
+        true
+    }
+
+    /// The value's identity (JS `===` on objects and arrays compares identities).
+    fn identity(self) -> usize;
+}
+
+/// A plain object (a dict, not a Struct); a value that is not JSON is not one either.
+pub(crate) fn is_dict<'s, S: Source<'s>>(value: S) -> Result<bool, CoreError> {
+    match value.read() {
+        Ok(Read::Object(_)) => Ok(value.is_dict()),
+        Ok(_) => Ok(false),
+        Err(e) if matches!(e.kind(), crate::error::ErrorKind::Unsupported { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 pub(crate) trait Array<'s, S>: Copy {
     fn len(self) -> usize;
+
+    /// The item at `index`, if there is one.
+    fn get(self, index: usize) -> Result<Option<S>, CoreError>;
 
     /// Call `f` with each item in order, stopping at the first error.
     fn for_each(self, f: impl FnMut(usize, S) -> Result<(), CoreError>) -> Result<(), CoreError>;
 }
 
 pub(crate) trait Object<'s, S>: Copy {
+    /// A member's key as the source holds it (for Python, the key object itself).
+    type Key: Copy;
+
     fn len(self) -> usize;
 
     /// Call `f` with each member in the object's own order, stopping at the first error.
     /// A key that is not a string is an error (`NonStrKey`).
     fn for_each(self, f: impl FnMut(JsStr<'s>, S) -> Result<(), CoreError>) -> Result<(), CoreError>;
+
+    /// Like `for_each`, with keys left as they are (checked to be strings, not decoded).
+    fn for_each_keyed(self, f: impl FnMut(Self::Key, S) -> Result<(), CoreError>) -> Result<(), CoreError>;
+
+    /// The key as a JS string.
+    fn key_str(key: Self::Key) -> Result<JsStr<'s>, CoreError>;
+
+    /// `self[key]` for a key taken from another object of the same source.
+    fn lookup(self, key: Self::Key) -> Result<Option<S>, CoreError>;
 }
 
 /// An owned JSON value (insertion-ordered objects), used by cargo tests.
@@ -214,6 +277,10 @@ impl<'v> Array<'v, &'v Value> for &'v [Value] {
         <[Value]>::len(self)
     }
 
+    fn get(self, index: usize) -> Result<Option<&'v Value>, CoreError> {
+        Ok(<[Value]>::get(self, index))
+    }
+
     fn for_each(self, mut f: impl FnMut(usize, &'v Value) -> Result<(), CoreError>) -> Result<(), CoreError> {
         self.iter().enumerate().try_for_each(|(i, v)| f(i, v))
     }
@@ -221,12 +288,26 @@ impl<'v> Array<'v, &'v Value> for &'v [Value] {
 
 #[cfg(test)]
 impl<'v> Object<'v, &'v Value> for &'v [(Vec<u8>, Value)] {
+    type Key = &'v [u8];
+
     fn len(self) -> usize {
         <[(Vec<u8>, Value)]>::len(self)
     }
 
     fn for_each(self, mut f: impl FnMut(JsStr<'v>, &'v Value) -> Result<(), CoreError>) -> Result<(), CoreError> {
         self.iter().try_for_each(|(k, v)| f(JsStr::wtf8(k), v))
+    }
+
+    fn for_each_keyed(self, mut f: impl FnMut(&'v [u8], &'v Value) -> Result<(), CoreError>) -> Result<(), CoreError> {
+        self.iter().try_for_each(|(k, v)| f(k, v))
+    }
+
+    fn key_str(key: &'v [u8]) -> Result<JsStr<'v>, CoreError> {
+        Ok(JsStr::wtf8(key))
+    }
+
+    fn lookup(self, key: &'v [u8]) -> Result<Option<&'v Value>, CoreError> {
+        Ok(self.iter().find(|(k, _)| k == key).map(|(_, v)| v))
     }
 }
 
@@ -266,6 +347,10 @@ impl<'v> Source<'v> for &'v Value {
         }
         .to_owned()
     }
+
+    fn identity(self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
 }
 
 #[cfg(test)]
@@ -293,6 +378,13 @@ mod tests {
         assert_eq!(s("é").cmp_utf16(&s("è")), Ordering::Greater);
         // A lone low surrogate DC00 sorts after the high surrogate D83D of an emoji.
         assert_eq!(JsStr::wtf8(b"\xED\xB0\x80").cmp_utf16(&s("😀")), Ordering::Greater);
+    }
+
+    #[test]
+    fn joins_pairs_only() {
+        assert_eq!(&*join_surrogate_pairs(b"a\xED\xA0\xBD\xED\xB8\x80b"), "a😀b".as_bytes());
+        assert_eq!(&*join_surrogate_pairs(b"\xED\xB8\x80\xED\xA0\xBD"), b"\xED\xB8\x80\xED\xA0\xBD");
+        assert_eq!(&*join_surrogate_pairs(b"plain"), b"plain");
     }
 
     #[test]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 __all__ = ["BACKEND", "core"]
 
@@ -17,11 +18,11 @@ _ENV = "LUMORA_FAST_PURE"
 
 def _load() -> tuple[str, ModuleType]:
     if os.environ.get(_ENV, "") not in ("", "0"):
-        from . import pure
+        from . import pure  # noqa: PLC0415 - imported only when selected
 
         return "pure", pure
     try:
-        from . import _core
+        from . import _core  # noqa: PLC0415 - imported only when selected
     except ImportError as exc:
         raise ImportError(
             "lumora_fast could not import its native extension lumora_fast._core "
@@ -29,7 +30,7 @@ def _load() -> tuple[str, ModuleType]:
             "`pip install .` from a source checkout), or set LUMORA_FAST_PURE=1 to use "
             "the much slower pure-Python implementation."
         ) from exc
-    from ._version import __version__
+    from ._version import __version__  # noqa: PLC0415
 
     if _core.__version__ != __version__:
         raise ImportError(
@@ -40,5 +41,11 @@ def _load() -> tuple[str, ModuleType]:
     return "native", _core
 
 
-BACKEND, core = _load()
-"""``"native"`` or ``"pure"``, and the module implementing it."""
+if TYPE_CHECKING:
+    # Both backends have the API of the stubs, so type-check callers against them.
+    from . import _core as core
+
+    BACKEND: str
+else:
+    BACKEND, core = _load()
+    """``"native"`` or ``"pure"``, and the module implementing it."""

@@ -99,9 +99,10 @@ def deserialize_message(
     if strict:
         _check_known_fields(obj)
     try:
-        return msgspec.convert(obj, Message)  # type: ignore[arg-type]
+        message: Message = msgspec.convert(obj, Message)
     except msgspec.ValidationError as exc:
         raise ProtocolError(f"{_PREFIX}{exc}") from None
+    return message
 
 
 _MESSAGE_FIELDS = frozenset({"type", "sessionId", "timestamp", "version", "payload"})

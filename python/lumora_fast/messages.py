@@ -58,7 +58,7 @@ class _Struct(Struct, frozen=True, kw_only=True, rename="camel"):
 # ---------------------------------------------------------------------------- payloads
 
 
-class ConnectPayload(_Struct, kw_only=True):
+class ConnectPayload(_Struct, frozen=True, kw_only=True):
     device_id: str
     platform: str
     """``"ios"``, ``"android"`` or ``"web"`` (the reference accepts any string)."""
@@ -66,7 +66,7 @@ class ConnectPayload(_Struct, kw_only=True):
     client_version: str
 
 
-class Capabilities(_Struct, kw_only=True):
+class Capabilities(_Struct, frozen=True, kw_only=True):
     incremental_updates: bool
     compression: bool
     state_preservation: bool
@@ -74,13 +74,13 @@ class Capabilities(_Struct, kw_only=True):
     """Extension: checksum algorithms the server offers (``"sha256"``, ``"xxh3"``)."""
 
 
-class ConnectedPayload(_Struct, kw_only=True):
+class ConnectedPayload(_Struct, frozen=True, kw_only=True):
     connection_id: str
     initial_schema: Schema | UnsetType = UNSET
     capabilities: Capabilities
 
 
-class MetadataChanges(_Struct, kw_only=True):
+class MetadataChanges(_Struct, frozen=True, kw_only=True):
     """Schema-level changes carried by a delta; ``None`` means the key was removed."""
 
     version: Any | UnsetType = UNSET
@@ -88,7 +88,7 @@ class MetadataChanges(_Struct, kw_only=True):
     navigation: Any | UnsetType = UNSET
 
 
-class SchemaDelta(_Struct, kw_only=True):
+class SchemaDelta(_Struct, frozen=True, kw_only=True):
     """Node-level changes between two schemas (see :func:`calculate_schema_delta`)."""
 
     added: list[dict[str, Any]]
@@ -100,7 +100,7 @@ class SchemaDelta(_Struct, kw_only=True):
     metadata_changes: MetadataChanges | UnsetType = UNSET
 
 
-class SchemaUpdate(_Struct, kw_only=True):
+class SchemaUpdate(_Struct, frozen=True, kw_only=True):
     """The payload of an ``update`` message: a full schema or a delta."""
 
     type: Literal["full", "incremental"]
@@ -112,12 +112,12 @@ class SchemaUpdate(_Struct, kw_only=True):
     """Checksum of the schema that results from applying this update."""
 
 
-class ReloadPayload(_Struct, kw_only=True):
+class ReloadPayload(_Struct, frozen=True, kw_only=True):
     reason: Literal["error", "manual", "incompatible"]
     error: str | UnsetType = UNSET
 
 
-class ErrorPayload(_Struct, kw_only=True):
+class ErrorPayload(_Struct, frozen=True, kw_only=True):
     code: str
     """A :class:`~lumora_fast.ProtocolErrorCode` value (the reference accepts any string)."""
     message: str
@@ -126,15 +126,15 @@ class ErrorPayload(_Struct, kw_only=True):
     recoverable: bool
 
 
-class PingPayload(_Struct, kw_only=True):
+class PingPayload(_Struct, frozen=True, kw_only=True):
     status: Literal["idle", "rendering", "updating"] | UnsetType = UNSET
 
 
-class PongPayload(_Struct, kw_only=True):
+class PongPayload(_Struct, frozen=True, kw_only=True):
     server_time: Number
 
 
-class AckPayload(_Struct, kw_only=True):
+class AckPayload(_Struct, frozen=True, kw_only=True):
     sequence_number: Number
     success: bool
     error: str | UnsetType = UNSET
@@ -144,42 +144,42 @@ class AckPayload(_Struct, kw_only=True):
 # ---------------------------------------------------------------------------- messages
 
 
-class _Message(_Struct, kw_only=True, tag_field="type"):
+class _Message(_Struct, frozen=True, kw_only=True, tag_field="type"):
     session_id: str
     timestamp: Number
     """Unix time in milliseconds."""
     version: str
 
 
-class ConnectMessage(_Message, kw_only=True, tag="connect"):
+class ConnectMessage(_Message, frozen=True, kw_only=True, tag="connect"):
     payload: ConnectPayload
 
 
-class ConnectedMessage(_Message, kw_only=True, tag="connected"):
+class ConnectedMessage(_Message, frozen=True, kw_only=True, tag="connected"):
     payload: ConnectedPayload
 
 
-class UpdateMessage(_Message, kw_only=True, tag="update"):
+class UpdateMessage(_Message, frozen=True, kw_only=True, tag="update"):
     payload: SchemaUpdate
 
 
-class ReloadMessage(_Message, kw_only=True, tag="reload"):
+class ReloadMessage(_Message, frozen=True, kw_only=True, tag="reload"):
     payload: ReloadPayload
 
 
-class ErrorMessage(_Message, kw_only=True, tag="error"):
+class ErrorMessage(_Message, frozen=True, kw_only=True, tag="error"):
     payload: ErrorPayload
 
 
-class PingMessage(_Message, kw_only=True, tag="ping"):
+class PingMessage(_Message, frozen=True, kw_only=True, tag="ping"):
     payload: PingPayload | UnsetType = UNSET
 
 
-class PongMessage(_Message, kw_only=True, tag="pong"):
+class PongMessage(_Message, frozen=True, kw_only=True, tag="pong"):
     payload: PongPayload | UnsetType = UNSET
 
 
-class AckMessage(_Message, kw_only=True, tag="ack"):
+class AckMessage(_Message, frozen=True, kw_only=True, tag="ack"):
     payload: AckPayload
 
 

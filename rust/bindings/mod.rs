@@ -5,23 +5,26 @@ mod build;
 mod errors;
 mod view;
 
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use std::borrow::Cow;
 
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyString};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::checksum::Algorithm;
 use crate::error::{CoreError, ErrorKind, MAX_DEPTH};
-use crate::value::JsStr;
-use crate::{canonical, checksum, parse, validate};
+use crate::value::{JsStr, Source, join_surrogate_pairs};
+use crate::{canonical, checksum, delta, parse, validate};
 use build::{PyBuilder, py_str};
 use view::Ctx;
 use errors::to_py;
 
 fn str_list<'py>(py: Python<'py>, items: Vec<Vec<u8>>) -> PyResult<Bound<'py, PyList>> {
-    let strings = items.iter().map(|bytes| py_str(py, &JsStr::wtf8(bytes))).collect::<PyResult<Vec<_>>>()?;
+    let strings = items
+        .iter()
+        .map(|bytes| py_str(py, &JsStr::wtf8(&join_surrogate_pairs(bytes))))
+        .collect::<PyResult<Vec<_>>>()?;
     PyList::new(py, strings)
 }
 
@@ -123,9 +126,21 @@ fn validate_session_id<'py>(py: Python<'py>, value: &Bound<'py, PyAny>) -> PyRes
 
 /// Checksum of a schema's canonical JSON: sha256 hex, or `xxh3:` + XXH3-128 hex.
 #[pyfunction]
-#[pyo3(signature = (schema, /, algorithm = "sha256"))]
-fn calculate_checksum(py: Python<'_>, schema: &Bound<'_, PyAny>, algorithm: &str) -> PyResult<String> {
-    let algorithm = Algorithm::from_name(algorithm).map_err(to_py)?;
+#[pyo3(signature = (schema, /, algorithm = None), text_signature = "(schema, /, algorithm='sha256')")]
+fn calculate_checksum(py: Python<'_>, schema: &Bound<'_, PyAny>, algorithm: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
+    let algorithm = match algorithm {
+        None => Algorithm::Sha256,
+        Some(name) => {
+            let text = name.cast::<PyString>().map_err(|_| {
+                let kind = name.get_type().name().map_or_else(|_| "object".to_owned(), |n| n.to_string());
+                PyTypeError::new_err(format!("algorithm must be a str, not {kind}"))
+            })?;
+            text.to_str().ok().and_then(|t| Algorithm::from_name(t).ok()).ok_or_else(|| {
+                let repr = name.repr().map_or_else(|_| String::new(), |r| r.to_string());
+                PyValueError::new_err(format!("unknown checksum algorithm {repr} (expected 'sha256' or 'xxh3')"))
+            })?
+        }
+    };
     let ctx = Ctx::new(py)?;
     checksum::checksum(ctx.view(schema), algorithm).map_err(to_py)
 }
@@ -136,6 +151,81 @@ fn canonical_json<'py>(py: Python<'py>, schema: &Bound<'py, PyAny>) -> PyResult<
     let ctx = Ctx::new(py)?;
     let out = checksum::canonical_json(ctx.view(schema)).map_err(to_py)?;
     Ok(PyBytes::new(py, &out))
+}
+
+fn objects<'py>(py: Python<'py>, values: &[view::PyVal<'_, 'py>]) -> PyResult<Bound<'py, PyList>> {
+    PyList::new(py, values.iter().map(|v| v.to_object()))
+}
+
+/// `(added, modified, removed, metadata_changes)` from `old` to `new`.
+#[pyfunction]
+fn calculate_schema_delta<'py>(
+    py: Python<'py>,
+    old: &Bound<'py, PyAny>,
+    new: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let ctx = Ctx::new(py)?;
+    let delta = delta::calculate(ctx.view(old), ctx.view(new)).map_err(to_py)?;
+    let removed = PyList::new(py, delta.removed.iter().map(|id| id.map_or_else(|| py.None().into_bound(py), |v| v.to_object())))?;
+    let changes = if delta.changes.is_empty() {
+        py.None().into_bound(py)
+    } else {
+        let dict = PyDict::new(py);
+        for (name, value) in &delta.changes {
+            dict.set_item(*name, value.map(|v| v.to_object()))?;
+        }
+        dict.into_any()
+    };
+    PyTuple::new(
+        py,
+        [objects(py, &delta.added)?.into_any(), objects(py, &delta.modified)?.into_any(), removed.into_any(), changes],
+    )
+}
+
+fn array_arg<'s, 'py>(ctx: &'s Ctx<'py>, value: &'s Bound<'py, PyAny>, name: &str) -> PyResult<view::PyArray<'s, 'py>> {
+    match ctx.view(value).read() {
+        Ok(crate::value::Read::Array(items)) => Ok(items),
+        _ => Err(PyTypeError::new_err(format!(
+            "{name} must be a list, not {}",
+            value.get_type().name().map_or_else(|_| "object".to_owned(), |n| n.to_string())
+        ))),
+    }
+}
+
+/// A new schema dict with a delta applied (device side); `schema` is not modified.
+#[pyfunction]
+fn apply_schema_delta<'py>(
+    py: Python<'py>,
+    schema: &Bound<'py, PyAny>,
+    added: &Bound<'py, PyAny>,
+    modified: &Bound<'py, PyAny>,
+    removed: &Bound<'py, PyAny>,
+    metadata_changes: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let ctx = Ctx::new(py)?;
+    let (added, modified, removed) =
+        (array_arg(&ctx, added, "added")?, array_arg(&ctx, modified, "modified")?, array_arg(&ctx, removed, "removed")?);
+    let nodes = delta::apply_nodes(ctx.view(schema), added, modified, removed).map_err(to_py)?;
+    let result = PyDict::new(py);
+    result.update(schema.cast::<PyDict>()?.as_mapping())?;
+    result.set_item("nodes", objects(py, &nodes)?)?;
+    if metadata_changes.is_none() {
+        return Ok(result);
+    }
+    let changes = metadata_changes.cast::<PyDict>().map_err(|_| {
+        let kind = metadata_changes.get_type().name().map_or_else(|_| "object".to_owned(), |n| n.to_string());
+        PyTypeError::new_err(format!("metadata_changes must be a dict or None, not {kind}"))
+    })?;
+    for (name, value) in changes.iter() {
+        if value.is_none() {
+            if result.contains(&name)? {
+                result.del_item(&name)?;
+            }
+        } else {
+            result.set_item(name, value)?;
+        }
+    }
+    Ok(result)
 }
 
 #[pymodule]
@@ -149,5 +239,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(validate_session_id, m)?)?;
     m.add_function(wrap_pyfunction!(calculate_checksum, m)?)?;
     m.add_function(wrap_pyfunction!(canonical_json, m)?)?;
+    m.add_function(wrap_pyfunction!(calculate_schema_delta, m)?)?;
+    m.add_function(wrap_pyfunction!(apply_schema_delta, m)?)?;
     Ok(())
 }

@@ -84,6 +84,11 @@ pub(crate) struct PyVal<'s, 'py> {
 }
 
 impl<'s, 'py> PyVal<'s, 'py> {
+    /// A new (owned) reference to the object, to hand back to Python.
+    pub(crate) fn to_object(self) -> Bound<'py, PyAny> {
+        self.bound().to_owned()
+    }
+
     fn child(self, ptr: *mut ffi::PyObject) -> Self {
         PyVal { ptr: nonnull(ptr), ctx: self.ctx }
     }
@@ -253,6 +258,15 @@ impl<'s, 'py: 's> Source<'s> for PyVal<'s, 'py> {
     fn type_name(self) -> String {
         self.bound().get_type().name().map_or_else(|_| "object".to_owned(), |n| n.to_string())
     }
+
+    fn is_dict(self) -> bool {
+        // SAFETY: a live object; the check reads type flags.
+        unsafe { ffi::PyDict_Check(self.ptr.as_ptr()) != 0 }
+    }
+
+    fn identity(self) -> usize {
+        self.ptr.as_ptr() as usize
+    }
 }
 
 /// A list or tuple.
@@ -272,6 +286,24 @@ impl<'s, 'py: 's> Array<'s, PyVal<'s, 'py>> for PyArray<'s, 'py> {
             }
         };
         usize::try_from(len).unwrap_or(0)
+    }
+
+    fn get(self, index: usize) -> Result<Option<PyVal<'s, 'py>>, CoreError> {
+        if index >= self.len() {
+            return Ok(None);
+        }
+        let (PyArray::List(seq) | PyArray::Tuple(seq)) = self;
+        // SAFETY: a live list/tuple and an index below its length; borrowed result.
+        let item = unsafe {
+            match self {
+                PyArray::List(_) => ffi::PyList_GetItem(seq.ptr.as_ptr(), index as ffi::Py_ssize_t),
+                PyArray::Tuple(_) => ffi::PyTuple_GetItem(seq.ptr.as_ptr(), index as ffi::Py_ssize_t),
+            }
+        };
+        if item.is_null() {
+            return Err(PyErr::fetch(seq.ctx.py).into());
+        }
+        Ok(Some(seq.child(item)))
     }
 
     fn for_each(self, mut f: impl FnMut(usize, PyVal<'s, 'py>) -> Result<(), CoreError>) -> Result<(), CoreError> {
@@ -301,6 +333,8 @@ pub(crate) enum PyObject<'s, 'py> {
 }
 
 impl<'s, 'py: 's> Object<'s, PyVal<'s, 'py>> for PyObject<'s, 'py> {
+    type Key = PyVal<'s, 'py>;
+
     fn len(self) -> usize {
         match self {
             // SAFETY: a live dict.
@@ -321,6 +355,39 @@ impl<'s, 'py: 's> Object<'s, PyVal<'s, 'py>> for PyObject<'s, 'py> {
         self,
         mut f: impl FnMut(JsStr<'s>, PyVal<'s, 'py>) -> Result<(), CoreError>,
     ) -> Result<(), CoreError> {
+        self.for_each_keyed(|key, value| f(key.js_str()?, value))
+    }
+
+    fn key_str(key: PyVal<'s, 'py>) -> Result<JsStr<'s>, CoreError> {
+        key.js_str()
+    }
+
+    fn lookup(self, key: PyVal<'s, 'py>) -> Result<Option<PyVal<'s, 'py>>, CoreError> {
+        match self {
+            PyObject::Dict(dict) => {
+                // SAFETY: a live dict and a live str key; the result is borrowed. A str
+                // key's hash and equality run no Python code.
+                let value = unsafe { ffi::PyDict_GetItemWithError(dict.ptr.as_ptr(), key.ptr.as_ptr()) };
+                if value.is_null() {
+                    if let Some(err) = PyErr::take(dict.ctx.py) {
+                        return Err(err.into());
+                    }
+                    return Ok(None);
+                }
+                Ok(Some(dict.child(value)))
+            }
+            PyObject::Struct(object) => {
+                let wanted = key.js_str()?;
+                let members = StructEntries::new(object)?;
+                members.get_bytes(wanted.as_bytes())
+            }
+        }
+    }
+
+    fn for_each_keyed(
+        self,
+        mut f: impl FnMut(PyVal<'s, 'py>, PyVal<'s, 'py>) -> Result<(), CoreError>,
+    ) -> Result<(), CoreError> {
         match self {
             PyObject::Dict(dict) => {
                 let mut pos: ffi::Py_ssize_t = 0;
@@ -332,7 +399,7 @@ impl<'s, 'py: 's> Object<'s, PyVal<'s, 'py>> for PyObject<'s, 'py> {
                     if !key.is_str() {
                         return Err(ErrorKind::NonStrKey { type_name: key.type_name(), path: Path::default() }.into());
                     }
-                    f(key.js_str()?, dict.child(value))?;
+                    f(key, dict.child(value))?;
                 }
                 Ok(())
             }
@@ -390,28 +457,32 @@ impl<'s, 'py> StructEntries<'s, 'py> {
         Ok(Some(self.object.child(self.object.ctx.keep(value))))
     }
 
-    fn next_member(&mut self) -> Result<Option<(JsStr<'s>, PyVal<'s, 'py>)>, CoreError> {
-        if let Some((field, tag)) = self.tag.take() {
-            return Ok(Some((field.js_str()?, tag)));
+    fn next_member(&mut self) -> Result<Option<(PyVal<'s, 'py>, PyVal<'s, 'py>)>, CoreError> {
+        if let Some(tag) = self.tag.take() {
+            return Ok(Some(tag));
         }
         while self.index < self.fields.len() {
             let i = self.index;
             self.index += 1;
             if let Some(value) = self.field(i)? {
-                return Ok(Some((self.wire_names[i].js_str()?, value)));
+                return Ok(Some((self.wire_names[i], value)));
             }
         }
         Ok(None)
     }
 
     fn get(&self, wire: &str) -> Result<Option<PyVal<'s, 'py>>, CoreError> {
+        self.get_bytes(wire.as_bytes())
+    }
+
+    fn get_bytes(&self, wire: &[u8]) -> Result<Option<PyVal<'s, 'py>>, CoreError> {
         if let Some((field, tag)) = self.tag
-            && field.js_str()?.as_bytes() == wire.as_bytes()
+            && field.js_str()?.as_bytes() == wire
         {
             return Ok(Some(tag));
         }
         for (i, name) in self.wire_names.iter().enumerate() {
-            if name.js_str()?.as_bytes() == wire.as_bytes() {
+            if name.js_str()?.as_bytes() == wire {
                 return Ok(self.field(i)?);
             }
         }

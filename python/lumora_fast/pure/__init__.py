@@ -7,7 +7,14 @@ differential-testing oracle, the benchmark baseline, and the fallback selected b
 
 from __future__ import annotations
 
-from .._version import __version__
+from lumora_fast._version import __version__
+from lumora_fast.constants import MAX_DEPTH
+
+from .canonical import canonical_json, dumps
+from .checksum import calculate_checksum
+from .delta import apply_schema_delta, calculate_schema_delta
+from .parse import loads
+from .validate import validate_message, validate_protocol_version, validate_session_id
 
 __all__ = [
     "MAX_DEPTH",

@@ -1,0 +1,529 @@
+//! Schema deltas with lumora_fast's fixed semantics (DESIGN.md "Compatibility rules ->
+//! Delta"), and their application on the device side.
+//!
+//! Top-level nodes are keyed by `id` with JS SameValueZero (`"1"` is not `1`, `true` is
+//! not `1`, `1 == 1.0`, `NaN` equals itself, an object id is its identity); for a
+//! duplicated id the first position and the last node count, as in the reference. Nodes
+//! are compared with JSON equality (key order irrelevant, numbers as doubles, a
+//! non-finite number is `null` as JSON.stringify writes it, booleans never equal
+//! numbers). Where the reference's own node comparison throws (a node in both schemas
+//! with the same `type` but no `children`, or no `props` while the children counts
+//! match), this raises too.
+
+use std::borrow::Cow;
+use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
+
+use crate::canonical::stringify;
+use crate::error::{CoreError, ErrorKind, MAX_DEPTH, Seg};
+use crate::value::{Array, JsStr, Object, Read, Source, is_dict, join_surrogate_pairs};
+
+/// The schema-level keys a delta carries.
+pub(crate) const META_KEYS: [&str; 3] = ["version", "theme", "navigation"];
+
+pub(crate) struct Delta<S> {
+    /// Nodes whose id is new, in the new schema's order.
+    pub(crate) added: Vec<S>,
+    /// Nodes whose content changed, in the new schema's order.
+    pub(crate) modified: Vec<S>,
+    /// Ids of nodes gone, in the old schema's order (`None`: a node without an id,
+    /// which JSON writes as `null`).
+    pub(crate) removed: Vec<Option<S>>,
+    /// `version` / `theme` / `navigation` that changed, with the new value (`None`
+    /// when removed). Empty when none did.
+    pub(crate) changes: Vec<(&'static str, Option<S>)>,
+}
+
+/// A node id under JS SameValueZero: equal keys exactly when the ids are the same key of
+/// a JS `Map`.
+#[derive(PartialEq, Eq, Hash, Clone, Debug)]
+pub(crate) enum IdKey<'s> {
+    Undefined,
+    Null,
+    Bool(bool),
+    /// The double's bits, with `-0` folded into `0` and every NaN into one.
+    Number(u64),
+    /// WTF-8 with surrogate pairs joined: one spelling per JS string.
+    Str(Cow<'s, [u8]>),
+    Identity(usize),
+}
+
+fn number_key(value: f64) -> IdKey<'static> {
+    if value.is_nan() {
+        IdKey::Number(f64::NAN.to_bits())
+    } else if value == 0.0 {
+        IdKey::Number(0)
+    } else {
+        IdKey::Number(value.to_bits())
+    }
+}
+
+/// The id key of `id` (`None`: no `id` property).
+pub(crate) fn id_key<'s, S: Source<'s>>(id: Option<S>) -> Result<IdKey<'s>, CoreError> {
+    let Some(id) = id else {
+        return Ok(IdKey::Undefined);
+    };
+    Ok(match id.read()? {
+        Read::Null => IdKey::Null,
+        Read::Bool(b) => IdKey::Bool(b),
+        Read::Int(i) => number_key(i as f64),
+        Read::Float(f) => number_key(f),
+        Read::Str(s) => IdKey::Str(join_surrogate_pairs(s.as_bytes())),
+        Read::Array(_) | Read::Object(_) => IdKey::Identity(id.identity()),
+    })
+}
+
+/// An insertion-ordered map from id keys to (first id, last node), like a JS `Map`.
+pub(crate) struct NodeIndex<'s, S> {
+    pub(crate) entries: Vec<(IdKey<'s>, Option<S>, S)>,
+    positions: FxHashMap<IdKey<'s>, usize>,
+}
+
+impl<'s, S: Source<'s>> NodeIndex<'s, S> {
+    pub(crate) fn build(nodes: S::Array, list: &'static str) -> Result<Self, CoreError> {
+        let mut index = NodeIndex {
+            entries: Vec::with_capacity(nodes.len()),
+            positions: FxHashMap::with_capacity_and_hasher(nodes.len(), FxBuildHasher),
+        };
+        nodes.for_each(|i, node| {
+            let id = node.get("id")?;
+            let key = id_key(id).map_err(|e| at_node(e, list, i, Some("id")))?;
+            match index.positions.get(&key) {
+                Some(&at) => index.entries[at].2 = node,
+                None => {
+                    index.positions.insert(key.clone(), index.entries.len());
+                    index.entries.push((key, id, node));
+                }
+            }
+            Ok(())
+        })?;
+        Ok(index)
+    }
+
+    pub(crate) fn get(&self, key: &IdKey<'s>) -> Option<&(IdKey<'s>, Option<S>, S)> {
+        self.positions.get(key).map(|&at| &self.entries[at])
+    }
+
+    pub(crate) fn contains(&self, key: &IdKey<'s>) -> bool {
+        self.positions.contains_key(key)
+    }
+}
+
+fn at_node(err: CoreError, list: &'static str, index: usize, field: Option<&str>) -> CoreError {
+    let err = match field {
+        Some(field) => err.within(Seg::Key(field.as_bytes().to_vec())),
+        None => err,
+    };
+    err.within(Seg::Index(index)).within(Seg::Key(list.as_bytes().to_vec()))
+}
+
+/// The schema's `nodes`, after checking that the schema is a dict, `nodes` an array and
+/// every node a dict.
+pub(crate) fn schema_nodes<'s, S: Source<'s>>(schema: S) -> Result<S::Array, CoreError> {
+    if !is_dict(schema)? {
+        return Err(ErrorKind::SchemaNotObject { type_name: schema.type_name() }.into());
+    }
+    let nodes = match schema.get("nodes")?.map(Source::read) {
+        Some(Ok(Read::Array(nodes))) => nodes,
+        Some(Err(e)) if !matches!(e.kind(), ErrorKind::Unsupported { .. }) => return Err(e),
+        _ => return Err(ErrorKind::NodesNotArray.into()),
+    };
+    check_nodes::<S>(nodes, "nodes")?;
+    Ok(nodes)
+}
+
+/// Every element of `nodes` must be a dict.
+pub(crate) fn check_nodes<'s, S: Source<'s>>(nodes: S::Array, list: &'static str) -> Result<(), CoreError> {
+    nodes.for_each(|index, node| {
+        if is_dict(node)? {
+            Ok(())
+        } else {
+            Err(ErrorKind::NodeNotObject { list, index, type_name: node.type_name() }.into())
+        }
+    })
+}
+
+/// Raise for the first value that is not JSON, key that is not a string, or container
+/// deeper than `MAX_DEPTH` (depth first, an object's keys before its values).
+pub(crate) fn check_json<'s, S: Source<'s>>(value: S) -> Result<(), CoreError> {
+    check_value(value, 1)
+}
+
+fn check_value<'s, S: Source<'s>>(value: S, depth: usize) -> Result<(), CoreError> {
+    match value.read()? {
+        Read::Array(items) => {
+            if depth > MAX_DEPTH {
+                return Err(CoreError::too_deep());
+            }
+            items.for_each(|i, item| check_value(item, depth + 1).map_err(|e| e.within(Seg::Index(i))))
+        }
+        Read::Object(object) => {
+            if depth > MAX_DEPTH {
+                return Err(CoreError::too_deep());
+            }
+            object.for_each_keyed(|_, _| Ok(()))?;
+            object.for_each_keyed(|key, item| {
+                check_value(item, depth + 1).map_err(|e| {
+                    let key = S::Object::key_str(key).map(|k| k.as_bytes().to_vec()).unwrap_or_default();
+                    e.within(Seg::Key(key))
+                })
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Numbers as doubles; a non-finite number is `null` (as JSON.stringify writes it).
+enum Scalar<'s> {
+    Null,
+    Bool(bool),
+    Number(f64),
+    Str(JsStr<'s>),
+}
+
+fn scalar<'s, S: Source<'s>>(read: &Read<'s, S>) -> Option<Scalar<'s>> {
+    Some(match *read {
+        Read::Null => Scalar::Null,
+        Read::Bool(b) => Scalar::Bool(b),
+        Read::Int(i) => Scalar::Number(i as f64),
+        Read::Float(f) if f.is_finite() => Scalar::Number(f),
+        Read::Float(_) => Scalar::Null,
+        Read::Str(s) => Scalar::Str(s),
+        Read::Array(_) | Read::Object(_) => return None,
+    })
+}
+
+/// JSON equality of two values already known to be JSON.
+pub(crate) fn json_equal<'s, S: Source<'s>>(a: S, b: S) -> Result<bool, CoreError> {
+    if a.identity() == b.identity() {
+        return Ok(true);
+    }
+    let (ra, rb) = (a.read()?, b.read()?);
+    #[allow(clippy::float_cmp)] // JSON numbers compare as doubles
+    match (scalar(&ra), scalar(&rb)) {
+        (Some(x), Some(y)) => {
+            return Ok(match (x, y) {
+                (Scalar::Null, Scalar::Null) => true,
+                (Scalar::Bool(x), Scalar::Bool(y)) => x == y,
+                (Scalar::Number(x), Scalar::Number(y)) => x == y,
+                (Scalar::Str(x), Scalar::Str(y)) => x.js_eq(&y),
+                _ => false,
+            });
+        }
+        (Some(_), None) | (None, Some(_)) => return Ok(false),
+        (None, None) => {}
+    }
+    match (ra, rb) {
+        (Read::Array(x), Read::Array(y)) => {
+            if x.len() != y.len() {
+                return Ok(false);
+            }
+            let mut equal = true;
+            x.for_each(|i, item| {
+                if equal {
+                    equal = match y.get(i)? {
+                        Some(other) => json_equal(item, other)?,
+                        None => false,
+                    };
+                }
+                Ok(())
+            })?;
+            Ok(equal)
+        }
+        (Read::Object(x), Read::Object(y)) => {
+            if x.len() != y.len() {
+                return Ok(false);
+            }
+            let mut equal = true;
+            x.for_each_keyed(|key, item| {
+                if equal {
+                    equal = match member(y, key)? {
+                        Some(other) => json_equal(item, other)?,
+                        None => false,
+                    };
+                }
+                Ok(())
+            })?;
+            Ok(equal)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// `object[key]` by JS string equality: a direct lookup, then (rarely: the key differs
+/// only in how a surrogate pair or a str subclass is held) a scan.
+fn member<'s, S: Source<'s>>(object: S::Object, key: <S::Object as Object<'s, S>>::Key) -> Result<Option<S>, CoreError> {
+    if let Some(found) = object.lookup(key)? {
+        return Ok(Some(found));
+    }
+    let wanted = S::Object::key_str(key)?;
+    let mut found = None;
+    object.for_each(|k, v| {
+        if found.is_none() && k.js_eq(&wanted) {
+            found = Some(v);
+        }
+        Ok(())
+    })?;
+    Ok(found)
+}
+
+/// JS `===` on JSON values (objects and arrays by identity); `None` is `undefined`.
+#[allow(clippy::float_cmp)]
+fn strict_equal<'s, S: Source<'s>>(a: Option<S>, b: Option<S>) -> Result<bool, CoreError> {
+    let (Some(a), Some(b)) = (a, b) else {
+        return Ok(a.is_none() && b.is_none());
+    };
+    let (ra, rb) = (a.read()?, b.read()?);
+    Ok(match (ra, rb) {
+        (Read::Null, Read::Null) => true,
+        (Read::Bool(x), Read::Bool(y)) => x == y,
+        (Read::Int(x), Read::Int(y)) => x as f64 == y as f64,
+        (Read::Int(x), Read::Float(y)) | (Read::Float(y), Read::Int(x)) => x as f64 == y,
+        (Read::Float(x), Read::Float(y)) => x == y,
+        (Read::Str(x), Read::Str(y)) => x.js_eq(&y),
+        (Read::Array(_), Read::Array(_)) | (Read::Object(_), Read::Object(_)) => a.identity() == b.identity(),
+        _ => false,
+    })
+}
+
+/// `value.length` in JS, for a non-null JSON value.
+enum Length<S> {
+    Number(f64),
+    Value(S),
+    Undefined,
+}
+
+fn js_length<'s, S: Source<'s>>(value: S) -> Result<Length<S>, CoreError> {
+    Ok(match value.read()? {
+        Read::Array(items) => Length::Number(items.len() as f64),
+        Read::Str(s) => Length::Number(s.utf16_len() as f64),
+        Read::Object(_) => value.get("length")?.map_or(Length::Undefined, Length::Value),
+        _ => Length::Undefined,
+    })
+}
+
+#[allow(clippy::float_cmp)]
+fn lengths_equal<'s, S: Source<'s>>(a: Length<S>, b: Length<S>) -> Result<bool, CoreError> {
+    let number = |l: &Length<S>| -> Result<Option<f64>, CoreError> {
+        Ok(match l {
+            Length::Number(n) => Some(*n),
+            Length::Value(v) => match v.read()? {
+                Read::Int(i) => Some(i as f64),
+                Read::Float(f) => Some(f),
+                _ => None,
+            },
+            Length::Undefined => None,
+        })
+    };
+    match (number(&a)?, number(&b)?) {
+        (Some(x), Some(y)) => Ok(x == y),
+        (Some(_), None) | (None, Some(_)) => Ok(false),
+        (None, None) => match (a, b) {
+            (Length::Undefined, Length::Undefined) => Ok(true),
+            (Length::Value(x), Length::Value(y)) => strict_equal(Some(x), Some(y)),
+            _ => Ok(false),
+        },
+    }
+}
+
+fn id_json<'s, S: Source<'s>>(id: Option<S>) -> String {
+    id.and_then(|id| stringify(id, false).ok())
+        .map_or_else(|| "undefined".to_owned(), |text| String::from_utf8_lossy(&text).into_owned())
+}
+
+/// Raise where the reference's `areNodesEqual` throws: it returns early when the types
+/// differ or the children counts differ, and otherwise reads `children.length` and
+/// `Object.keys(props)` of both nodes (old first).
+fn check_comparable<'s, S: Source<'s>>(old: S, new: S, id: Option<S>) -> Result<(), CoreError> {
+    if !strict_equal(old.get("type")?, new.get("type")?)? {
+        return Ok(());
+    }
+    let missing = |node: S, field: &'static str| -> Result<Option<S>, CoreError> {
+        match node.get(field)? {
+            Some(value) if !matches!(value.read()?, Read::Null) => Ok(Some(value)),
+            _ => Ok(None),
+        }
+    };
+    let fail = |field, which| -> CoreError { ErrorKind::Uncomparable { id_json: id_json(id), field, which }.into() };
+    let old_children = missing(old, "children")?.ok_or_else(|| fail("children", "old"))?;
+    let new_children = missing(new, "children")?.ok_or_else(|| fail("children", "new"))?;
+    if !lengths_equal(js_length(old_children)?, js_length(new_children)?)? {
+        return Ok(());
+    }
+    missing(old, "props")?.ok_or_else(|| fail("props", "old"))?;
+    missing(new, "props")?.ok_or_else(|| fail("props", "new"))?;
+    Ok(())
+}
+
+/// The delta from `old` to `new`.
+pub(crate) fn calculate<'s, S: Source<'s>>(old: S, new: S) -> Result<Delta<S>, CoreError> {
+    let old_nodes = schema_nodes(old)?;
+    let new_nodes = schema_nodes(new)?;
+    check_json(old)?;
+    check_json(new)?;
+    let old_index = NodeIndex::build(old_nodes, "nodes")?;
+    let new_index = NodeIndex::build(new_nodes, "nodes")?;
+    let mut added = Vec::new();
+    let mut modified = Vec::new();
+    for (key, id, node) in &new_index.entries {
+        match old_index.get(key) {
+            None => added.push(*node),
+            Some(&(_, _, old_node)) => {
+                check_comparable(old_node, *node, *id)?;
+                if !json_equal(old_node, *node)? {
+                    modified.push(*node);
+                }
+            }
+        }
+    }
+    let removed =
+        old_index.entries.iter().filter(|(key, _, _)| !new_index.contains(key)).map(|&(_, id, _)| id).collect();
+    let mut changes = Vec::new();
+    for name in META_KEYS {
+        let (before, after) = (old.get(name)?, new.get(name)?);
+        let same = match (before, after) {
+            (None, None) => true,
+            (Some(x), Some(y)) => json_equal(x, y)?,
+            _ => false,
+        };
+        if !same {
+            changes.push((name, after));
+        }
+    }
+    Ok(Delta { added, modified, removed, changes })
+}
+
+/// The nodes of `schema` after applying a delta: removed ids dropped, each modified node
+/// in place of the first node with its id (later duplicates dropped), added nodes
+/// appended. `None` in `removed` also drops nodes without an id (JSON writes a missing
+/// id as `null`).
+pub(crate) fn apply_nodes<'s, S: Source<'s>>(
+    schema: S,
+    added: S::Array,
+    modified: S::Array,
+    removed: S::Array,
+) -> Result<Vec<S>, CoreError> {
+    let nodes = schema_nodes(schema)?;
+    check_nodes::<S>(added, "added")?;
+    check_nodes::<S>(modified, "modified")?;
+    let mut removed_keys: FxHashSet<IdKey<'s>> = FxHashSet::default();
+    removed.for_each(|i, id| {
+        let key = id_key(Some(id)).map_err(|e| at_node(e, "removed", i, None))?;
+        if key == IdKey::Null {
+            removed_keys.insert(IdKey::Undefined);
+        }
+        removed_keys.insert(key);
+        Ok(())
+    })?;
+    let replacements = NodeIndex::build(modified, "modified")?;
+    let mut replaced = vec![false; replacements.entries.len()];
+    let mut result = Vec::with_capacity(nodes.len() + added.len());
+    nodes.for_each(|i, node| {
+        let key = id_key(node.get("id")?).map_err(|e| at_node(e, "nodes", i, Some("id")))?;
+        if removed_keys.contains(&key) {
+            return Ok(());
+        }
+        match replacements.positions.get(&key) {
+            None => result.push(node),
+            Some(&at) if !replaced[at] => {
+                replaced[at] = true;
+                result.push(replacements.entries[at].2);
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    })?;
+    if let Some(at) = replaced.iter().position(|done| !done) {
+        let node = replacements.entries[at].2;
+        return Err(ErrorKind::ModifiedNotFound { id_json: id_json(node.get("id")?) }.into());
+    }
+    added.for_each(|_, node| {
+        result.push(node);
+        Ok(())
+    })?;
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::{ValueBuilder, parse};
+    use crate::value::Value;
+
+    fn v(text: &str) -> Value {
+        parse(text.as_bytes(), false, &mut ValueBuilder).unwrap_or(Value::Null)
+    }
+
+    fn old_text(value: &Value) -> String {
+        String::from_utf8(stringify(value, false).unwrap_or_default()).unwrap_or_default()
+    }
+
+    fn ids(values: &[&Value]) -> Vec<String> {
+        values.iter().map(|n| id_json(n.get("id").ok().flatten())).collect()
+    }
+
+    #[test]
+    fn finds_added_modified_removed_and_metadata() {
+        let old = v(r#"{"version":"1","nodes":[{"id":"a","p":1},{"id":"b","p":{"x":1,"y":2}},{"id":"c"}],"theme":{"t":1}}"#);
+        let new = v(r#"{"version":"2","nodes":[{"id":"b","p":{"y":2,"x":1.0}},{"id":"a","p":2},{"id":"d"}]}"#);
+        let delta = calculate(&old, &new);
+        // Nodes without `type` and `children`: the reference's comparison throws.
+        assert!(delta.is_err());
+        let typed = |text: &str| v(&text.replace("{\"id\"", "{\"type\":\"T\",\"children\":[],\"props\":{},\"id\""));
+        let (old, new) = (typed(&old_text(&old)), typed(&old_text(&new)));
+        let delta = calculate(&old, &new);
+        let delta = delta.ok().unwrap_or(Delta { added: vec![], modified: vec![], removed: vec![], changes: vec![] });
+        assert_eq!(ids(&delta.added), ["\"d\""]);
+        assert_eq!(ids(&delta.modified), ["\"a\""]);
+        assert_eq!(delta.removed.iter().map(|id| id_json(*id)).collect::<Vec<_>>(), ["\"c\""]);
+        let changes: Vec<_> = delta.changes.iter().map(|(k, v)| (*k, id_json(*v))).collect();
+        assert_eq!(changes, [("version", "\"2\"".to_owned()), ("theme", "undefined".to_owned())]);
+    }
+
+    #[test]
+    fn same_value_zero_ids_and_json_equality() {
+        let old = v(r#"{"nodes":[{"id":1,"v":[1,2]},{"id":"1"},{"id":true},{"id":-0.0,"n":1e400}]}"#);
+        let new = v(r#"{"nodes":[{"id":1.0,"v":[1.0,2]},{"id":"1"},{"id":1},{"id":0,"n":null}]}"#);
+        let typed = |value: &Value| {
+            let text = old_text(value).replace("{\"id\"", "{\"type\":\"T\",\"children\":[],\"props\":{},\"id\"");
+            v(&text)
+        };
+        let (old, new) = (typed(&old), typed(&new));
+        let delta = calculate(&old, &new).ok().unwrap_or(Delta { added: vec![], modified: vec![], removed: vec![], changes: vec![] });
+        // 1 and 1.0 are one key: first position, last node ({"id":1}), which differs.
+        assert!(delta.added.is_empty());
+        assert_eq!(ids(&delta.modified), ["1"]);
+        assert_eq!(delta.removed.iter().map(|id| id_json(*id)).collect::<Vec<_>>(), ["true"]);
+    }
+
+    #[test]
+    fn errors_where_the_reference_throws() {
+        let old = v(r#"{"nodes":[{"id":"a","type":"T","props":{}}]}"#);
+        let new = v(r#"{"nodes":[{"id":"a","type":"T","children":[],"props":{}}]}"#);
+        let err = calculate(&old, &new).err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(err, "cannot compare node \"a\": 'children' is missing or null in the old schema");
+        let bad = v(r#"{"nodes":[1]}"#);
+        let err = calculate(&bad, &new).err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(err, "node at $.nodes[0] must be an object, got int");
+        let err = calculate(&v(r#"{"nodes":{}}"#), &new).err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(err, "schema 'nodes' must be an array");
+    }
+
+    #[test]
+    fn applies_in_place_and_appends() {
+        let schema = v(r#"{"nodes":[{"id":"a"},{"id":"b"},{"id":"c"},{"x":1}]}"#);
+        let added = v(r#"[{"id":"d"}]"#);
+        let modified = v(r#"[{"id":"b","v":2}]"#);
+        let removed = v(r#"["a", null]"#);
+        let (Value::Array(a), Value::Array(m), Value::Array(r)) = (&added, &modified, &removed) else {
+            return;
+        };
+        let nodes = apply_nodes(&schema, a.as_slice(), m.as_slice(), r.as_slice()).unwrap_or_default();
+        let texts: Vec<String> =
+            nodes.iter().map(|n| String::from_utf8(stringify(*n, false).unwrap_or_default()).unwrap_or_default()).collect();
+        assert_eq!(texts, [r#"{"id":"b","v":2}"#, r#"{"id":"c"}"#, r#"{"id":"d"}"#]);
+        let missing = v(r#"[{"id":"zz"}]"#);
+        let Value::Array(mm) = &missing else { return };
+        let err = apply_nodes(&schema, a.as_slice(), mm.as_slice(), r.as_slice()).err().map(|e| e.to_string());
+        assert_eq!(err.as_deref(), Some("cannot apply delta: modified node \"zz\" is not in the schema"));
+    }
+}

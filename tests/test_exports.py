@@ -1,0 +1,74 @@
+"""``lumora_fast.pure`` exposes exactly the native module's API (``_core.pyi``)."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+from types import ModuleType
+
+import lumora_fast
+from lumora_fast import pure
+
+STUB = Path(lumora_fast.__file__).parent / "_core.pyi"
+
+
+def _stub() -> tuple[set[str], dict[str, ast.FunctionDef]]:
+    tree = ast.parse(STUB.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    functions: dict[str, ast.FunctionDef] = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            functions[node.name] = node
+            names.add(node.name)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return names, functions
+
+
+def _shape(args: ast.arguments) -> list[tuple[str, str, str | None]]:
+    """(name, kind, default source) per parameter, as inspect would report them."""
+    params: list[tuple[str, str, str | None]] = []
+    positional = [(a, "POSITIONAL_ONLY") for a in args.posonlyargs]
+    positional += [(a, "POSITIONAL_OR_KEYWORD") for a in args.args]
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults))
+    defaults += list(args.defaults)
+    for (arg, kind), default in zip(positional, defaults, strict=True):
+        params.append((arg.arg, kind, None if default is None else ast.unparse(default)))
+    for arg, kw_default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
+        default_text = None if kw_default is None else ast.unparse(kw_default)
+        params.append((arg.arg, "KEYWORD_ONLY", default_text))
+    return params
+
+
+def _runtime_shape(module: ModuleType, name: str) -> list[tuple[str, str, str | None]]:
+    signature = inspect.signature(getattr(module, name))
+    return [
+        (
+            p.name,
+            p.kind.name,
+            None if p.default is inspect.Parameter.empty else repr(p.default),
+        )
+        for p in signature.parameters.values()
+    ]
+
+
+def test_pure_exports_the_stub_names() -> None:
+    names, _ = _stub()
+    assert sorted(pure.__all__) == sorted(names)
+    assert all(hasattr(pure, name) for name in pure.__all__)
+    assert pure.MAX_DEPTH == lumora_fast.MAX_DEPTH == 512
+    assert pure.__version__ == lumora_fast.__version__
+
+
+def test_pure_signatures_match_the_stub() -> None:
+    _, functions = _stub()
+    for name, node in functions.items():
+        assert _runtime_shape(pure, name) == _shape(node.args), name
+
+
+def test_public_all_is_complete() -> None:
+    public = {name for name in dir(lumora_fast) if not name.startswith("_")}
+    modules = {"builders", "checksum", "codec", "constants", "delta", "errors", "messages"}
+    modules |= {"pure", "tracker", "validation", "annotations"}  # (annotations: the __future__ import)
+    assert set(lumora_fast.__all__) - {"__version__"} == public - modules
