@@ -67,6 +67,7 @@ pub(crate) fn id_key<'s, S: Source<'s>>(id: Option<S>) -> Result<IdKey<'s>, Core
         Read::Bool(b) => IdKey::Bool(b),
         Read::Int(i) => number_key(i as f64),
         Read::Float(f) => number_key(f),
+        Read::Str(s) if !s.is_wtf8() => IdKey::Str(Cow::Borrowed(s.as_bytes())),
         Read::Str(s) => IdKey::Str(join_surrogate_pairs(s.as_bytes())),
         Read::Array(_) | Read::Object(_) => IdKey::Identity(id.identity()),
     })
@@ -76,6 +77,8 @@ pub(crate) fn id_key<'s, S: Source<'s>>(id: Option<S>) -> Result<IdKey<'s>, Core
 pub(crate) struct NodeIndex<'s, S> {
     pub(crate) entries: Vec<(IdKey<'s>, Option<S>, S)>,
     positions: FxHashMap<IdKey<'s>, usize>,
+    /// Nodes replaced by a later node with the same id.
+    pub(crate) superseded: Vec<S>,
 }
 
 impl<'s, S: Source<'s>> NodeIndex<'s, S> {
@@ -83,12 +86,13 @@ impl<'s, S: Source<'s>> NodeIndex<'s, S> {
         let mut index = NodeIndex {
             entries: Vec::with_capacity(nodes.len()),
             positions: FxHashMap::with_capacity_and_hasher(nodes.len(), FxBuildHasher),
+            superseded: Vec::new(),
         };
         nodes.for_each(|i, node| {
             let id = node.get("id")?;
             let key = id_key(id).map_err(|e| at_node(e, list, i, Some("id")))?;
             match index.positions.get(&key) {
-                Some(&at) => index.entries[at].2 = node,
+                Some(&at) => index.superseded.push(std::mem::replace(&mut index.entries[at].2, node)),
                 None => {
                     index.positions.insert(key.clone(), index.entries.len());
                     index.entries.push((key, id, node));
@@ -161,12 +165,32 @@ fn check_value<'s, S: Source<'s>>(value: S, depth: usize) -> Result<(), CoreErro
                 return Err(CoreError::too_deep());
             }
             object.for_each_keyed(|_, _| Ok(()))?;
-            object.for_each_keyed(|key, item| {
-                check_value(item, depth + 1).map_err(|e| {
-                    let key = S::Object::key_str(key).map(|k| k.as_bytes().to_vec()).unwrap_or_default();
-                    e.within(Seg::Key(key))
-                })
-            })
+            object.for_each_keyed(|key, item| check_value(item, depth + 1).map_err(|e| within_key::<S>(e, key)))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn within_key<'s, S: Source<'s>>(err: CoreError, key: <S::Object as Object<'s, S>>::Key) -> CoreError {
+    let key = S::Object::key_str(key).map(|k| k.as_bytes().to_vec()).unwrap_or_default();
+    err.within(Seg::Key(key))
+}
+
+/// Whether `value` (at `depth`) is all JSON. Fast, and only a yes/no: which problem is
+/// reported is decided by [`check_json`] afterwards.
+fn scan<'s, S: Source<'s>>(value: S, depth: usize) -> Result<(), CoreError> {
+    match value.shape()? {
+        Read::Array(items) => {
+            if depth > MAX_DEPTH {
+                return Err(CoreError::too_deep());
+            }
+            items.for_each(|_, item| scan(item, depth + 1))
+        }
+        Read::Object(object) => {
+            if depth > MAX_DEPTH {
+                return Err(CoreError::too_deep());
+            }
+            object.for_each_keyed(|_, item| scan(item, depth + 1))
         }
         _ => Ok(()),
     }
@@ -192,9 +216,11 @@ fn scalar<'s, S: Source<'s>>(read: &Read<'s, S>) -> Option<Scalar<'s>> {
     })
 }
 
-/// JSON equality of two values already known to be JSON.
-pub(crate) fn json_equal<'s, S: Source<'s>>(a: S, b: S) -> Result<bool, CoreError> {
+/// JSON equality of `a` and `b` (at `depth`), walking both completely even once they
+/// differ, so that every value of both is also scanned for being JSON.
+fn compare<'s, S: Source<'s>>(a: S, b: S, depth: usize) -> Result<bool, CoreError> {
     if a.identity() == b.identity() {
+        scan(a, depth)?;
         return Ok(true);
     }
     let (ra, rb) = (a.read()?, b.read()?);
@@ -209,43 +235,74 @@ pub(crate) fn json_equal<'s, S: Source<'s>>(a: S, b: S) -> Result<bool, CoreErro
                 _ => false,
             });
         }
-        (Some(_), None) | (None, Some(_)) => return Ok(false),
+        (Some(_), None) => {
+            scan(b, depth)?;
+            return Ok(false);
+        }
+        (None, Some(_)) => {
+            scan(a, depth)?;
+            return Ok(false);
+        }
         (None, None) => {}
+    }
+    if depth > MAX_DEPTH {
+        return Err(CoreError::too_deep());
     }
     match (ra, rb) {
         (Read::Array(x), Read::Array(y)) => {
-            if x.len() != y.len() {
-                return Ok(false);
-            }
-            let mut equal = true;
+            let mut equal = x.len() == y.len();
             x.for_each(|i, item| {
-                if equal {
-                    equal = match y.get(i)? {
-                        Some(other) => json_equal(item, other)?,
-                        None => false,
-                    };
+                match y.get(i)? {
+                    Some(other) => equal &= compare(item, other, depth + 1)?,
+                    None => scan(item, depth + 1)?,
                 }
                 Ok(())
             })?;
+            for i in x.len()..y.len() {
+                if let Some(item) = y.get(i)? {
+                    scan(item, depth + 1)?;
+                }
+            }
             Ok(equal)
         }
         (Read::Object(x), Read::Object(y)) => {
-            if x.len() != y.len() {
-                return Ok(false);
-            }
-            let mut equal = true;
+            let mut equal = x.len() == y.len();
+            let mut matched = 0;
+            let mut cursor = 0;
             x.for_each_keyed(|key, item| {
-                if equal {
-                    equal = match member(y, key)? {
-                        Some(other) => json_equal(item, other)?,
-                        None => false,
-                    };
+                // Objects parsed from similar text usually list their keys in the same
+                // order: try the member at the same position before a lookup.
+                let found = match y.next_member(&mut cursor)? {
+                    Some((other_key, other)) if S::Object::key_eq(key, other_key)? => Some(other),
+                    _ => member::<S>(y, key)?,
+                };
+                match found {
+                    Some(other) => {
+                        matched += 1;
+                        equal &= compare(item, other, depth + 1)?;
+                    }
+                    None => {
+                        equal = false;
+                        scan(item, depth + 1)?;
+                    }
                 }
                 Ok(())
             })?;
+            if matched < y.len() {
+                y.for_each_keyed(|key, item| {
+                    if member::<S>(x, key)?.is_none() {
+                        scan(item, depth + 1)?;
+                    }
+                    Ok(())
+                })?;
+            }
             Ok(equal)
         }
-        _ => Ok(false),
+        (_, _) => {
+            scan(a, depth)?;
+            scan(b, depth)?;
+            Ok(false)
+        }
     }
 }
 
@@ -355,39 +412,83 @@ fn check_comparable<'s, S: Source<'s>>(old: S, new: S, id: Option<S>) -> Result<
 }
 
 /// The delta from `old` to `new`.
+///
+/// Errors, when there are several, are reported in this order: the shape of `old`, then
+/// of `new`; then the first value of `old` that is not JSON (depth first), then of
+/// `new`; then where the reference's comparison throws, in `new`'s node order. The work
+/// itself is one walk over both schemas: matched nodes are compared completely and
+/// everything else is scanned; only when that walk fails are the schemas checked again
+/// in the order above, to report the same error as any other implementation would.
 pub(crate) fn calculate<'s, S: Source<'s>>(old: S, new: S) -> Result<Delta<S>, CoreError> {
     let old_nodes = schema_nodes(old)?;
     let new_nodes = schema_nodes(new)?;
-    check_json(old)?;
-    check_json(new)?;
+    walk(old, new, old_nodes, new_nodes).or_else(|err| {
+        check_json(old)?;
+        check_json(new)?;
+        Err(err)
+    })
+}
+
+/// Depth of a node: the schema is 1, its `nodes` array 2.
+const NODE_DEPTH: usize = 3;
+
+fn walk<'s, S: Source<'s>>(old: S, new: S, old_nodes: S::Array, new_nodes: S::Array) -> Result<Delta<S>, CoreError> {
+    let (Read::Object(old_object), Read::Object(new_object)) = (old.shape()?, new.shape()?) else {
+        return Err(ErrorKind::NodesNotArray.into());
+    };
     let old_index = NodeIndex::build(old_nodes, "nodes")?;
     let new_index = NodeIndex::build(new_nodes, "nodes")?;
     let mut added = Vec::new();
     let mut modified = Vec::new();
     for (key, id, node) in &new_index.entries {
         match old_index.get(key) {
-            None => added.push(*node),
+            None => {
+                scan(*node, NODE_DEPTH)?;
+                added.push(*node);
+            }
             Some(&(_, _, old_node)) => {
                 check_comparable(old_node, *node, *id)?;
-                if !json_equal(old_node, *node)? {
+                if !compare(old_node, *node, NODE_DEPTH)? {
                     modified.push(*node);
                 }
             }
         }
     }
-    let removed =
-        old_index.entries.iter().filter(|(key, _, _)| !new_index.contains(key)).map(|&(_, id, _)| id).collect();
+    let mut removed = Vec::new();
+    for (key, id, node) in &old_index.entries {
+        if !new_index.contains(key) {
+            scan(*node, NODE_DEPTH)?;
+            removed.push(*id);
+        }
+    }
+    for node in old_index.superseded.iter().chain(&new_index.superseded) {
+        scan(*node, NODE_DEPTH)?;
+    }
     let mut changes = Vec::new();
     for name in META_KEYS {
-        let (before, after) = (old.get(name)?, new.get(name)?);
-        let same = match (before, after) {
+        let same = match (old.get(name)?, new.get(name)?) {
             (None, None) => true,
-            (Some(x), Some(y)) => json_equal(x, y)?,
-            _ => false,
+            (Some(x), Some(y)) => compare(x, y, 2)?,
+            (Some(x), None) => {
+                scan(x, 2)?;
+                false
+            }
+            (None, Some(y)) => {
+                scan(y, 2)?;
+                false
+            }
         };
         if !same {
-            changes.push((name, after));
+            changes.push((name, new.get(name)?));
         }
+    }
+    for object in [old_object, new_object] {
+        object.for_each(|key, value| {
+            if key.as_bytes() != b"nodes" && !META_KEYS.iter().any(|m| m.as_bytes() == key.as_bytes()) {
+                scan(value, 2)?;
+            }
+            Ok(())
+        })?;
     }
     Ok(Delta { added, modified, removed, changes })
 }

@@ -170,6 +170,9 @@ impl Iterator for Utf16Units<'_> {
 }
 
 /// What a value is, as JavaScript sees parsed JSON. Strings borrow from the tree (`'s`).
+/// (`repr(C, usize)`: a plain word-sized tag; niche-packed layouts made the compiler
+/// copy these in overlapping pieces, which stalls store forwarding on the hot path.)
+#[repr(C, usize)]
 pub(crate) enum Read<'s, S: Source<'s>> {
     Null,
     Bool(bool),
@@ -191,7 +194,7 @@ pub(crate) trait Source<'s>: Copy + 's {
     fn read(self) -> Result<Read<'s, Self>, CoreError>;
 
     /// `obj[key]` for an object; `None` (JS `undefined`) when absent or not an object.
-    fn get(self, key: &str) -> Result<Option<Self>, CoreError>;
+    fn get(self, key: &'static str) -> Result<Option<Self>, CoreError>;
 
     /// The value's type name, for error messages.
     fn type_name(self) -> String;
@@ -204,6 +207,12 @@ pub(crate) trait Source<'s>: Copy + 's {
 
     /// The value's identity (JS `===` on objects and arrays compares identities).
     fn identity(self) -> usize;
+
+    /// Like `read`, for walks that only need to know where the containers are: every
+    /// scalar may come back as `Read::Null`, without its data being read.
+    fn shape(self) -> Result<Read<'s, Self>, CoreError> {
+        self.read()
+    }
 }
 
 /// A plain object (a dict, not a Struct); a value that is not JSON is not one either.
@@ -242,8 +251,18 @@ pub(crate) trait Object<'s, S>: Copy {
     /// The key as a JS string.
     fn key_str(key: Self::Key) -> Result<JsStr<'s>, CoreError>;
 
+    /// The key's identity: equal identities mean the same key text (within one walk).
+    fn key_identity(key: Self::Key) -> usize;
+
     /// `self[key]` for a key taken from another object of the same source.
     fn lookup(self, key: Self::Key) -> Result<Option<S>, CoreError>;
+
+    /// The member after `cursor` (which starts at 0), advancing it: an external
+    /// iterator, for walking two objects side by side.
+    fn next_member(self, cursor: &mut usize) -> Result<Option<(Self::Key, S)>, CoreError>;
+
+    /// JS string equality of two keys.
+    fn key_eq(a: Self::Key, b: Self::Key) -> Result<bool, CoreError>;
 }
 
 /// An owned JSON value (insertion-ordered objects), used by cargo tests.
@@ -306,8 +325,22 @@ impl<'v> Object<'v, &'v Value> for &'v [(Vec<u8>, Value)] {
         Ok(JsStr::wtf8(key))
     }
 
+    fn key_identity(key: &'v [u8]) -> usize {
+        key.as_ptr() as usize
+    }
+
     fn lookup(self, key: &'v [u8]) -> Result<Option<&'v Value>, CoreError> {
         Ok(self.iter().find(|(k, _)| k == key).map(|(_, v)| v))
+    }
+
+    fn next_member(self, cursor: &mut usize) -> Result<Option<(&'v [u8], &'v Value)>, CoreError> {
+        let member = self.get(*cursor).map(|(k, v)| (k.as_slice(), v));
+        *cursor += 1;
+        Ok(member)
+    }
+
+    fn key_eq(a: &'v [u8], b: &'v [u8]) -> Result<bool, CoreError> {
+        Ok(JsStr::wtf8(a).js_eq(&JsStr::wtf8(b)))
     }
 }
 
@@ -328,7 +361,7 @@ impl<'v> Source<'v> for &'v Value {
         })
     }
 
-    fn get(self, key: &str) -> Result<Option<Self>, CoreError> {
+    fn get(self, key: &'static str) -> Result<Option<Self>, CoreError> {
         Ok(match self {
             Value::Object(entries) => entries.iter().find(|(k, _)| k == key.as_bytes()).map(|(_, v)| v),
             _ => None,

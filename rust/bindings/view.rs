@@ -18,7 +18,7 @@ use std::ptr::NonNull;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyString, PyType};
+use pyo3::types::{PyBytes, PyString, PyType};
 use pyo3::{Borrowed, intern};
 
 use crate::error::{CoreError, ErrorKind, Path};
@@ -38,6 +38,8 @@ pub(crate) struct Ctx<'py> {
     /// New references the walk made (Struct fields and tags, looked-up members, encoded
     /// strings): held here so views into them stay valid until the walk ends.
     keep: RefCell<Vec<Bound<'py, PyAny>>>,
+    /// Interned member names used by `get`.
+    keys: RefCell<Vec<(&'static str, Bound<'py, PyString>)>>,
     struct_type: *mut ffi::PyTypeObject,
     unset: *mut ffi::PyObject,
 }
@@ -54,6 +56,7 @@ impl<'py> Ctx<'py> {
         Ok(Ctx {
             py,
             keep: RefCell::new(Vec::new()),
+            keys: RefCell::new(Vec::new()),
             struct_type: msgspec.struct_type.as_ptr().cast(),
             unset: msgspec.unset.as_ptr(),
         })
@@ -62,6 +65,19 @@ impl<'py> Ctx<'py> {
     /// A view of `obj` for the length of the walk.
     pub(crate) fn view<'s>(&'s self, obj: &'s Bound<'py, PyAny>) -> PyVal<'s, 'py> {
         PyVal { ptr: nonnull(obj.as_ptr()), ctx: self }
+    }
+
+    /// An interned str for `name` (looked up by the `&'static str`'s address): dict
+    /// lookups with it hash once and compare by identity.
+    fn key(&self, name: &'static str) -> *mut ffi::PyObject {
+        let mut keys = self.keys.borrow_mut();
+        if let Some((_, key)) = keys.iter().find(|(n, _)| std::ptr::eq(*n, name)) {
+            return key.as_ptr();
+        }
+        let key = PyString::intern(self.py, name);
+        let ptr = key.as_ptr();
+        keys.push((name, key));
+        ptr
     }
 
     fn keep(&self, obj: Bound<'py, PyAny>) -> *mut ffi::PyObject {
@@ -244,10 +260,19 @@ impl<'s, 'py: 's> Source<'s> for PyVal<'s, 'py> {
         self.read_other()
     }
 
-    fn get(self, key: &str) -> Result<Option<Self>, CoreError> {
-        let obj = self.bound();
-        if let Ok(dict) = obj.cast::<PyDict>() {
-            return Ok(dict.get_item(key)?.map(|v| self.child(self.ctx.keep(v))));
+    fn get(self, key: &'static str) -> Result<Option<Self>, CoreError> {
+        // SAFETY: a live object; the check reads type flags.
+        if unsafe { ffi::PyDict_Check(self.ptr.as_ptr()) } != 0 {
+            let key = self.ctx.key(key);
+            // SAFETY: a live dict and an exact (interned) str key; borrowed result.
+            let value = unsafe { ffi::PyDict_GetItemWithError(self.ptr.as_ptr(), key) };
+            if value.is_null() {
+                if let Some(err) = PyErr::take(self.ctx.py) {
+                    return Err(err.into());
+                }
+                return Ok(None);
+            }
+            return Ok(Some(self.child(value)));
         }
         if self.is_struct() {
             return StructEntries::new(self)?.get(key);
@@ -267,10 +292,32 @@ impl<'s, 'py: 's> Source<'s> for PyVal<'s, 'py> {
     fn identity(self) -> usize {
         self.ptr.as_ptr() as usize
     }
+
+    fn shape(self) -> Result<Read<'s, Self>, CoreError> {
+        let ty = self.type_ptr();
+        if ty == &raw mut ffi::PyDict_Type {
+            return Ok(self.dict());
+        }
+        if ty == &raw mut ffi::PyList_Type {
+            return Ok(self.list(false));
+        }
+        if ty == &raw mut ffi::PyUnicode_Type
+            || ty == &raw mut ffi::PyLong_Type
+            || ty == &raw mut ffi::PyFloat_Type
+            || ty == &raw mut ffi::PyBool_Type
+            // SAFETY: reading the address of the None singleton.
+            || self.ptr.as_ptr() == unsafe { ffi::Py_None() }
+        {
+            return Ok(Read::Null);
+        }
+        self.read_other()
+    }
 }
 
-/// A list or tuple.
+/// A list or tuple. (`repr(usize)`: a word-sized tag keeps copies of these handles
+/// whole-word, which avoids store-forwarding stalls on the hot path.)
 #[derive(Clone, Copy)]
+#[repr(usize)]
 pub(crate) enum PyArray<'s, 'py> {
     List(PyVal<'s, 'py>),
     Tuple(PyVal<'s, 'py>),
@@ -289,19 +336,21 @@ impl<'s, 'py: 's> Array<'s, PyVal<'s, 'py>> for PyArray<'s, 'py> {
     }
 
     fn get(self, index: usize) -> Result<Option<PyVal<'s, 'py>>, CoreError> {
-        if index >= self.len() {
-            return Ok(None);
-        }
         let (PyArray::List(seq) | PyArray::Tuple(seq)) = self;
-        // SAFETY: a live list/tuple and an index below its length; borrowed result.
+        let Ok(index) = ffi::Py_ssize_t::try_from(index) else {
+            return Ok(None);
+        };
+        // SAFETY: a live list/tuple; the call bounds-checks (NULL and IndexError past
+        // the end); the result is borrowed.
         let item = unsafe {
             match self {
-                PyArray::List(_) => ffi::PyList_GetItem(seq.ptr.as_ptr(), index as ffi::Py_ssize_t),
-                PyArray::Tuple(_) => ffi::PyTuple_GetItem(seq.ptr.as_ptr(), index as ffi::Py_ssize_t),
+                PyArray::List(_) => ffi::PyList_GetItem(seq.ptr.as_ptr(), index),
+                PyArray::Tuple(_) => ffi::PyTuple_GetItem(seq.ptr.as_ptr(), index),
             }
         };
         if item.is_null() {
-            return Err(PyErr::fetch(seq.ctx.py).into());
+            drop(PyErr::take(seq.ctx.py));
+            return Ok(None);
         }
         Ok(Some(seq.child(item)))
     }
@@ -325,8 +374,9 @@ impl<'s, 'py: 's> Array<'s, PyVal<'s, 'py>> for PyArray<'s, 'py> {
     }
 }
 
-/// A dict, or a msgspec Struct seen as an object.
+/// A dict, or a msgspec Struct seen as an object (word-sized tag, as `PyArray`).
 #[derive(Clone, Copy)]
+#[repr(usize)]
 pub(crate) enum PyObject<'s, 'py> {
     Dict(PyVal<'s, 'py>),
     Struct(PyVal<'s, 'py>),
@@ -362,11 +412,17 @@ impl<'s, 'py: 's> Object<'s, PyVal<'s, 'py>> for PyObject<'s, 'py> {
         key.js_str()
     }
 
+    fn key_identity(key: PyVal<'s, 'py>) -> usize {
+        key.ptr.as_ptr() as usize
+    }
+
     fn lookup(self, key: PyVal<'s, 'py>) -> Result<Option<PyVal<'s, 'py>>, CoreError> {
         match self {
+            // Only an exact str key is looked up: a subclass's hash or equality could be
+            // Python code. Callers fall back to comparing keys as strings.
+            PyObject::Dict(_) if !key.is_type(&raw mut ffi::PyUnicode_Type) => Ok(None),
             PyObject::Dict(dict) => {
-                // SAFETY: a live dict and a live str key; the result is borrowed. A str
-                // key's hash and equality run no Python code.
+                // SAFETY: a live dict and a live exact-str key; the result is borrowed.
                 let value = unsafe { ffi::PyDict_GetItemWithError(dict.ptr.as_ptr(), key.ptr.as_ptr()) };
                 if value.is_null() {
                     if let Some(err) = PyErr::take(dict.ctx.py) {
@@ -382,6 +438,43 @@ impl<'s, 'py: 's> Object<'s, PyVal<'s, 'py>> for PyObject<'s, 'py> {
                 members.get_bytes(wanted.as_bytes())
             }
         }
+    }
+
+    fn next_member(self, cursor: &mut usize) -> Result<Option<(PyVal<'s, 'py>, PyVal<'s, 'py>)>, CoreError> {
+        match self {
+            PyObject::Dict(dict) => {
+                let mut pos = *cursor as ffi::Py_ssize_t;
+                let mut key: *mut ffi::PyObject = std::ptr::null_mut();
+                let mut value: *mut ffi::PyObject = std::ptr::null_mut();
+                // SAFETY: a live dict; `pos` is a position PyDict_Next returned (or 0);
+                // the results are borrowed references.
+                let more = unsafe { ffi::PyDict_Next(dict.ptr.as_ptr(), &raw mut pos, &raw mut key, &raw mut value) };
+                *cursor = pos as usize;
+                if more == 0 {
+                    return Ok(None);
+                }
+                let key = dict.child(key);
+                if !key.is_str() {
+                    return Err(ErrorKind::NonStrKey { type_name: key.type_name(), path: Path::default() }.into());
+                }
+                Ok(Some((key, dict.child(value))))
+            }
+            PyObject::Struct(object) => {
+                let mut members = StructEntries::new(object)?;
+                for _ in 0..*cursor {
+                    members.next_member()?;
+                }
+                *cursor += 1;
+                members.next_member()
+            }
+        }
+    }
+
+    fn key_eq(a: PyVal<'s, 'py>, b: PyVal<'s, 'py>) -> Result<bool, CoreError> {
+        if a.ptr == b.ptr {
+            return Ok(true);
+        }
+        Ok(a.js_str()?.js_eq(&b.js_str()?))
     }
 
     fn for_each_keyed(

@@ -59,6 +59,70 @@ impl<'s, S> Member<'s, S> {
     }
 }
 
+/// Escaped keys by identity. A schema repeats the same few key objects (`"id"`,
+/// `"type"`, `"props"`...) thousands of times: reading and escaping each once per call is
+/// enough. Identities are only meaningful within one walk, and the cache lives in one
+/// writer.
+#[derive(Default)]
+struct KeyCache {
+    slots: Vec<KeySlot>,
+    bytes: Vec<u8>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct KeySlot {
+    identity: usize,
+    start: u32,
+    len: u32,
+    /// The key's array index, or `u32::MAX` (never an index) when it is not one.
+    index: u32,
+}
+
+impl KeySlot {
+    fn index(self) -> Option<u32> {
+        (self.index != u32::MAX).then_some(self.index)
+    }
+}
+
+impl KeyCache {
+    const SLOTS: usize = 1024;
+    /// Longer keys are written directly: they are rarely repeated.
+    const MAX_KEY: usize = 64;
+
+    fn position(identity: usize) -> usize {
+        ((identity >> 4) ^ (identity >> 14)) & (Self::SLOTS - 1)
+    }
+
+    fn get(&self, identity: usize) -> Option<KeySlot> {
+        let slot = *self.slots.get(Self::position(identity))?;
+        (slot.identity == identity).then_some(slot)
+    }
+
+    /// Escape `key` into the cache (when it is short) and describe it.
+    fn put(&mut self, identity: usize, key: &JsStr<'_>) -> Option<KeySlot> {
+        if key.as_bytes().len() > Self::MAX_KEY {
+            return None;
+        }
+        if self.slots.is_empty() {
+            self.slots = vec![KeySlot::default(); Self::SLOTS];
+        }
+        let start = self.bytes.len();
+        write_json_string(&mut self.bytes, key);
+        let slot = KeySlot {
+            identity,
+            start: u32::try_from(start).ok()?,
+            len: u32::try_from(self.bytes.len() - start).ok()?,
+            index: array_index(key.as_bytes()).unwrap_or(u32::MAX),
+        };
+        self.slots[Self::position(identity)] = slot;
+        Some(slot)
+    }
+
+    fn bytes(&self, slot: KeySlot) -> &[u8] {
+        &self.bytes[slot.start as usize..(slot.start + slot.len) as usize]
+    }
+}
+
 pub(crate) struct Writer<'o, 's, O: Output, S: Source<'s>> {
     out: &'o mut O,
     mode: Mode,
@@ -68,17 +132,25 @@ pub(crate) struct Writer<'o, 's, O: Output, S: Source<'s>> {
     /// Members of the objects being reordered, innermost last: one buffer per call
     /// instead of one allocation per object.
     scratch: Vec<Member<'s, S>>,
+    keys: KeyCache,
 }
 
 impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
     pub(crate) fn new(out: &'o mut O, mode: Mode) -> Self {
-        Writer { out, mode, depth: 0, zero_generated_at: false, scratch: Vec::new() }
+        Writer { out, mode, depth: 0, zero_generated_at: false, scratch: Vec::new(), keys: KeyCache::default() }
     }
 
     /// The checksum's writer: canonical, with `metadata.generatedAt` forced to 0 (added
     /// if absent) as the reference does to its deep copy before hashing.
     pub(crate) fn for_checksum(out: &'o mut O) -> Self {
-        Writer { out, mode: Mode::Canonical, depth: 0, zero_generated_at: true, scratch: Vec::new() }
+        Writer {
+            out,
+            mode: Mode::Canonical,
+            depth: 0,
+            zero_generated_at: true,
+            scratch: Vec::new(),
+            keys: KeyCache::default(),
+        }
     }
 
     /// Write one JSON value.
@@ -183,15 +255,35 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
         let mut count = 0;
         let mut last_index: Option<u32> = None;
         let mut named = false;
-        let written = object.for_each(|key, value| {
-            match array_index(key.as_bytes()) {
+        let pretty = self.mode == (Mode::Stringify { pretty: true });
+        let written = object.for_each_keyed(|key, value| {
+            let identity = S::Object::key_identity(key);
+            let cached = match self.keys.get(identity) {
+                Some(slot) => Some(slot),
+                None => self.keys.put(identity, &S::Object::key_str(key)?),
+            };
+            let index = match cached {
+                Some(slot) => slot.index(),
+                None => array_index(S::Object::key_str(key)?.as_bytes()),
+            };
+            match index {
                 Some(index) if named || last_index.is_some_and(|last| index < last) => {
                     return Err(ErrorKind::Reorder.into());
                 }
                 Some(index) => last_index = Some(index),
                 None => named = true,
             }
-            self.member(count, &key, Some(value))?;
+            self.separator(count);
+            let buf = self.out.buf();
+            match cached {
+                Some(slot) => buf.extend_from_slice(self.keys.bytes(slot)),
+                None => write_json_string(buf, &S::Object::key_str(key)?),
+            }
+            buf.push(b':');
+            if pretty {
+                buf.push(b' ');
+            }
+            self.value(value).map_err(|e| within_key::<S>(e, key))?;
             count += 1;
             Ok(())
         });
@@ -280,6 +372,13 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
         self.close(count, b'}');
         Ok(())
     }
+}
+
+/// Locate an error inside the member `key`.
+#[cold]
+fn within_key<'s, S: Source<'s>>(err: CoreError, key: <S::Object as Object<'s, S>>::Key) -> CoreError {
+    let key = S::Object::key_str(key).map(|k| k.as_bytes().to_vec()).unwrap_or_default();
+    err.within(Seg::Key(key))
 }
 
 /// `JSON.stringify(value)` / `JSON.stringify(value, null, 2)` as UTF-8 bytes.
