@@ -17,22 +17,25 @@ use crate::error::CoreError;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct JsStr<'a> {
     bytes: &'a [u8],
-    wtf8: bool,
+    /// 1 when the bytes may hold surrogates. A whole word, not a `bool`: a `bool` gives
+    /// enclosing `Option`s and `Result`s a niche in a single byte, and copies of those
+    /// then stall store forwarding on the hot path.
+    wtf8: usize,
 }
 
 impl<'a> JsStr<'a> {
     pub(crate) fn utf8(s: &'a str) -> Self {
-        JsStr { bytes: s.as_bytes(), wtf8: false }
+        JsStr { bytes: s.as_bytes(), wtf8: 0 }
     }
 
     /// Bytes that may hold surrogate code points.
     pub(crate) fn wtf8(bytes: &'a [u8]) -> Self {
-        JsStr { bytes, wtf8: has_surrogate(bytes) }
+        JsStr { bytes, wtf8: usize::from(has_surrogate(bytes)) }
     }
 
     /// Bytes whose surrogate content the caller already knows.
     pub(crate) fn with_flag(bytes: &'a [u8], wtf8: bool) -> Self {
-        JsStr { bytes, wtf8 }
+        JsStr { bytes, wtf8: usize::from(wtf8) }
     }
 
     pub(crate) fn as_bytes(&self) -> &'a [u8] {
@@ -41,7 +44,7 @@ impl<'a> JsStr<'a> {
 
     /// True when the bytes may hold surrogate code points (otherwise valid UTF-8).
     pub(crate) fn is_wtf8(&self) -> bool {
-        self.wtf8
+        self.wtf8 != 0
     }
 
     /// The UTF-16 code units of the string.
@@ -64,7 +67,7 @@ impl<'a> JsStr<'a> {
 
     /// JS `===` on strings: equal UTF-16 code unit sequences.
     pub(crate) fn js_eq(&self, other: &JsStr<'_>) -> bool {
-        if !self.wtf8 && !other.wtf8 {
+        if !self.is_wtf8() && !other.is_wtf8() {
             return self.bytes == other.bytes;
         }
         self.units().eq(other.units())

@@ -46,46 +46,49 @@ pub(crate) enum Mode {
 /// position in the source object.
 #[derive(Clone, Copy)]
 struct Member<'s, S> {
-    key: JsStr<'s>,
-    index: Option<u32>,
+    key: KeySlot<'s>,
     value: Option<S>,
     position: usize,
-}
-
-impl<'s, S> Member<'s, S> {
-    fn new(key: JsStr<'s>, value: Option<S>, position: usize) -> Self {
-        let index = array_index(key.as_bytes());
-        Member { key, index, value, position }
-    }
 }
 
 /// Escaped keys by identity. A schema repeats the same few key objects (`"id"`,
 /// `"type"`, `"props"`...) thousands of times: reading and escaping each once per call is
 /// enough. Identities are only meaningful within one walk, and the cache lives in one
 /// writer.
-#[derive(Default)]
-struct KeyCache {
-    slots: Vec<KeySlot>,
+struct KeyCache<'s> {
+    /// Direct-mapped by identity; identity 0 marks an empty slot.
+    slots: Vec<KeySlot<'s>>,
     bytes: Vec<u8>,
 }
 
-#[derive(Clone, Copy, Default)]
-struct KeySlot {
+/// A key: its text, its escaped form in the cache (`len == 0`: not cached) and its
+/// array index. Plain words, no `Option`s: this is copied around on the hot path.
+#[derive(Clone, Copy)]
+struct KeySlot<'s> {
     identity: usize,
+    key: JsStr<'s>,
     start: u32,
     len: u32,
     /// The key's array index, or `u32::MAX` (never an index) when it is not one.
     index: u32,
 }
 
-impl KeySlot {
+impl<'s> KeySlot<'s> {
+    fn uncached(key: JsStr<'s>) -> Self {
+        KeySlot { identity: 0, key, start: 0, len: 0, index: array_index(key.as_bytes()).unwrap_or(u32::MAX) }
+    }
+
     fn index(self) -> Option<u32> {
         (self.index != u32::MAX).then_some(self.index)
     }
 }
 
-impl KeyCache {
+impl<'s> KeyCache<'s> {
     const SLOTS: usize = 1024;
+
+    fn new() -> Self {
+        KeyCache { slots: Vec::new(), bytes: Vec::new() }
+    }
     /// Longer keys are written directly: they are rarely repeated.
     const MAX_KEY: usize = 64;
 
@@ -93,32 +96,30 @@ impl KeyCache {
         ((identity >> 4) ^ (identity >> 14)) & (Self::SLOTS - 1)
     }
 
-    fn get(&self, identity: usize) -> Option<KeySlot> {
+    /// The key with this identity, if cached (`identity` is never 0).
+    #[inline(always)]
+    fn get(&self, identity: usize) -> Option<KeySlot<'s>> {
         let slot = *self.slots.get(Self::position(identity))?;
         (slot.identity == identity).then_some(slot)
     }
 
-    /// Escape `key` into the cache (when it is short) and describe it.
-    fn put(&mut self, identity: usize, key: &JsStr<'_>) -> Option<KeySlot> {
-        if key.as_bytes().len() > Self::MAX_KEY {
-            return None;
+    /// Escape `key` into the cache when it is short, and describe it.
+    fn put(&mut self, identity: usize, key: JsStr<'s>) -> KeySlot<'s> {
+        let uncached = KeySlot::uncached(key);
+        let start = self.bytes.len();
+        if key.as_bytes().len() > Self::MAX_KEY || identity == 0 || start > (u32::MAX as usize) / 2 {
+            return uncached;
         }
         if self.slots.is_empty() {
-            self.slots = vec![KeySlot::default(); Self::SLOTS];
+            self.slots = vec![KeySlot::uncached(JsStr::utf8("")); Self::SLOTS];
         }
-        let start = self.bytes.len();
-        write_json_string(&mut self.bytes, key);
-        let slot = KeySlot {
-            identity,
-            start: u32::try_from(start).ok()?,
-            len: u32::try_from(self.bytes.len() - start).ok()?,
-            index: array_index(key.as_bytes()).unwrap_or(u32::MAX),
-        };
+        write_json_string(&mut self.bytes, &key);
+        let slot = KeySlot { identity, start: start as u32, len: (self.bytes.len() - start) as u32, ..uncached };
         self.slots[Self::position(identity)] = slot;
-        Some(slot)
+        slot
     }
 
-    fn bytes(&self, slot: KeySlot) -> &[u8] {
+    fn bytes(&self, slot: KeySlot<'_>) -> &[u8] {
         &self.bytes[slot.start as usize..(slot.start + slot.len) as usize]
     }
 }
@@ -132,12 +133,12 @@ pub(crate) struct Writer<'o, 's, O: Output, S: Source<'s>> {
     /// Members of the objects being reordered, innermost last: one buffer per call
     /// instead of one allocation per object.
     scratch: Vec<Member<'s, S>>,
-    keys: KeyCache,
+    keys: KeyCache<'s>,
 }
 
 impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
     pub(crate) fn new(out: &'o mut O, mode: Mode) -> Self {
-        Writer { out, mode, depth: 0, zero_generated_at: false, scratch: Vec::new(), keys: KeyCache::default() }
+        Writer { out, mode, depth: 0, zero_generated_at: false, scratch: Vec::new(), keys: KeyCache::new() }
     }
 
     /// The checksum's writer: canonical, with `metadata.generatedAt` forced to 0 (added
@@ -149,7 +150,7 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
             depth: 0,
             zero_generated_at: true,
             scratch: Vec::new(),
-            keys: KeyCache::default(),
+            keys: KeyCache::new(),
         }
     }
 
@@ -224,11 +225,38 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
         Ok(())
     }
 
-    fn member(&mut self, n: usize, key: &JsStr<'_>, value: Option<S>) -> Result<(), CoreError> {
-        self.separator(n);
+    /// A member's key, read and escaped only on a cache miss. (Inlined: returned through
+    /// memory, this struct's copies stalled store forwarding.)
+    #[inline(always)]
+    fn key(&mut self, key: <S::Object as Object<'s, S>>::Key) -> Result<KeySlot<'s>, CoreError> {
+        let identity = S::Object::key_identity(key);
+        if let Some(slot) = self.keys.get(identity) {
+            return Ok(slot);
+        }
+        self.key_miss(key, identity)
+    }
+
+    #[inline(never)]
+    fn key_miss(&mut self, key: <S::Object as Object<'s, S>>::Key, identity: usize) -> Result<KeySlot<'s>, CoreError> {
+        let text = S::Object::key_str(key)?;
+        Ok(self.keys.put(identity, text))
+    }
+
+    fn write_key(&mut self, key: KeySlot<'_>) {
         let buf = self.out.buf();
-        write_json_string(buf, key);
+        if key.len == 0 {
+            write_json_string(buf, &key.key);
+        } else {
+            buf.extend_from_slice(self.keys.bytes(key));
+        }
         buf.push(b':');
+    }
+
+    fn member(&mut self, n: usize, slot: KeySlot<'_>, value: Option<S>) -> Result<(), CoreError> {
+        let key = &slot.key;
+        self.separator(n);
+        self.write_key(slot);
+        let buf = self.out.buf();
         if self.mode == (Mode::Stringify { pretty: true }) {
             buf.push(b' ');
         }
@@ -257,16 +285,8 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
         let mut named = false;
         let pretty = self.mode == (Mode::Stringify { pretty: true });
         let written = object.for_each_keyed(|key, value| {
-            let identity = S::Object::key_identity(key);
-            let cached = match self.keys.get(identity) {
-                Some(slot) => Some(slot),
-                None => self.keys.put(identity, &S::Object::key_str(key)?),
-            };
-            let index = match cached {
-                Some(slot) => slot.index(),
-                None => array_index(S::Object::key_str(key)?.as_bytes()),
-            };
-            match index {
+            let slot = self.key(key)?;
+            match slot.index() {
                 Some(index) if named || last_index.is_some_and(|last| index < last) => {
                     return Err(ErrorKind::Reorder.into());
                 }
@@ -274,14 +294,9 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
                 None => named = true,
             }
             self.separator(count);
-            let buf = self.out.buf();
-            match cached {
-                Some(slot) => buf.extend_from_slice(self.keys.bytes(slot)),
-                None => write_json_string(buf, &S::Object::key_str(key)?),
-            }
-            buf.push(b':');
+            self.write_key(slot);
             if pretty {
-                buf.push(b' ');
+                self.out.buf().push(b' ');
             }
             self.value(value).map_err(|e| within_key::<S>(e, key))?;
             count += 1;
@@ -305,11 +320,12 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
         let base = self.scratch.len();
         let canonical = self.mode == Mode::Canonical;
         let mut position = 0;
-        object.for_each(|key, value| {
+        object.for_each_keyed(|key, value| {
+            let slot = self.key(key)?;
             // The reference's replacer assigns `sorted["__proto__"] = v`, which sets the
             // prototype instead of creating a property: the key vanishes.
-            if !(canonical && key.as_bytes() == b"__proto__") {
-                self.scratch.push(Member::new(key, Some(value), position));
+            if !(canonical && slot.key.as_bytes() == b"__proto__") {
+                self.scratch.push(Member { key: slot, value: Some(value), position });
             }
             position += 1;
             Ok(())
@@ -327,20 +343,21 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
         let base = self.scratch.len();
         let mut has_generated_at = false;
         let mut position = 0;
-        object.for_each(|key, value| {
-            match key.as_bytes() {
+        object.for_each_keyed(|key, value| {
+            let slot = self.key(key)?;
+            match slot.key.as_bytes() {
                 b"__proto__" => {}
                 b"generatedAt" => {
                     has_generated_at = true;
-                    self.scratch.push(Member::new(key, None, position));
+                    self.scratch.push(Member { key: slot, value: None, position });
                 }
-                _ => self.scratch.push(Member::new(key, Some(value), position)),
+                _ => self.scratch.push(Member { key: slot, value: Some(value), position }),
             }
             position += 1;
             Ok(())
         })?;
         if !has_generated_at {
-            self.scratch.push(Member::new(JsStr::utf8("generatedAt"), None, usize::MAX));
+            self.scratch.push(Member { key: KeySlot::uncached(JsStr::utf8("generatedAt")), value: None, position: usize::MAX });
         }
         self.write_members(base)?;
         self.depth -= 1;
@@ -351,11 +368,11 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
     /// write it as an object, and pop it.
     fn write_members(&mut self, base: usize) -> Result<(), CoreError> {
         let canonical = self.mode == Mode::Canonical;
-        let by_order = |a: &Member<'s, S>, b: &Member<'s, S>| match (a.index, b.index) {
+        let by_order = |a: &Member<'s, S>, b: &Member<'s, S>| match (a.key.index(), b.key.index()) {
             (Some(x), Some(y)) => x.cmp(&y),
             (Some(_), None) => Ordering::Less,
             (None, Some(_)) => Ordering::Greater,
-            (None, None) if canonical => a.key.cmp_utf16(&b.key),
+            (None, None) if canonical => a.key.key.cmp_utf16(&b.key.key),
             (None, None) => a.position.cmp(&b.position),
         };
         let members = &mut self.scratch[base..];
@@ -366,7 +383,7 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
         self.out.buf().push(b'{');
         for n in 0..count {
             let Member { key, value, .. } = self.scratch[base + n];
-            self.member(n, &key, value)?;
+            self.member(n, key, value)?;
         }
         self.scratch.truncate(base);
         self.close(count, b'}');
