@@ -95,7 +95,6 @@ fn check_schema<'s, S: Source<'s>>(schema: S) -> Result<(), CoreError> {
     Err(ErrorKind::MetadataNotObject { type_name: metadata.type_name() }.into())
 }
 
-
 /// Write the canonical JSON of `schema` (the exact bytes the checksum hashes).
 pub(crate) fn write_canonical<'s, S: Source<'s>, O: Output>(schema: S, out: &mut O) -> Result<(), CoreError> {
     check_schema(schema)?;

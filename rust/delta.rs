@@ -1,7 +1,7 @@
-//! Schema deltas with lumora_fast's fixed semantics (DESIGN.md "Compatibility rules ->
+//! Schema deltas with `lumora_fast`'s fixed semantics (DESIGN.md "Compatibility rules ->
 //! Delta"), and their application on the device side.
 //!
-//! Top-level nodes are keyed by `id` with JS SameValueZero (`"1"` is not `1`, `true` is
+//! Top-level nodes are keyed by `id` with JS `SameValueZero` (`"1"` is not `1`, `true` is
 //! not `1`, `1 == 1.0`, `NaN` equals itself, an object id is its identity); for a
 //! duplicated id the first position and the last node count, as in the reference. Nodes
 //! are compared with JSON equality (key order irrelevant, numbers as doubles, a
@@ -10,8 +10,8 @@
 //! with the same `type` but no `children`, or no `props` while the children counts
 //! match), this raises too.
 
-use std::borrow::Cow;
 use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
+use std::borrow::Cow;
 
 use crate::canonical::stringify;
 use crate::error::{CoreError, ErrorKind, MAX_DEPTH, Seg};
@@ -33,7 +33,7 @@ pub(crate) struct Delta<S> {
     pub(crate) changes: Vec<(&'static str, Option<S>)>,
 }
 
-/// A node id under JS SameValueZero: equal keys exactly when the ids are the same key of
+/// A node id under JS `SameValueZero`: equal keys exactly when the ids are the same key of
 /// a JS `Map`.
 #[derive(PartialEq, Eq, Hash, Clone, Debug)]
 pub(crate) enum IdKey<'s> {
@@ -91,12 +91,11 @@ impl<'s, S: Source<'s>> NodeIndex<'s, S> {
         nodes.for_each(|i, node| {
             let id = node.get("id")?;
             let key = id_key(id).map_err(|e| at_node(e, list, i, Some("id")))?;
-            match index.positions.get(&key) {
-                Some(&at) => index.superseded.push(std::mem::replace(&mut index.entries[at].2, node)),
-                None => {
-                    index.positions.insert(key.clone(), index.entries.len());
-                    index.entries.push((key, id, node));
-                }
+            if let Some(&at) = index.positions.get(&key) {
+                index.superseded.push(std::mem::replace(&mut index.entries[at].2, node));
+            } else {
+                index.positions.insert(key.clone(), index.entries.len());
+                index.entries.push((key, id, node));
             }
             Ok(())
         })?;
@@ -206,11 +205,11 @@ enum Scalar<'s> {
 
 fn scalar<'s, S: Source<'s>>(read: &Read<'s, S>) -> Option<Scalar<'s>> {
     Some(match *read {
-        Read::Null => Scalar::Null,
         Read::Bool(b) => Scalar::Bool(b),
         Read::Int(i) => Scalar::Number(i as f64),
         Read::Float(f) if f.is_finite() => Scalar::Number(f),
-        Read::Float(_) => Scalar::Null,
+        // JSON.stringify writes a non-finite number as null.
+        Read::Null | Read::Float(_) => Scalar::Null,
         Read::Str(s) => Scalar::Str(s),
         Read::Array(_) | Read::Object(_) => return None,
     })
@@ -276,15 +275,12 @@ fn compare<'s, S: Source<'s>>(a: S, b: S, depth: usize) -> Result<bool, CoreErro
                     Some((other_key, other)) if S::Object::key_eq(key, other_key)? => Some(other),
                     _ => member::<S>(y, key)?,
                 };
-                match found {
-                    Some(other) => {
-                        matched += 1;
-                        equal &= compare(item, other, depth + 1)?;
-                    }
-                    None => {
-                        equal = false;
-                        scan(item, depth + 1)?;
-                    }
+                if let Some(other) = found {
+                    matched += 1;
+                    equal &= compare(item, other, depth + 1)?;
+                } else {
+                    equal = false;
+                    scan(item, depth + 1)?;
                 }
                 Ok(())
             })?;
@@ -308,7 +304,10 @@ fn compare<'s, S: Source<'s>>(a: S, b: S, depth: usize) -> Result<bool, CoreErro
 
 /// `object[key]` by JS string equality: a direct lookup, then (rarely: the key differs
 /// only in how a surrogate pair or a str subclass is held) a scan.
-fn member<'s, S: Source<'s>>(object: S::Object, key: <S::Object as Object<'s, S>>::Key) -> Result<Option<S>, CoreError> {
+fn member<'s, S: Source<'s>>(
+    object: S::Object,
+    key: <S::Object as Object<'s, S>>::Key,
+) -> Result<Option<S>, CoreError> {
     if let Some(found) = object.lookup(key)? {
         return Ok(Some(found));
     }
@@ -564,7 +563,8 @@ mod tests {
 
     #[test]
     fn finds_added_modified_removed_and_metadata() {
-        let old = v(r#"{"version":"1","nodes":[{"id":"a","p":1},{"id":"b","p":{"x":1,"y":2}},{"id":"c"}],"theme":{"t":1}}"#);
+        let old =
+            v(r#"{"version":"1","nodes":[{"id":"a","p":1},{"id":"b","p":{"x":1,"y":2}},{"id":"c"}],"theme":{"t":1}}"#);
         let new = v(r#"{"version":"2","nodes":[{"id":"b","p":{"y":2,"x":1.0}},{"id":"a","p":2},{"id":"d"}]}"#);
         let delta = calculate(&old, &new);
         // Nodes without `type` and `children`: the reference's comparison throws.
@@ -589,7 +589,12 @@ mod tests {
             v(&text)
         };
         let (old, new) = (typed(&old), typed(&new));
-        let delta = calculate(&old, &new).ok().unwrap_or(Delta { added: vec![], modified: vec![], removed: vec![], changes: vec![] });
+        let delta = calculate(&old, &new).ok().unwrap_or(Delta {
+            added: vec![],
+            modified: vec![],
+            removed: vec![],
+            changes: vec![],
+        });
         // 1 and 1.0 are one key: first position, last node ({"id":1}), which differs.
         assert!(delta.added.is_empty());
         assert_eq!(ids(&delta.modified), ["1"]);
@@ -619,8 +624,10 @@ mod tests {
             return;
         };
         let nodes = apply_nodes(&schema, a.as_slice(), m.as_slice(), r.as_slice()).unwrap_or_default();
-        let texts: Vec<String> =
-            nodes.iter().map(|n| String::from_utf8(stringify(*n, false).unwrap_or_default()).unwrap_or_default()).collect();
+        let texts: Vec<String> = nodes
+            .iter()
+            .map(|n| String::from_utf8(stringify(*n, false).unwrap_or_default()).unwrap_or_default())
+            .collect();
         assert_eq!(texts, [r#"{"id":"b","v":2}"#, r#"{"id":"c"}"#, r#"{"id":"d"}"#]);
         let missing = v(r#"[{"id":"zz"}]"#);
         let Value::Array(mm) = &missing else { return };

@@ -35,9 +35,7 @@ fn is_identifier(key: &[u8]) -> bool {
         return false;
     };
     (first.is_ascii_alphabetic() || first == b'_' || first == b'$')
-        && rest
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$')
+        && rest.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$')
 }
 
 impl Path {
@@ -80,34 +78,68 @@ pub(crate) struct CoreError(Box<ErrorKind>);
 #[derive(Debug)]
 pub(crate) enum ErrorKind {
     /// A value that is not JSON (set, bytes, custom object, `UNSET` outside a Struct).
-    Unsupported { type_name: String, path: Path },
+    Unsupported {
+        type_name: String,
+        path: Path,
+    },
     /// An object key that is not a string.
-    NonStrKey { type_name: String, path: Path },
+    NonStrKey {
+        type_name: String,
+        path: Path,
+    },
     /// Containers nested deeper than [`MAX_DEPTH`].
-    TooDeep { path: Path },
+    TooDeep {
+        path: Path,
+    },
     /// JSON text nested deeper than [`MAX_DEPTH`] (no path: there is no tree yet).
     TooDeepInText,
     /// JSON text that `JSON.parse` rejects.
-    Syntax { message: &'static str, offset: usize, line: usize, column: usize },
+    Syntax {
+        message: &'static str,
+        offset: usize,
+        line: usize,
+        column: usize,
+    },
     /// Bytes that are not UTF-8.
-    InvalidUtf8 { offset: usize },
+    InvalidUtf8 {
+        offset: usize,
+    },
     /// Input over the byte limit, refused before parsing.
-    TooLarge { size: usize, limit: usize },
+    TooLarge {
+        size: usize,
+        limit: usize,
+    },
     /// Schema-shape errors where the reference throws.
-    SchemaNotObject { type_name: String },
+    SchemaNotObject {
+        type_name: String,
+    },
     NoMetadata,
-    MetadataNotObject { type_name: String },
+    MetadataNotObject {
+        type_name: String,
+    },
     NodesNotArray,
-    NodeNotObject { list: &'static str, index: usize, type_name: String },
+    NodeNotObject {
+        list: &'static str,
+        index: usize,
+        type_name: String,
+    },
     /// Where the reference's node comparison throws (a missing or null field).
-    Uncomparable { id_json: String, field: &'static str, which: &'static str },
-    ModifiedNotFound { id_json: String },
-    /// Where the reference's string conversion throws a TypeError.
+    Uncomparable {
+        id_json: String,
+        field: &'static str,
+        which: &'static str,
+    },
+    ModifiedNotFound {
+        id_json: String,
+    },
+    /// Where the reference's string conversion throws a `TypeError`.
     ToPrimitive,
     /// Internal signal: an object's array-index keys arrived out of order and it must be
     /// written again from collected members. Never reaches users.
     Reorder,
-    UnknownAlgorithm { name: String },
+    UnknownAlgorithm {
+        name: String,
+    },
     /// An exception raised by Python while a value was read.
     #[cfg(feature = "python")]
     Python(pyo3::PyErr),
@@ -166,10 +198,9 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::TooDeep { path } => write!(f, "nesting depth exceeds {MAX_DEPTH} at {path}"),
             ErrorKind::TooDeepInText => write!(f, "nesting depth exceeds {MAX_DEPTH}"),
-            ErrorKind::Syntax { message, offset, line, column } => write!(
-                f,
-                "invalid JSON: {message} at line {line} column {column} (char {offset})"
-            ),
+            ErrorKind::Syntax { message, offset, line, column } => {
+                write!(f, "invalid JSON: {message} at line {line} column {column} (char {offset})")
+            }
             ErrorKind::InvalidUtf8 { offset } => {
                 write!(f, "invalid UTF-8: bad byte at offset {offset}")
             }
@@ -187,20 +218,17 @@ impl fmt::Display for ErrorKind {
             ErrorKind::NodeNotObject { list, index, type_name } => {
                 write!(f, "node at $.{list}[{index}] must be an object, got {type_name}")
             }
-            ErrorKind::Uncomparable { id_json, field, which } => write!(
-                f,
-                "cannot compare node {id_json}: '{field}' is missing or null in the {which} schema"
-            ),
-            ErrorKind::ModifiedNotFound { id_json } => write!(
-                f,
-                "cannot apply delta: modified node {id_json} is not in the schema"
-            ),
+            ErrorKind::Uncomparable { id_json, field, which } => {
+                write!(f, "cannot compare node {id_json}: '{field}' is missing or null in the {which} schema")
+            }
+            ErrorKind::ModifiedNotFound { id_json } => {
+                write!(f, "cannot apply delta: modified node {id_json} is not in the schema")
+            }
             ErrorKind::ToPrimitive => f.write_str("Cannot convert object to primitive value"),
             ErrorKind::Reorder => f.write_str("internal: object members out of order"),
-            ErrorKind::UnknownAlgorithm { name } => write!(
-                f,
-                "unknown checksum algorithm '{name}' (expected 'sha256' or 'xxh3')"
-            ),
+            ErrorKind::UnknownAlgorithm { name } => {
+                write!(f, "unknown checksum algorithm '{name}' (expected 'sha256' or 'xxh3')")
+            }
             #[cfg(feature = "python")]
             ErrorKind::Python(err) => write!(f, "{err}"),
         }

@@ -1,7 +1,7 @@
-//! lumora_fast's native core: JS-compatible JSON, checksums, schema deltas and message
+//! `lumora_fast`'s native core: JS-compatible JSON, checksums, schema deltas and message
 //! validation for the Lumora hot-reload protocol.
 //!
-//! The core is plain Rust over the [`value::Source`] trait; only `bindings` knows PyO3,
+//! The core is plain Rust over the [`value::Source`] trait; only `bindings` knows `PyO3`,
 //! and only with the `python` feature (`cargo test --no-default-features` needs no
 //! libpython).
 

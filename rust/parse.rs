@@ -49,20 +49,15 @@ pub(crate) fn parse<B: Builder>(input: &[u8], input_wtf8: bool, builder: &mut B)
     Ok(value)
 }
 
-impl<'a, B: Builder> Parser<'a, B> {
+impl<B: Builder> Parser<'_, B> {
     #[cold]
+    #[allow(clippy::naive_bytecount)] // error path only
     fn error_at(&self, message: &'static str, offset: usize) -> CoreError {
         let before = &self.input[..offset.min(self.input.len())];
         let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
         let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         let chars = |bytes: &[u8]| bytes.iter().filter(|&&b| (b & 0xC0) != 0x80).count();
-        ErrorKind::Syntax {
-            message,
-            offset: chars(before),
-            line,
-            column: 1 + chars(&before[line_start..]),
-        }
-        .into()
+        ErrorKind::Syntax { message, offset: chars(before), line, column: 1 + chars(&before[line_start..]) }.into()
     }
 
     fn error(&self, message: &'static str) -> CoreError {
@@ -232,7 +227,8 @@ impl<'a, B: Builder> Parser<'a, B> {
             }
         }
         // The span is ASCII digits, sign, '.', 'e': always valid UTF-8.
-        let text = std::str::from_utf8(&self.input[start..self.pos]).map_err(|_| self.error_at("Expecting value", start))?;
+        let text =
+            std::str::from_utf8(&self.input[start..self.pos]).map_err(|_| self.error_at("Expecting value", start))?;
         if integer {
             self.builder.integer(text)
         } else {
@@ -344,11 +340,13 @@ fn push_code_point(out: &mut Vec<u8>, cp: u32) {
     match cp {
         0..=0x7F => out.push(cp as u8),
         0x80..=0x7FF => out.extend_from_slice(&[0xC0 | (cp >> 6) as u8, 0x80 | (cp & 0x3F) as u8]),
-        0x800..=0xFFFF => out.extend_from_slice(&[
-            0xE0 | (cp >> 12) as u8,
-            0x80 | ((cp >> 6) & 0x3F) as u8,
-            0x80 | (cp & 0x3F) as u8,
-        ]),
+        0x800..=0xFFFF => {
+            out.extend_from_slice(&[
+                0xE0 | (cp >> 12) as u8,
+                0x80 | ((cp >> 6) & 0x3F) as u8,
+                0x80 | (cp & 0x3F) as u8,
+            ]);
+        }
         _ => out.extend_from_slice(&[
             0xF0 | (cp >> 18) as u8,
             0x80 | ((cp >> 12) & 0x3F) as u8,
@@ -413,16 +411,19 @@ mod tests {
 
     #[test]
     fn parses_json() {
-        assert_eq!(p(" [1, -0, 2.5, 1e400, \"a\\n\", true, null, {}] "), Ok(Value::Array(vec![
-            Value::Int(1),
-            Value::Int(0),
-            Value::Float(2.5),
-            Value::Float(f64::INFINITY),
-            Value::str("a\n"),
-            Value::Bool(true),
-            Value::Null,
-            Value::Object(vec![]),
-        ])));
+        assert_eq!(
+            p(" [1, -0, 2.5, 1e400, \"a\\n\", true, null, {}] "),
+            Ok(Value::Array(vec![
+                Value::Int(1),
+                Value::Int(0),
+                Value::Float(2.5),
+                Value::Float(f64::INFINITY),
+                Value::str("a\n"),
+                Value::Bool(true),
+                Value::Null,
+                Value::Object(vec![]),
+            ]))
+        );
         assert_eq!(p(r#"{"a":1,"b":2,"a":3}"#), Ok(Value::object([("a", Value::Int(3)), ("b", Value::Int(2))])));
     }
 
@@ -436,13 +437,38 @@ mod tests {
     #[test]
     fn rejects_what_json_parse_rejects() {
         for bad in [
-            "", " ", "\u{feff}{}", "NaN", "Infinity", "-Infinity", "[1,]", "{\"a\":1,}", "01", "1.", ".5", "+1",
-            "[1] x", "\"a\tb\"", "\"\\x\"", "\"\\u12\"", "{'a':1}", "\u{a0}1", "\u{b}1", "[", "\"abc", "1e", "-",
-            "tru", "nul",
+            "",
+            " ",
+            "\u{feff}{}",
+            "NaN",
+            "Infinity",
+            "-Infinity",
+            "[1,]",
+            "{\"a\":1,}",
+            "01",
+            "1.",
+            ".5",
+            "+1",
+            "[1] x",
+            "\"a\tb\"",
+            "\"\\x\"",
+            "\"\\u12\"",
+            "{'a':1}",
+            "\u{a0}1",
+            "\u{b}1",
+            "[",
+            "\"abc",
+            "1e",
+            "-",
+            "tru",
+            "nul",
         ] {
             assert!(p(bad).is_err(), "{bad:?} should be rejected");
         }
-        assert_eq!(p("[1, 2 3]").err(), Some("invalid JSON: Expecting ',' delimiter at line 1 column 7 (char 6)".to_owned()));
+        assert_eq!(
+            p("[1, 2 3]").err(),
+            Some("invalid JSON: Expecting ',' delimiter at line 1 column 7 (char 6)".to_owned())
+        );
     }
 
     #[test]

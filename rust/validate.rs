@@ -2,7 +2,7 @@
 //!
 //! JavaScript semantics throughout: truthiness (`{}` and `[]` are truthy; `""`, `0`,
 //! `false`, `null` are not), `typeof` (null and arrays are `"object"`), `${value}` string
-//! conversion (arrays joined with `,`, objects as `[object Object]`, a TypeError for an
+//! conversion (arrays joined with `,`, objects as `[object Object]`, a `TypeError` for an
 //! object with its own `toString` key), `Number()` parsing and UTF-16 string lengths.
 //! Errors are WTF-8 byte strings: a message type may carry a lone surrogate.
 
@@ -137,10 +137,8 @@ pub(crate) fn validate_message<'s, S: Source<'s>>(message: S) -> Result<Vec<Vec<
         }
         "connected" => {
             errors.check(p.is_truthy_string("connectionId")?, "Connected payload must have connectionId");
-            errors.check(
-                p.describe("capabilities")? == (Type::Object, true),
-                "Connected payload must have capabilities",
-            );
+            errors
+                .check(p.describe("capabilities")? == (Type::Object, true), "Connected payload must have capabilities");
         }
         "update" => {
             errors.check(
@@ -153,10 +151,7 @@ pub(crate) fn validate_message<'s, S: Source<'s>>(message: S) -> Result<Vec<Vec<
             if p.is_one_of("type", &["incremental"])? {
                 errors.check(p.describe("delta")?.1, "Incremental update must have delta");
             }
-            errors.check(
-                p.is_type("preserveState", Type::Boolean)?,
-                "Update payload must have preserveState boolean",
-            );
+            errors.check(p.is_type("preserveState", Type::Boolean)?, "Update payload must have preserveState boolean");
             errors.check(p.is_type("sequenceNumber", Type::Number)?, "Update payload must have sequenceNumber");
         }
         "reload" => errors.check(
@@ -295,9 +290,9 @@ fn code_points(bytes: &[u8]) -> Vec<u32> {
             0xF0..=0xF7 => (4, u32::from(lead & 0x07)),
             _ => (1, 0xFFFD),
         };
-        let cp = bytes.get(i + 1..i + len).map_or(0xFFFD, |rest| {
-            rest.iter().fold(init, |acc, &b| (acc << 6) | u32::from(b & 0x3F))
-        });
+        let cp = bytes
+            .get(i + 1..i + len)
+            .map_or(0xFFFD, |rest| rest.iter().fold(init, |acc, &b| (acc << 6) | u32::from(b & 0x3F)));
         out.push(cp);
         i += len;
     }
@@ -422,11 +417,7 @@ mod tests {
     use crate::value::Value;
 
     fn errors(v: &Value) -> Vec<String> {
-        validate_message(v)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|e| String::from_utf8(e).unwrap_or_default())
-            .collect()
+        validate_message(v).unwrap_or_default().into_iter().map(|e| String::from_utf8(e).unwrap_or_default()).collect()
     }
 
     fn message(kind: Value, payload: Value) -> Value {
@@ -450,11 +441,16 @@ mod tests {
         );
         assert_eq!(errors(&message(Value::str("ack"), Value::Int(0))), ["Ack message must have payload"]);
         assert_eq!(
-            errors(&message(Value::Array(vec![Value::Array(vec![Value::Int(1), Value::Null]), Value::Float(1.5)]), Value::Null)),
+            errors(&message(
+                Value::Array(vec![Value::Array(vec![Value::Int(1), Value::Null]), Value::Float(1.5)]),
+                Value::Null
+            )),
             ["Message must have a type field", "Invalid message type: 1,,1.5"]
         );
         let bad = Value::object([("toString", Value::Int(1))]);
-        assert!(matches!(validate_message(&message(Value::Array(vec![bad]), Value::Null)), Err(e) if matches!(e.kind(), ErrorKind::ToPrimitive)));
+        assert!(
+            matches!(validate_message(&message(Value::Array(vec![bad]), Value::Null)), Err(e) if matches!(e.kind(), ErrorKind::ToPrimitive))
+        );
         assert_eq!(
             errors(&message(Value::object([("valueOf", Value::Int(1))]), Value::Null)),
             ["Message must have a type field", "Invalid message type: [object Object]"]

@@ -75,19 +75,19 @@ impl<'a> JsStr<'a> {
 
     /// JS default `sort()` order: UTF-16 code units, not code points.
     pub(crate) fn cmp_utf16(&self, other: &JsStr<'_>) -> Ordering {
-        let (a, b) = (self.as_bytes(), other.as_bytes());
-        let n = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-        if n == a.len() || n == b.len() {
-            return a.len().cmp(&b.len());
+        let (left, right) = (self.as_bytes(), other.as_bytes());
+        let same = left.iter().zip(right).take_while(|(l, r)| l == r).count();
+        if same == left.len() || same == right.len() {
+            return left.len().cmp(&right.len());
         }
         // Below 0xED the differing bytes are ASCII, 2-byte or low 3-byte leads, or
         // continuation bytes of same-length characters: byte order is UTF-16 order.
         // From 0xED up (high BMP, surrogates, astral) the orders can disagree.
-        if a[n] < 0xED && b[n] < 0xED {
-            return a[n].cmp(&b[n]);
+        if left[same] < 0xED && right[same] < 0xED {
+            return left[same].cmp(&right[same]);
         }
-        let mut ua = Utf16Units { bytes: &a[n..], pos: 0, pending: None };
-        let mut ub = Utf16Units { bytes: &b[n..], pos: 0, pending: None };
+        let mut ua = Utf16Units { bytes: &left[same..], pos: 0, pending: None };
+        let mut ub = Utf16Units { bytes: &right[same..], pos: 0, pending: None };
         loop {
             match (ua.next(), ub.next()) {
                 (Some(x), Some(y)) if x == y => {}
@@ -154,10 +154,7 @@ impl Iterator for Utf16Units<'_> {
             0x00..=0x7F => (u32::from(lead), 1),
             0xC0..=0xDF => ((u32::from(lead & 0x1F) << 6) | cont(1), 2),
             0xE0..=0xEF => ((u32::from(lead & 0x0F) << 12) | (cont(1) << 6) | cont(2), 3),
-            0xF0..=0xF7 => (
-                (u32::from(lead & 0x07) << 18) | (cont(1) << 12) | (cont(2) << 6) | cont(3),
-                4,
-            ),
+            0xF0..=0xF7 => ((u32::from(lead & 0x07) << 18) | (cont(1) << 12) | (cont(2) << 6) | cont(3), 4),
             // A stray continuation byte cannot occur in WTF-8; step over it.
             _ => (0xFFFD, 1),
         };

@@ -17,10 +17,10 @@ use crate::error::{CoreError, ErrorKind, MAX_DEPTH};
 use crate::value::{JsStr, Source, join_surrogate_pairs};
 use crate::{canonical, checksum, delta, parse, validate};
 use build::{PyBuilder, py_str};
-use view::Ctx;
 use errors::to_py;
+use view::Ctx;
 
-fn str_list<'py>(py: Python<'py>, items: Vec<Vec<u8>>) -> PyResult<Bound<'py, PyList>> {
+fn str_list<'py>(py: Python<'py>, items: &[Vec<u8>]) -> PyResult<Bound<'py, PyList>> {
     let strings = items
         .iter()
         .map(|bytes| py_str(py, &JsStr::wtf8(&join_surrogate_pairs(bytes))))
@@ -80,7 +80,10 @@ fn loads<'py>(py: Python<'py>, data: &Bound<'py, PyAny>, max_bytes: Option<usize
     } else if let Ok(bytes) = data.cast::<PyBytes>() {
         let bytes = bytes.as_bytes();
         check_size(bytes.len(), max_bytes)
-            .and_then(|()| std::str::from_utf8(bytes).map_err(|e| CoreError::from(ErrorKind::InvalidUtf8 { offset: e.valid_up_to() })))
+            .and_then(|()| {
+                std::str::from_utf8(bytes)
+                    .map_err(|e| CoreError::from(ErrorKind::InvalidUtf8 { offset: e.valid_up_to() }))
+            })
             .and_then(|_| parse::parse(bytes, false, &mut PyBuilder::new(py)))
     } else {
         return Err(PyTypeError::new_err(format!(
@@ -95,7 +98,7 @@ fn loads<'py>(py: Python<'py>, data: &Bound<'py, PyAny>, max_bytes: Option<usize
 #[pyfunction]
 fn validate_message<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
     let ctx = Ctx::new(py)?;
-    str_list(py, validate::validate_message(ctx.view(obj)).map_err(to_py)?)
+    str_list(py, &validate::validate_message(ctx.view(obj)).map_err(to_py)?)
 }
 
 fn version_arg<'a>(value: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, [u8]>> {
@@ -114,20 +117,24 @@ fn validate_protocol_version<'py>(
     server: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
     let (client, server) = (version_arg(client)?, version_arg(server)?);
-    str_list(py, validate::validate_protocol_version(&JsStr::wtf8(&client), &JsStr::wtf8(&server)))
+    str_list(py, &validate::validate_protocol_version(&JsStr::wtf8(&client), &JsStr::wtf8(&server)))
 }
 
 /// The reference's `validateSessionId(value).errors`.
 #[pyfunction]
 fn validate_session_id<'py>(py: Python<'py>, value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
     let ctx = Ctx::new(py)?;
-    str_list(py, validate::validate_session_id(ctx.view(value)).map_err(to_py)?)
+    str_list(py, &validate::validate_session_id(ctx.view(value)).map_err(to_py)?)
 }
 
 /// Checksum of a schema's canonical JSON: sha256 hex, or `xxh3:` + XXH3-128 hex.
 #[pyfunction]
 #[pyo3(signature = (schema, /, algorithm = None), text_signature = "(schema, /, algorithm='sha256')")]
-fn calculate_checksum(py: Python<'_>, schema: &Bound<'_, PyAny>, algorithm: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
+fn calculate_checksum(
+    py: Python<'_>,
+    schema: &Bound<'_, PyAny>,
+    algorithm: Option<&Bound<'_, PyAny>>,
+) -> PyResult<String> {
     let algorithm = match algorithm {
         None => Algorithm::Sha256,
         Some(name) => {
@@ -166,13 +173,16 @@ fn calculate_schema_delta<'py>(
 ) -> PyResult<Bound<'py, PyTuple>> {
     let ctx = Ctx::new(py)?;
     let delta = delta::calculate(ctx.view(old), ctx.view(new)).map_err(to_py)?;
-    let removed = PyList::new(py, delta.removed.iter().map(|id| id.map_or_else(|| py.None().into_bound(py), |v| v.to_object())))?;
+    let removed = PyList::new(
+        py,
+        delta.removed.iter().map(|id| id.map_or_else(|| py.None().into_bound(py), view::PyVal::to_object)),
+    )?;
     let changes = if delta.changes.is_empty() {
         py.None().into_bound(py)
     } else {
         let dict = PyDict::new(py);
         for (name, value) in &delta.changes {
-            dict.set_item(*name, value.map(|v| v.to_object()))?;
+            dict.set_item(*name, value.map(view::PyVal::to_object))?;
         }
         dict.into_any()
     };
@@ -203,8 +213,11 @@ fn apply_schema_delta<'py>(
     metadata_changes: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let ctx = Ctx::new(py)?;
-    let (added, modified, removed) =
-        (array_arg(&ctx, added, "added")?, array_arg(&ctx, modified, "modified")?, array_arg(&ctx, removed, "removed")?);
+    let (added, modified, removed) = (
+        array_arg(&ctx, added, "added")?,
+        array_arg(&ctx, modified, "modified")?,
+        array_arg(&ctx, removed, "removed")?,
+    );
     let nodes = delta::apply_nodes(ctx.view(schema), added, modified, removed).map_err(to_py)?;
     let result = PyDict::new(py);
     result.update(schema.cast::<PyDict>()?.as_mapping())?;

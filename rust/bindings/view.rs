@@ -178,6 +178,7 @@ impl<'s, 'py> PyVal<'s, 'py> {
         // double range, Infinity with the integer's sign.
         // SAFETY: as above.
         let value = unsafe { ffi::PyLong_AsDouble(self.ptr.as_ptr()) };
+        #[allow(clippy::float_cmp)] // -1.0 is the C API's error sentinel
         if value == -1.0 && PyErr::take(self.ctx.py).is_some() {
             return Ok(Read::Float(if overflow < 0 { f64::NEG_INFINITY } else { f64::INFINITY }));
         }
@@ -356,11 +357,13 @@ impl<'s, 'py: 's> Array<'s, PyVal<'s, 'py>> for PyArray<'s, 'py> {
     }
 
     fn for_each(self, mut f: impl FnMut(usize, PyVal<'s, 'py>) -> Result<(), CoreError>) -> Result<(), CoreError> {
-        let (seq, get): (PyVal<'s, 'py>, unsafe extern "C" fn(*mut ffi::PyObject, ffi::Py_ssize_t) -> *mut ffi::PyObject) =
-            match self {
-                PyArray::List(seq) => (seq, ffi::PyList_GetItem),
-                PyArray::Tuple(seq) => (seq, ffi::PyTuple_GetItem),
-            };
+        let (seq, get): (
+            PyVal<'s, 'py>,
+            unsafe extern "C" fn(*mut ffi::PyObject, ffi::Py_ssize_t) -> *mut ffi::PyObject,
+        ) = match self {
+            PyArray::List(seq) => (seq, ffi::PyList_GetItem),
+            PyArray::Tuple(seq) => (seq, ffi::PyTuple_GetItem),
+        };
         for i in 0..self.len() {
             // SAFETY: a live list/tuple and an index below its length (containers are not
             // mutated during a walk); the result is a borrowed reference.
@@ -401,10 +404,7 @@ impl<'s, 'py: 's> Object<'s, PyVal<'s, 'py>> for PyObject<'s, 'py> {
         }
     }
 
-    fn for_each(
-        self,
-        mut f: impl FnMut(JsStr<'s>, PyVal<'s, 'py>) -> Result<(), CoreError>,
-    ) -> Result<(), CoreError> {
+    fn for_each(self, mut f: impl FnMut(JsStr<'s>, PyVal<'s, 'py>) -> Result<(), CoreError>) -> Result<(), CoreError> {
         self.for_each_keyed(|key, value| f(key.js_str()?, value))
     }
 
@@ -524,8 +524,7 @@ impl<'s, 'py> StructEntries<'s, 'py> {
         let cls = object.bound().get_type();
         let names = |attr: &Bound<'py, PyString>| -> PyResult<Vec<PyVal<'s, 'py>>> {
             let tuple = cls.getattr(attr)?;
-            let items = tuple.try_iter()?.map(|item| item.map(|i| object.child(ctx.keep(i)))).collect();
-            items
+            tuple.try_iter()?.map(|item| item.map(|i| object.child(ctx.keep(i)))).collect()
         };
         let fields = names(intern!(py, "__struct_fields__"))?;
         let wire_names = names(intern!(py, "__struct_encode_fields__"))?;

@@ -7,9 +7,8 @@
 /// The numeric value of `key` if JavaScript treats it as an array index.
 pub(crate) fn array_index(key: &[u8]) -> Option<u32> {
     match key {
-        [] => None,
         [b'0'] => Some(0),
-        [b'0', ..] => None,
+        [] | [b'0', ..] => None,
         _ if key.len() > 10 => None,
         _ => {
             let mut value: u64 = 0;

@@ -97,6 +97,7 @@ impl<'s> KeyCache<'s> {
     }
 
     /// The key with this identity, if cached (`identity` is never 0).
+    #[allow(clippy::inline_always)] // see `Writer::key`
     #[inline(always)]
     fn get(&self, identity: usize) -> Option<KeySlot<'s>> {
         let slot = *self.slots.get(Self::position(identity))?;
@@ -227,6 +228,7 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
 
     /// A member's key, read and escaped only on a cache miss. (Inlined: returned through
     /// memory, this struct's copies stalled store forwarding.)
+    #[allow(clippy::inline_always)]
     #[inline(always)]
     fn key(&mut self, key: <S::Object as Object<'s, S>>::Key) -> Result<KeySlot<'s>, CoreError> {
         let identity = S::Object::key_identity(key);
@@ -357,7 +359,11 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
             Ok(())
         })?;
         if !has_generated_at {
-            self.scratch.push(Member { key: KeySlot::uncached(JsStr::utf8("generatedAt")), value: None, position: usize::MAX });
+            self.scratch.push(Member {
+                key: KeySlot::uncached(JsStr::utf8("generatedAt")),
+                value: None,
+                position: usize::MAX,
+            });
         }
         self.write_members(base)?;
         self.depth -= 1;

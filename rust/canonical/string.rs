@@ -39,9 +39,7 @@ fn push_unit_escape(out: &mut Vec<u8>, unit: u32) {
 /// The surrogate code unit encoded at `bytes[i..i + 3]`, if there is one.
 fn surrogate_at(bytes: &[u8], i: usize) -> Option<u32> {
     match bytes.get(i..i + 3) {
-        Some(&[0xED, b1 @ 0xA0..=0xBF, b2]) => {
-            Some(0xD000 | (u32::from(b1 & 0x3F) << 6) | u32::from(b2 & 0x3F))
-        }
+        Some(&[0xED, b1 @ 0xA0..=0xBF, b2]) => Some(0xD000 | (u32::from(b1 & 0x3F) << 6) | u32::from(b2 & 0x3F)),
         _ => None,
     }
 }
@@ -63,10 +61,10 @@ fn clean_word(bytes: &[u8], i: usize, wtf8: bool) -> bool {
     };
     let word = u64::from_le_bytes(chunk);
     let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
-    control == 0
-        && !has_zero_byte(word ^ (ONES * u64::from(b'"')))
-        && !has_zero_byte(word ^ (ONES * u64::from(b'\\')))
-        && !(wtf8 && has_zero_byte(word ^ (ONES * 0xED)))
+    let special = has_zero_byte(word ^ (ONES * u64::from(b'"')))
+        || has_zero_byte(word ^ (ONES * u64::from(b'\\')))
+        || (wtf8 && has_zero_byte(word ^ (ONES * 0xED)));
+    control == 0 && !special
 }
 
 /// Append `s` as a JSON string literal, quotes included.
