@@ -20,6 +20,20 @@ depth exceeds 512 at <path>")``. ``<path>`` is a JSONPath-like location such as
 from collections.abc import Sequence
 from typing import Any, Final, Literal
 
+__all__ = [
+    "MAX_DEPTH",
+    "__version__",
+    "apply_schema_delta",
+    "calculate_checksum",
+    "calculate_schema_delta",
+    "canonical_json",
+    "dumps",
+    "loads",
+    "validate_message",
+    "validate_protocol_version",
+    "validate_session_id",
+]
+
 __version__: Final[str]
 
 MAX_DEPTH: Final[int]

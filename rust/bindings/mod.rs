@@ -96,6 +96,7 @@ fn loads<'py>(py: Python<'py>, data: &Bound<'py, PyAny>, max_bytes: Option<usize
 
 /// The reference's `validateMessage(obj).errors`.
 #[pyfunction]
+#[pyo3(signature = (obj, /))]
 fn validate_message<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
     let ctx = Ctx::new(py)?;
     str_list(py, &validate::validate_message(ctx.view(obj)).map_err(to_py)?)
@@ -111,6 +112,7 @@ fn version_arg<'a>(value: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, [u8]>> {
 
 /// The reference's `validateProtocolVersion(client, server).errors`.
 #[pyfunction]
+#[pyo3(signature = (client, server, /))]
 fn validate_protocol_version<'py>(
     py: Python<'py>,
     client: &Bound<'py, PyAny>,
@@ -122,6 +124,7 @@ fn validate_protocol_version<'py>(
 
 /// The reference's `validateSessionId(value).errors`.
 #[pyfunction]
+#[pyo3(signature = (value, /))]
 fn validate_session_id<'py>(py: Python<'py>, value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
     let ctx = Ctx::new(py)?;
     str_list(py, &validate::validate_session_id(ctx.view(value)).map_err(to_py)?)
@@ -154,6 +157,7 @@ fn calculate_checksum(
 
 /// The exact bytes `calculate_checksum` hashes.
 #[pyfunction]
+#[pyo3(signature = (schema, /))]
 fn canonical_json<'py>(py: Python<'py>, schema: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
     let ctx = Ctx::new(py)?;
     let out = checksum::canonical_json(ctx.view(schema)).map_err(to_py)?;
@@ -166,6 +170,7 @@ fn objects<'py>(py: Python<'py>, values: &[view::PyVal<'_, 'py>]) -> PyResult<Bo
 
 /// `(added, modified, removed, metadata_changes)` from `old` to `new`.
 #[pyfunction]
+#[pyo3(signature = (old, new, /))]
 fn calculate_schema_delta<'py>(
     py: Python<'py>,
     old: &Bound<'py, PyAny>,
@@ -204,6 +209,7 @@ fn array_arg<'s, 'py>(ctx: &'s Ctx<'py>, value: &'s Bound<'py, PyAny>, name: &st
 
 /// A new schema dict with a delta applied (device side); `schema` is not modified.
 #[pyfunction]
+#[pyo3(signature = (schema, added, modified, removed, metadata_changes, /))]
 fn apply_schema_delta<'py>(
     py: Python<'py>,
     schema: &Bound<'py, PyAny>,
