@@ -30,20 +30,27 @@ impl Algorithm {
     }
 }
 
-enum Hasher {
+pub(crate) enum Hasher {
     Sha256(Sha256),
     Xxh3(Box<Xxh3>),
 }
 
 impl Hasher {
-    fn update(&mut self, bytes: &[u8]) {
+    pub(crate) fn new(algorithm: Algorithm) -> Self {
+        match algorithm {
+            Algorithm::Sha256 => Hasher::Sha256(Sha256::new()),
+            Algorithm::Xxh3 => Hasher::Xxh3(Box::new(Xxh3::new())),
+        }
+    }
+
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
         match self {
             Hasher::Sha256(h) => h.update(bytes),
             Hasher::Xxh3(h) => h.update(bytes),
         }
     }
 
-    fn finish(self) -> String {
+    pub(crate) fn finish(self) -> String {
         match self {
             Hasher::Sha256(h) => hex(&h.finalize()),
             Hasher::Xxh3(h) => format!("xxh3:{:032x}", h.digest128()),
@@ -82,7 +89,7 @@ impl Output for HashOutput {
 
 /// Refuse what the reference throws on: a schema that is not an object, a missing
 /// `metadata`, or a `metadata` that is neither an object nor an array.
-fn check_schema<'s, S: Source<'s>>(schema: S) -> Result<(), CoreError> {
+pub(crate) fn check_schema<'s, S: Source<'s>>(schema: S) -> Result<(), CoreError> {
     if !is_dict(schema)? {
         return Err(ErrorKind::SchemaNotObject { type_name: schema.type_name() }.into());
     }
@@ -110,11 +117,7 @@ pub(crate) fn canonical_json<'s, S: Source<'s>>(schema: S) -> Result<Vec<u8>, Co
 
 /// The checksum of `schema`: 64 hex digits for SHA-256, `xxh3:` + 32 for XXH3-128.
 pub(crate) fn checksum<'s, S: Source<'s>>(schema: S, algorithm: Algorithm) -> Result<String, CoreError> {
-    let hasher = match algorithm {
-        Algorithm::Sha256 => Hasher::Sha256(Sha256::new()),
-        Algorithm::Xxh3 => Hasher::Xxh3(Box::new(Xxh3::new())),
-    };
-    let mut out = HashOutput { buf: Vec::with_capacity(CHUNK + 4096), hasher };
+    let mut out = HashOutput { buf: Vec::with_capacity(CHUNK + 4096), hasher: Hasher::new(algorithm) };
     write_canonical(schema, &mut out)?;
     let HashOutput { buf, mut hasher } = out;
     hasher.update(&buf);

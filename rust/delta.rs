@@ -47,6 +47,20 @@ pub(crate) enum IdKey<'s> {
     Identity(usize),
 }
 
+impl IdKey<'_> {
+    /// The same key, owning its text (to outlive the schema it came from).
+    pub(crate) fn into_owned(self) -> IdKey<'static> {
+        match self {
+            IdKey::Str(text) => IdKey::Str(Cow::Owned(text.into_owned())),
+            IdKey::Undefined => IdKey::Undefined,
+            IdKey::Null => IdKey::Null,
+            IdKey::Bool(b) => IdKey::Bool(b),
+            IdKey::Number(n) => IdKey::Number(n),
+            IdKey::Identity(i) => IdKey::Identity(i),
+        }
+    }
+}
+
 fn number_key(value: f64) -> IdKey<'static> {
     if value.is_nan() {
         IdKey::Number(f64::NAN.to_bits())
@@ -217,7 +231,7 @@ fn scalar<'s, S: Source<'s>>(read: &Read<'s, S>) -> Option<Scalar<'s>> {
 
 /// JSON equality of `a` and `b` (at `depth`), walking both completely even once they
 /// differ, so that every value of both is also scanned for being JSON.
-fn compare<'s, S: Source<'s>>(a: S, b: S, depth: usize) -> Result<bool, CoreError> {
+pub(crate) fn compare<'s, S: Source<'s>>(a: S, b: S, depth: usize) -> Result<bool, CoreError> {
     if a.identity() == b.identity() {
         scan(a, depth)?;
         return Ok(true);
@@ -389,7 +403,7 @@ fn id_json<'s, S: Source<'s>>(id: Option<S>) -> String {
 /// Raise where the reference's `areNodesEqual` throws: it returns early when the types
 /// differ or the children counts differ, and otherwise reads `children.length` and
 /// `Object.keys(props)` of both nodes (old first).
-fn check_comparable<'s, S: Source<'s>>(old: S, new: S, id: Option<S>) -> Result<(), CoreError> {
+pub(crate) fn check_comparable<'s, S: Source<'s>>(old: S, new: S, id: Option<S>) -> Result<(), CoreError> {
     if !strict_equal(old.get("type")?, new.get("type")?)? {
         return Ok(());
     }
@@ -429,7 +443,7 @@ pub(crate) fn calculate<'s, S: Source<'s>>(old: S, new: S) -> Result<Delta<S>, C
 }
 
 /// Depth of a node: the schema is 1, its `nodes` array 2.
-const NODE_DEPTH: usize = 3;
+pub(crate) const NODE_DEPTH: usize = 3;
 
 fn walk<'s, S: Source<'s>>(old: S, new: S, old_nodes: S::Array, new_nodes: S::Array) -> Result<Delta<S>, CoreError> {
     let (Read::Object(old_object), Read::Object(new_object)) = (old.shape()?, new.shape()?) else {

@@ -21,6 +21,8 @@ def _stub() -> tuple[set[str], dict[str, ast.FunctionDef]]:
         if isinstance(node, ast.FunctionDef):
             functions[node.name] = node
             names.add(node.name)
+        elif isinstance(node, ast.ClassDef):
+            names.add(node.name)
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             names.add(node.target.id)
     return names, functions
@@ -59,6 +61,12 @@ def test_pure_exports_the_stub_names() -> None:
     assert all(hasattr(pure, name) for name in pure.__all__)
     assert pure.MAX_DEPTH == lumora_fast.MAX_DEPTH == 512
     assert pure.__version__ == lumora_fast.__version__
+
+
+def test_native_and_pure_export_the_same_names() -> None:
+    from lumora_fast import _core
+
+    assert sorted(_core.__all__) == sorted(pure.__all__)
 
 
 def test_pure_signatures_match_the_stub() -> None:

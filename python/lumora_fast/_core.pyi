@@ -18,10 +18,11 @@ depth exceeds 512 at <path>")``. ``<path>`` is a JSONPath-like location such as
 """
 
 from collections.abc import Sequence
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, final
 
 __all__ = [
     "MAX_DEPTH",
+    "SchemaTracker",
     "__version__",
     "apply_schema_delta",
     "calculate_checksum",
@@ -111,3 +112,32 @@ def apply_schema_delta(
     /,
 ) -> dict[str, Any]:
     """A new schema dict with the delta applied (device side); ``schema`` is not modified."""
+
+@final
+class SchemaTracker:
+    """The server's schema tracker: each update walks the new schema once.
+
+    It keeps the current schema object (do not modify it afterwards) and the canonical
+    hashes of its nodes and top-level members.
+    """
+
+    def __new__(cls, algorithm: Literal["sha256", "xxh3"] = "sha256") -> SchemaTracker: ...
+    @property
+    def schema(self) -> Any:
+        """The current schema, or ``None`` before the first update."""
+
+    @property
+    def checksum(self) -> str | None:
+        """The current schema's checksum, or ``None`` before the first update."""
+
+    def update(
+        self, schema: object, /
+    ) -> tuple[str, tuple[list[Any], list[Any], list[Any], dict[str, Any] | None] | None, bool]:
+        """Make ``schema`` current: ``(checksum, delta, incremental)``.
+
+        ``delta`` is what ``calculate_schema_delta(previous, schema)`` returns, or
+        ``None`` for the first schema and where that function would raise;
+        ``incremental`` is whether applying it to the previous schema yields the new
+        schema's checksum. Raises ``ProtocolError`` where ``calculate_checksum`` would
+        (the tracker is then unchanged).
+        """

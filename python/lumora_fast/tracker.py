@@ -3,17 +3,18 @@
 :class:`SchemaTracker` remembers the current schema. Given the next one, it returns a
 :class:`SchemaChange`: the delta from the previous schema, the new schema's checksum, and
 whether applying the delta on a device reproduces the new schema exactly (DESIGN.md's
-law); when it does not, the server must send a full update.
+law); when it does not, the server must send a full update. The native tracker keeps
+the canonical hashes of the current schema's nodes, so an update walks the new schema
+once (the checksum and the delta come out of the same walk).
 """
 
 from __future__ import annotations
 
-from msgspec import Struct
+from msgspec import UNSET, Struct
 
-from .checksum import ChecksumAlgorithm, calculate_checksum
-from .delta import apply_schema_delta, calculate_schema_delta
-from .errors import ProtocolError
-from .messages import Schema, SchemaDelta
+from . import _backend
+from .checksum import ChecksumAlgorithm
+from .messages import MetadataChanges, Schema, SchemaDelta
 
 __all__ = ["SchemaChange", "SchemaTracker"]
 
@@ -27,7 +28,7 @@ class SchemaChange(Struct, frozen=True, kw_only=True):
     """Checksum of the new schema, with the tracker's algorithm."""
     delta: SchemaDelta | None
     """Changes from the previous schema; ``None`` for the first schema, or when the two
-    cannot be diffed."""
+    cannot be diffed (where :func:`calculate_schema_delta` would raise)."""
     incremental: bool
     """True when applying ``delta`` to the previous schema yields a schema with the same
     checksum as ``schema``: an incremental update is then exact."""
@@ -36,54 +37,52 @@ class SchemaChange(Struct, frozen=True, kw_only=True):
 class SchemaTracker:
     """Tracks the current schema of a hot-reload session.
 
+    The tracker keeps a reference to the current schema: do not modify a schema after
+    handing it to :meth:`update`.
+
     Args:
         schema: The initial schema, if any.
         algorithm: Checksum algorithm for :attr:`SchemaChange.checksum`.
 
     Raises:
-        ProtocolError: The initial schema has no ``metadata`` object, is not JSON, or
-            nests too deeply.
+        ProtocolError: The initial schema cannot be checksummed.
+        ValueError: Unknown ``algorithm``.
     """
 
     def __init__(
         self, schema: Schema | None = None, *, algorithm: ChecksumAlgorithm = "sha256"
     ) -> None:
-        self._algorithm: ChecksumAlgorithm = algorithm
-        self._schema: Schema | None = None
-        self._checksum: str | None = None
+        self._core = _backend.core.SchemaTracker(algorithm)
         if schema is not None:
             self.update(schema)
 
     @property
     def schema(self) -> Schema | None:
         """The current schema."""
-        return self._schema
+        schema: Schema | None = self._core.schema
+        return schema
 
     @property
     def checksum(self) -> str | None:
         """The current schema's checksum."""
-        return self._checksum
+        return self._core.checksum
 
     def update(self, schema: Schema) -> SchemaChange:
         """Make ``schema`` current and describe how it differs from the previous one.
 
         Raises:
             ProtocolError: ``schema`` cannot be checksummed (no ``metadata`` object, a
-                value that is not JSON, nesting too deep, ``nodes`` not an array of
-                objects). The tracker keeps its previous schema.
+                value that is not JSON, nesting too deep). The tracker keeps its
+                previous schema.
         """
-        checksum = calculate_checksum(schema, algorithm=self._algorithm)
-        previous = self._schema
-        delta: SchemaDelta | None = None
-        incremental = False
-        if previous is not None:
-            try:
-                delta = calculate_schema_delta(previous, schema)
-            except ProtocolError:
-                delta = None
-            if delta is not None:
-                applied = apply_schema_delta(previous, delta)
-                incremental = calculate_checksum(applied, algorithm=self._algorithm) == checksum
-        self._schema = schema
-        self._checksum = checksum
+        checksum, raw, incremental = self._core.update(schema)
+        delta = None
+        if raw is not None:
+            added, modified, removed, changes = raw
+            delta = SchemaDelta(
+                added=added,
+                modified=modified,
+                removed=removed,
+                metadata_changes=UNSET if changes is None else MetadataChanges(**changes),
+            )
         return SchemaChange(schema=schema, checksum=checksum, delta=delta, incremental=incremental)

@@ -15,7 +15,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use crate::checksum::Algorithm;
 use crate::error::{CoreError, ErrorKind, MAX_DEPTH};
 use crate::value::{JsStr, Source, join_surrogate_pairs};
-use crate::{canonical, checksum, delta, parse, validate};
+use crate::{canonical, checksum, delta, parse, tracker, validate};
 use build::{PyBuilder, py_str};
 use errors::to_py;
 use view::Ctx;
@@ -168,16 +168,8 @@ fn objects<'py>(py: Python<'py>, values: &[view::PyVal<'_, 'py>]) -> PyResult<Bo
     PyList::new(py, values.iter().map(|v| v.to_object()))
 }
 
-/// `(added, modified, removed, metadata_changes)` from `old` to `new`.
-#[pyfunction]
-#[pyo3(signature = (old, new, /))]
-fn calculate_schema_delta<'py>(
-    py: Python<'py>,
-    old: &Bound<'py, PyAny>,
-    new: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyTuple>> {
-    let ctx = Ctx::new(py)?;
-    let delta = delta::calculate(ctx.view(old), ctx.view(new)).map_err(to_py)?;
+/// A delta as `(added, modified, removed, metadata_changes)`.
+fn delta_tuple<'py>(py: Python<'py>, delta: &delta::Delta<view::PyVal<'_, 'py>>) -> PyResult<Bound<'py, PyTuple>> {
     let removed = PyList::new(
         py,
         delta.removed.iter().map(|id| id.map_or_else(|| py.None().into_bound(py), view::PyVal::to_object)),
@@ -195,6 +187,83 @@ fn calculate_schema_delta<'py>(
         py,
         [objects(py, &delta.added)?.into_any(), objects(py, &delta.modified)?.into_any(), removed.into_any(), changes],
     )
+}
+
+/// `(added, modified, removed, metadata_changes)` from `old` to `new`.
+#[pyfunction]
+#[pyo3(signature = (old, new, /))]
+fn calculate_schema_delta<'py>(
+    py: Python<'py>,
+    old: &Bound<'py, PyAny>,
+    new: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let ctx = Ctx::new(py)?;
+    let delta = delta::calculate(ctx.view(old), ctx.view(new)).map_err(to_py)?;
+    delta_tuple(py, &delta)
+}
+
+fn algorithm_arg(name: &Bound<'_, PyAny>) -> PyResult<Algorithm> {
+    let text = name.cast::<PyString>().map_err(|_| {
+        let kind = name.get_type().name().map_or_else(|_| "object".to_owned(), |n| n.to_string());
+        PyTypeError::new_err(format!("algorithm must be a str, not {kind}"))
+    })?;
+    text.to_str().ok().and_then(|t| Algorithm::from_name(t).ok()).ok_or_else(|| {
+        let repr = name.repr().map_or_else(|_| String::new(), |r| r.to_string());
+        PyValueError::new_err(format!("unknown checksum algorithm {repr} (expected 'sha256' or 'xxh3')"))
+    })
+}
+
+/// The server's schema tracker: each update walks the new schema once.
+#[pyclass(module = "lumora_fast._core", name = "SchemaTracker")]
+struct SchemaTracker {
+    algorithm: Algorithm,
+    current: Option<(Py<PyAny>, tracker::TrackerState)>,
+}
+
+#[pymethods]
+impl SchemaTracker {
+    #[new]
+    #[pyo3(signature = (algorithm = None), text_signature = "(algorithm='sha256')")]
+    fn new(algorithm: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        let algorithm = algorithm.map_or(Ok(Algorithm::Sha256), algorithm_arg)?;
+        Ok(SchemaTracker { algorithm, current: None })
+    }
+
+    /// The current schema, or `None` before the first update.
+    #[getter]
+    fn schema(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.current.as_ref().map(|(schema, _)| schema.clone_ref(py))
+    }
+
+    /// The current schema's checksum, or `None` before the first update.
+    #[getter]
+    fn checksum(&self) -> Option<String> {
+        self.current.as_ref().map(|(_, state)| state.checksum.clone())
+    }
+
+    /// Make `schema` current: `(checksum, delta or None, incremental)`.
+    #[pyo3(signature = (schema, /))]
+    fn update<'py>(&mut self, py: Python<'py>, schema: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
+        let ctx = Ctx::new(py)?;
+        let old = self.current.as_ref().map(|(object, state)| (object.bind(py).clone(), state));
+        let previous = old.as_ref().map(|(object, state)| (*state, ctx.view(object)));
+        let (change, state) = tracker::update(previous, ctx.view(schema), self.algorithm).map_err(to_py)?;
+        let delta = match &change.delta {
+            Some(delta) => delta_tuple(py, delta)?.into_any(),
+            None => py.None().into_bound(py),
+        };
+        let result = PyTuple::new(
+            py,
+            [
+                PyString::new(py, &change.checksum).into_any(),
+                delta,
+                pyo3::types::PyBool::new(py, change.incremental).to_owned().into_any(),
+            ],
+        )?;
+        drop(old);
+        self.current = Some((schema.clone().unbind(), state));
+        Ok(result)
+    }
 }
 
 fn array_arg<'s, 'py>(ctx: &'s Ctx<'py>, value: &'s Bound<'py, PyAny>, name: &str) -> PyResult<view::PyArray<'s, 'py>> {
@@ -260,5 +329,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(canonical_json, m)?)?;
     m.add_function(wrap_pyfunction!(calculate_schema_delta, m)?)?;
     m.add_function(wrap_pyfunction!(apply_schema_delta, m)?)?;
+    m.add_class::<SchemaTracker>()?;
     Ok(())
 }

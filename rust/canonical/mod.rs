@@ -24,6 +24,18 @@ pub(crate) trait Output {
 
     /// Called between values; may drain the buffer.
     fn flush_if_full(&mut self) {}
+
+    /// With [`Writer::for_tracker`]: the bytes written from here to the matching
+    /// `capture_end` are one top-level member's value, or one node of `nodes`.
+    fn capture_start(&mut self) {}
+
+    /// Ends the capture `capture_start` began: `key` names the top-level member, or is
+    /// `None` for a node.
+    fn capture_end(&mut self, _key: Option<&[u8]>) {}
+
+    /// A `__proto__` key was dropped inside the value being captured: its canonical form
+    /// no longer tells everything about it.
+    fn dropped_proto(&mut self) {}
 }
 
 impl Output for Vec<u8> {
@@ -131,6 +143,10 @@ pub(crate) struct Writer<'o, 's, O: Output, S: Source<'s>> {
     depth: usize,
     /// Write the top-level `metadata` object with `generatedAt` set to 0 (checksums).
     zero_generated_at: bool,
+    /// Report each top-level member and each node through the output's capture hooks.
+    capture: bool,
+    /// Writing the elements of the top-level `nodes` array (with `capture`).
+    in_nodes: bool,
     /// Members of the objects being reordered, innermost last: one buffer per call
     /// instead of one allocation per object.
     scratch: Vec<Member<'s, S>>,
@@ -139,7 +155,16 @@ pub(crate) struct Writer<'o, 's, O: Output, S: Source<'s>> {
 
 impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
     pub(crate) fn new(out: &'o mut O, mode: Mode) -> Self {
-        Writer { out, mode, depth: 0, zero_generated_at: false, scratch: Vec::new(), keys: KeyCache::new() }
+        Writer {
+            out,
+            mode,
+            depth: 0,
+            zero_generated_at: false,
+            capture: false,
+            in_nodes: false,
+            scratch: Vec::new(),
+            keys: KeyCache::new(),
+        }
     }
 
     /// The checksum's writer: canonical, with `metadata.generatedAt` forced to 0 (added
@@ -150,9 +175,19 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
             mode: Mode::Canonical,
             depth: 0,
             zero_generated_at: true,
+            capture: false,
+            in_nodes: false,
             scratch: Vec::new(),
             keys: KeyCache::new(),
         }
+    }
+
+    /// The checksum's writer, also reporting each top-level member and each node of
+    /// `nodes` through the output's capture hooks (the schema tracker hashes them).
+    pub(crate) fn for_tracker(out: &'o mut O) -> Self {
+        let mut writer = Writer::for_checksum(out);
+        writer.capture = true;
+        writer
     }
 
     /// Write one JSON value.
@@ -215,9 +250,16 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
     fn array(&mut self, items: S::Array) -> Result<(), CoreError> {
         self.out.buf().push(b'[');
         let mut count = 0;
+        let nodes = std::mem::take(&mut self.in_nodes);
         items.for_each(|i, item| {
             self.separator(i);
+            if nodes {
+                self.out.capture_start();
+            }
             self.value(item).map_err(|e| e.within(Seg::Index(i)))?;
+            if nodes {
+                self.out.capture_end(None);
+            }
             self.out.flush_if_full();
             count = i + 1;
             Ok(())
@@ -266,12 +308,24 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
             buf.push(b'0');
             return Ok(());
         };
-        let written = if self.zero_generated_at && self.depth == 1 && key.as_bytes() == b"metadata" {
+        let top = self.depth == 1;
+        // The tracker hashes each top-level member but `nodes`, and each node of `nodes`.
+        let capture = self.capture && top && key.as_bytes() != b"nodes";
+        if capture {
+            self.out.capture_start();
+        } else if self.capture && top && matches!(value.shape()?, Read::Array(_)) {
+            self.in_nodes = true;
+        }
+        let written = if self.zero_generated_at && top && key.as_bytes() == b"metadata" {
             self.metadata(value)
         } else {
             self.value(value)
         };
         written.map_err(|e| e.within(Seg::Key(key.as_bytes().to_vec())))?;
+        self.in_nodes = false;
+        if capture {
+            self.out.capture_end(Some(key.as_bytes()));
+        }
         self.out.flush_if_full();
         Ok(())
     }
@@ -326,7 +380,9 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
             let slot = self.key(key)?;
             // The reference's replacer assigns `sorted["__proto__"] = v`, which sets the
             // prototype instead of creating a property: the key vanishes.
-            if !(canonical && slot.key.as_bytes() == b"__proto__") {
+            if canonical && slot.key.as_bytes() == b"__proto__" {
+                self.out.dropped_proto();
+            } else {
                 self.scratch.push(Member { key: slot, value: Some(value), position });
             }
             position += 1;
@@ -348,7 +404,7 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
         object.for_each_keyed(|key, value| {
             let slot = self.key(key)?;
             match slot.key.as_bytes() {
-                b"__proto__" => {}
+                b"__proto__" => self.out.dropped_proto(),
                 b"generatedAt" => {
                     has_generated_at = true;
                     self.scratch.push(Member { key: slot, value: None, position });

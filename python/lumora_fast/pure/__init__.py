@@ -14,10 +14,12 @@ from .canonical import canonical_json, dumps
 from .checksum import calculate_checksum
 from .delta import apply_schema_delta, calculate_schema_delta
 from .parse import loads
+from .tracker import SchemaTracker
 from .validate import validate_message, validate_protocol_version, validate_session_id
 
 __all__ = [
     "MAX_DEPTH",
+    "SchemaTracker",
     "__version__",
     "apply_schema_delta",
     "calculate_checksum",

@@ -6,9 +6,17 @@ import hashlib
 
 from .canonical import canonical_json
 
-__all__ = ["calculate_checksum"]
+__all__ = ["calculate_checksum", "check_algorithm"]
 
 _ALGORITHMS = ("sha256", "xxh3")
+
+
+def check_algorithm(algorithm: object) -> None:
+    """Raise ``TypeError`` / ``ValueError`` unless ``algorithm`` names a checksum."""
+    if not isinstance(algorithm, str):
+        raise TypeError(f"algorithm must be a str, not {type(algorithm).__name__}")
+    if algorithm not in _ALGORITHMS:
+        raise ValueError(f"unknown checksum algorithm {algorithm!r} (expected 'sha256' or 'xxh3')")
 
 
 def calculate_checksum(schema: object, /, algorithm: str = "sha256") -> str:
@@ -28,10 +36,7 @@ def calculate_checksum(schema: object, /, algorithm: str = "sha256") -> str:
         ValueError: Unknown ``algorithm``.
         ImportError: ``"xxh3"`` without the ``xxhash`` package installed.
     """
-    if not isinstance(algorithm, str):
-        raise TypeError(f"algorithm must be a str, not {type(algorithm).__name__}")
-    if algorithm not in _ALGORITHMS:
-        raise ValueError(f"unknown checksum algorithm {algorithm!r} (expected 'sha256' or 'xxh3')")
+    check_algorithm(algorithm)
     data = canonical_json(schema)
     if algorithm == "sha256":
         return hashlib.sha256(data).hexdigest()
