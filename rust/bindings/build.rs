@@ -3,6 +3,7 @@
 use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString};
+use rustc_hash::FxHashMap;
 
 use crate::error::CoreError;
 use crate::parse::Builder;
@@ -20,11 +21,46 @@ pub(crate) fn py_str<'py>(py: Python<'py>, s: &JsStr<'_>) -> PyResult<Bound<'py,
 
 pub(crate) struct PyBuilder<'py> {
     py: Python<'py>,
+    /// Key strings made so far: a document repeats the same few keys thousands of times,
+    /// and a shared key object is smaller, hashes once, and lets the serializer's key
+    /// cache hit when the result is written again.
+    keys: FxHashMap<Vec<u8>, Bound<'py, PyString>>,
 }
 
 impl<'py> PyBuilder<'py> {
     pub(crate) fn new(py: Python<'py>) -> Self {
-        PyBuilder { py }
+        PyBuilder { py, keys: FxHashMap::default() }
+    }
+}
+
+/// Keys longer than this are not shared (they are rarely repeated).
+const MAX_SHARED_KEY: usize = 64;
+
+/// Keeps the cyclic garbage collector off while a document is built: building hundreds
+/// of thousands of containers would otherwise trigger collections that traverse them
+/// over and over (about half the time of a large parse). The previous state is restored
+/// on drop, errors included.
+pub(crate) struct GcPause {
+    was_enabled: bool,
+}
+
+#[allow(unsafe_code)]
+impl GcPause {
+    pub(crate) fn new(_py: Python<'_>) -> Self {
+        // SAFETY: called with the GIL held (the `Python` token proves it).
+        let was_enabled = unsafe { pyo3::ffi::PyGC_Disable() } != 0;
+        GcPause { was_enabled }
+    }
+}
+
+#[allow(unsafe_code)]
+impl Drop for GcPause {
+    fn drop(&mut self) {
+        if self.was_enabled {
+            // SAFETY: dropped on the thread that made it, still holding the GIL (the
+            // guard lives inside a function that holds a `Python` token).
+            unsafe { pyo3::ffi::PyGC_Enable() };
+        }
     }
 }
 
@@ -64,7 +100,16 @@ impl<'py> Builder for PyBuilder<'py> {
     }
 
     fn key(&mut self, value: JsStr<'_>) -> Result<Self::Key, CoreError> {
-        self.string(value)
+        let bytes = value.as_bytes();
+        if bytes.len() > MAX_SHARED_KEY {
+            return self.string(value);
+        }
+        if let Some(key) = self.keys.get(bytes) {
+            return Ok(key.clone().into_any());
+        }
+        let key = py_str(self.py, &value)?;
+        self.keys.insert(bytes.to_vec(), key.clone());
+        Ok(key.into_any())
     }
 
     fn array(&mut self, items: Vec<Self::Value>) -> Result<Self::Value, CoreError> {

@@ -74,6 +74,7 @@ fn check_size(size: usize, limit: Option<usize>) -> Result<(), CoreError> {
 #[pyfunction]
 #[pyo3(signature = (data, /, max_bytes = None))]
 fn loads<'py>(py: Python<'py>, data: &Bound<'py, PyAny>, max_bytes: Option<usize>) -> PyResult<Bound<'py, PyAny>> {
+    let _gc = build::GcPause::new(py);
     let result = if let Ok(text) = data.cast::<PyString>() {
         let (bytes, wtf8) = str_arg(text)?;
         check_size(bytes.len(), max_bytes).and_then(|()| parse::parse(&bytes, wtf8, &mut PyBuilder::new(py)))
