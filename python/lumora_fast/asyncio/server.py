@@ -1,0 +1,365 @@
+"""The hot-reload server over WebSockets: :func:`serve` drives a :class:`ServerProtocol`.
+
+One task per connection reads frames into the sans-I/O machine; one writer task per
+connection drains that connection's own queue, so a slow device never delays the others;
+one timer task calls ``tick()`` at ``next_deadline()``. An update is serialized once per
+session and the same bytes are queued for every device. A device whose queue holds
+``max_queue`` unsent updates has fallen behind: its queued updates are dropped and
+replaced by one full update of the current schema (if it falls behind again before that
+one is even picked up, it is closed with 1013 and reconnects into the current schema).
+
+Security defaults: bind 127.0.0.1, path ``/ws`` only (404 otherwise), and refuse an
+``Origin`` header that is not a local page (403), which stops a web page on another site
+from driving the server through the developer's browser (cross-site WebSocket
+hijacking). Devices (native apps) send no ``Origin`` and are accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections import deque
+from collections.abc import Callable, Generator, Sequence
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server as _WebSocketServer
+from websockets.asyncio.server import ServerConnection
+from websockets.asyncio.server import serve as _websocket_serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.typing import Origin
+
+from lumora_fast.constants import MAX_MESSAGE_BYTES
+from lumora_fast.messages import Schema
+from lumora_fast.sessions.events import Close, Event, Output, Send
+from lumora_fast.sessions.server import ServerProtocol
+
+__all__ = ["DEFAULT_ORIGINS", "TRY_AGAIN_LATER", "Server", "serve"]
+
+logger = logging.getLogger("lumora_fast.server")
+
+DEFAULT_ORIGINS: tuple[str | re.Pattern[str] | None, ...] = (
+    None,
+    re.compile(r"https?://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?"),
+)
+"""Accepted ``Origin`` values: none at all (native apps), or a page served from this
+machine (``http(s)://localhost``, ``127.0.0.1`` or ``[::1]``, any port)."""
+
+TRY_AGAIN_LATER = 1013
+"""Close code for a device that fell behind twice in a row (it reconnects)."""
+
+EventHandler = Callable[[Event], None]
+
+
+def _now() -> float:
+    return time.time() * 1000.0
+
+
+class _Peer:
+    """One connection's outgoing side: an ordered queue and the task that drains it."""
+
+    def __init__(self, server: Server, ws: ServerConnection, connection_id: str) -> None:
+        self.server = server
+        self.ws = ws
+        self.id = connection_id
+        self.queue: deque[Send | Close] = deque()
+        self.updates_queued = 0
+        self.resync_queued = False
+        self.closing = False
+        self.wake = asyncio.Event()
+        self.task = asyncio.get_running_loop().create_task(self._write())
+
+    def send(self, out: Send) -> None:
+        if self.closing:
+            return
+        if out.update is not None and self.updates_queued >= self.server.max_queue:
+            self._fall_behind()
+            return
+        self.queue.append(out)
+        if out.update is not None:
+            self.updates_queued += 1
+        self.wake.set()
+
+    def close(self, code: int, reason: str) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        self.queue.append(Close(code=code, reason=reason, to=self.id))
+        self.wake.set()
+
+    def _fall_behind(self) -> None:
+        """Replace the queued updates by one full update, or give up on the device."""
+        if self.resync_queued:
+            # It has not even started on the previous full update: it cannot keep up,
+            # and will hardly read a close frame either; do not wait long for it.
+            self.queue.clear()
+            self.ws.close_timeout = 1.0
+            self.close(TRY_AGAIN_LATER, "Device fell behind")
+            self.server._dispatch(
+                self.server.protocol.connection_lost(self.id, _now(), "fell behind")
+            )
+            return
+        self.queue = deque(
+            item for item in self.queue if not (isinstance(item, Send) and item.update is not None)
+        )
+        self.updates_queued = 0
+        self.resync_queued = True
+        self.server._dispatch(self.server.protocol.resync(self.id, _now(), reason="behind"))
+
+    async def _write(self) -> None:
+        ws = self.ws
+        try:
+            while True:
+                while not self.queue:
+                    self.wake.clear()
+                    await self.wake.wait()
+                item = self.queue.popleft()
+                if isinstance(item, Close):
+                    await ws.close(item.code, item.reason)
+                    return
+                if item.update is not None:
+                    # After a resync the first queued update is its full update.
+                    self.updates_queued -= 1
+                    self.resync_queued = False
+                await ws.send(item.data, text=True)
+        except ConnectionClosed:
+            return
+
+
+class Server:
+    """A hot-reload server listening for devices.
+
+    Use ``async with serve(...) as server:`` (or ``server = await serve(...)`` and later
+    ``await server.close()``).
+
+    Args:
+        host: Interface to bind (127.0.0.1 by default: this machine only).
+        port: TCP port; 0 picks a free one (see :attr:`port`).
+        path: The WebSocket path devices connect to.
+        origins: Accepted ``Origin`` header values (exact strings, compiled patterns,
+            ``None`` for no header). Defaults to :data:`DEFAULT_ORIGINS`.
+        protocol: The sans-I/O server to drive; pass one to change its limits and
+            intervals. A default :class:`ServerProtocol` otherwise.
+        on_event: Called with every :class:`~lumora_fast.sessions.events.Event`.
+        max_queue: Updates queued for one device before it counts as fallen behind.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        path: str = "/ws",
+        origins: Sequence[str | re.Pattern[str] | None] | None = None,
+        protocol: ServerProtocol | None = None,
+        on_event: EventHandler | None = None,
+        max_queue: int = 8,
+    ) -> None:
+        self.host = host
+        self.path = path
+        self.origins: tuple[Origin | re.Pattern[str] | None, ...] = tuple(
+            Origin(o) if isinstance(o, str) else o
+            for o in (DEFAULT_ORIGINS if origins is None else origins)
+        )
+        self.protocol = protocol if protocol is not None else ServerProtocol()
+        self.on_event = on_event
+        self.max_queue = max_queue
+        self._requested_port = port
+        self._port: int | None = None
+        self._ws_server: _WebSocketServer | None = None
+        self._peers: dict[str, _Peer] = {}
+        self._timer: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def start(self) -> Server:
+        """Bind and start accepting devices (idempotent)."""
+        if self._ws_server is None:
+            self._ws_server = await _websocket_serve(
+                self._handler,
+                self.host,
+                self._requested_port,
+                process_request=self._process_request,
+                origins=self.origins,
+                max_size=MAX_MESSAGE_BYTES,
+                # The protocol advertises compression: false; compressing a large
+                # update once per device would also cost more than the whole fan-out.
+                compression=None,
+                logger=logging.getLogger("lumora_fast.server.websockets"),
+            )
+            self._port = self._ws_server.sockets[0].getsockname()[1]
+            self._timer = asyncio.get_running_loop().create_task(self._run_timer())
+        return self
+
+    async def close(self) -> None:
+        """Close every connection (1001) and stop listening."""
+        if self._ws_server is None:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer
+        self._ws_server.close()
+        await self._ws_server.wait_closed()
+        self._ws_server = None
+
+    async def __aenter__(self) -> Server:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __await__(self) -> Generator[Any, None, Server]:
+        return self.start().__await__()
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port."""
+        if self._port is None:
+            raise RuntimeError("the server is not started")
+        return self._port
+
+    def url(self, session_id: str) -> str:
+        """The URL a device uses to join ``session_id``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"ws://{host}:{self.port}{self.path}?session={session_id}"
+
+    # ------------------------------------------------------------------- sessions
+
+    def create_session(self, schema: Schema | None = None) -> str:
+        """Start a session (with the schema devices get on ``connected``); its id.
+
+        Raises:
+            ProtocolError: The schema cannot be used (see
+                :meth:`ServerProtocol.create_session`).
+        """
+        session = self.protocol.create_session(_now(), schema)
+        self._wake.set()
+        return session.id
+
+    def publish(self, session_id: str, schema: Schema) -> None:
+        """Push a new schema to every device of a session.
+
+        Runs the diff in the calling (event loop) thread; the sends happen in the
+        background. See :meth:`ServerProtocol.publish` for coalescing.
+
+        Raises:
+            KeyError: No such live session.
+        """
+        self._dispatch(self.protocol.publish(session_id, schema, _now()))
+        self._wake.set()
+
+    def close_session(self, session_id: str) -> None:
+        """End a session; its devices are closed with 1000.
+
+        Raises:
+            KeyError: No such live session.
+        """
+        self._dispatch(self.protocol.close_session(session_id, _now()))
+
+    # ------------------------------------------------------------------ internals
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if urlsplit(request.path).path != self.path:
+            return connection.respond(HTTPStatus.NOT_FOUND, "Not Found\n")
+        return None
+
+    async def _handler(self, ws: ServerConnection) -> None:
+        assert ws.request is not None  # set once the handshake is done
+        values = parse_qs(urlsplit(ws.request.path).query).get("session")
+        connection_id, outputs = self.protocol.open(values[0] if values else None, _now())
+        peer = _Peer(self, ws, connection_id)
+        self._peers[connection_id] = peer
+        self._wake.set()
+        self._dispatch(outputs)
+        try:
+            while True:
+                data = await ws.recv(decode=False)
+                self._dispatch(self.protocol.receive(connection_id, data, _now()))
+        except ConnectionClosed:
+            pass
+        finally:
+            # Let the writer finish a close it started (error message, then close code).
+            if not peer.closing:
+                peer.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await peer.task
+            del self._peers[connection_id]
+            self._dispatch(self.protocol.connection_lost(connection_id, _now()))
+
+    def _dispatch(self, outputs: list[Output]) -> None:
+        for output in outputs:
+            self._handle(output)
+
+    def _handle(self, output: Output) -> None:
+        if isinstance(output, Send):
+            peer = self._peers.get(output.to or "")
+            if peer is not None:
+                peer.send(output)
+        elif isinstance(output, Close):
+            peer = self._peers.get(output.to or "")
+            if peer is not None:
+                peer.close(output.code, output.reason)
+        elif self.on_event is not None:
+            try:
+                self.on_event(output)
+            except Exception:
+                logger.exception("event handler failed on %r", output)
+
+    async def _run_timer(self) -> None:
+        while True:
+            self._wake.clear()
+            deadline = self.protocol.next_deadline()
+            if deadline is None:
+                await self._wake.wait()
+            else:
+                delay = (deadline - _now()) / 1000.0
+                if delay > 0:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(delay):
+                            await self._wake.wait()
+            self._dispatch(self.protocol.tick(_now()))
+
+
+def serve(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    path: str = "/ws",
+    origins: Sequence[str | re.Pattern[str] | None] | None = None,
+    protocol: ServerProtocol | None = None,
+    on_event: EventHandler | None = None,
+    max_queue: int = 8,
+) -> Server:
+    """Create a hot-reload server; ``await`` it or use it with ``async with``.
+
+    Example::
+
+        async with serve(port=0) as server:
+            session_id = server.create_session(schema)
+            print(server.url(session_id))
+            server.publish(session_id, new_schema)
+
+    The arguments are those of :class:`Server`.
+    """
+    return Server(
+        host=host,
+        port=port,
+        path=path,
+        origins=origins,
+        protocol=protocol,
+        on_event=on_event,
+        max_queue=max_queue,
+    )

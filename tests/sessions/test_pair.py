@@ -1,0 +1,160 @@
+"""A ServerProtocol and several DeviceSessions wired together by an in-memory network."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from lumora_fast import ChecksumAlgorithm, calculate_checksum
+from lumora_fast.examples import edits, todo_app_schema
+from lumora_fast.sessions import (
+    DeviceSession,
+    Output,
+    Resync,
+    Send,
+    ServerProtocol,
+    UpdateAcked,
+    UpdateApplied,
+    parse_schema,
+)
+
+from ._helpers import T0, make_schema
+
+
+class Network:
+    """Delivers every Send in order; ``drop`` may lose server -> device messages."""
+
+    def __init__(self, server: ServerProtocol, session_id: str, count: int) -> None:
+        self.server = server
+        self.devices: dict[str, DeviceSession] = {}
+        self.events: list[Output] = []
+        self.queue: deque[tuple[str, str, bytes]] = deque()
+        self.drop: Callable[[str, bytes], bool] = lambda to, data: False
+        for i in range(count):
+            connection_id, outputs = server.open(session_id, T0)
+            device = DeviceSession(session_id, f"d{i}")
+            self.devices[connection_id] = device
+            self.route(outputs)
+            self.up(connection_id, device.connect(T0))
+        self.run(T0)
+
+    def up(self, connection_id: str, outputs: list[Output]) -> None:
+        for output in outputs:
+            if isinstance(output, Send):
+                self.queue.append(("server", connection_id, output.data))
+            else:
+                self.events.append(output)
+
+    def route(self, outputs: list[Output]) -> None:
+        for output in outputs:
+            if isinstance(output, Send):
+                assert output.to is not None
+                if not self.drop(output.to, output.data):
+                    self.queue.append(("device", output.to, output.data))
+            else:
+                self.events.append(output)
+
+    def run(self, now: float) -> None:
+        while self.queue:
+            where, connection_id, data = self.queue.popleft()
+            if where == "server":
+                self.route(self.server.receive(connection_id, data, now))
+            else:
+                self.up(connection_id, self.devices[connection_id].receive(data, now))
+
+
+@pytest.mark.parametrize("algorithm", ["sha256", "xxh3"])
+def test_devices_converge_through_edits_and_coalescing(algorithm: ChecksumAlgorithm) -> None:
+    server = ServerProtocol(algorithm=algorithm)
+    schema = todo_app_schema()
+    session = server.create_session(T0, schema)
+    net = Network(server, session.id, 4)
+    now = T0
+    current: dict[str, Any] = schema
+    for i, (_, current) in enumerate(edits(schema, 24, seed=3)):
+        now += 150 if i % 3 else 20  # some edits land inside the window
+        net.route(server.publish(session.id, current, now) + server.tick(now))
+        net.run(now)
+    deadline = server.next_deadline()
+    assert deadline is not None
+    net.route(server.tick(deadline))
+    net.run(deadline)
+    target = calculate_checksum(current, algorithm=algorithm)
+    assert session.checksum == target
+    assert all(d.checksum == target for d in net.devices.values())
+    assert session.inflight == {}
+    applied = [e for e in net.events if isinstance(e, UpdateApplied)]
+    assert applied
+    assert all(e.success and e.verified for e in applied)
+    kinds = {e.kind for e in applied}
+    assert kinds == {"full", "incremental"}
+
+
+def test_a_lost_update_is_detected_and_resynced() -> None:
+    server = ServerProtocol(update_interval_ms=0)
+    schema = make_schema()
+    session = server.create_session(T0, schema)
+    net = Network(server, session.id, 2)
+    victim = next(iter(net.devices))
+    lost: list[bytes] = []
+
+    def drop(to: str, data: bytes) -> bool:
+        if to == victim and not lost and b'"type":"update"' in data:
+            lost.append(data)
+            return True
+        return False
+
+    net.drop = drop
+    current = schema
+    for i in range(3):
+        current = dict(
+            current,
+            nodes=[
+                *current["nodes"][:i],
+                {**current["nodes"][i], "v": i},
+                *current["nodes"][i + 1 :],
+            ],
+        )
+        net.route(server.publish(session.id, current, T0 + i))
+        net.run(T0 + i)
+    assert lost
+    failures = [e for e in net.events if isinstance(e, UpdateApplied) and not e.success]
+    assert failures
+    assert failures[0].error
+    assert "Sequence gap" in failures[0].error or "Checksum mismatch" in failures[0].error
+    assert [e.reason for e in net.events if isinstance(e, Resync)] == ["reload"]
+    target = calculate_checksum(current)
+    assert all(d.checksum == target for d in net.devices.values())
+    completed = [e for e in net.events if isinstance(e, UpdateAcked)]
+    assert completed[-1].sequence == 3
+    assert completed[-1].acked == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('{"metadata": {}, "nodes": [', "not valid JSON"),
+        ("", "not valid JSON"),
+        ('{"metadata": {}, "nodes": [NaN]}', "not valid JSON"),
+        ("[1, 2]", "top level is a JSON array"),
+        ('{"nodes": []}', "'metadata' must be an object"),
+        ('{"metadata": [], "nodes": []}', "'metadata' must be an object"),
+        ('{"metadata": {}, "nodes": {}}', "'nodes' must be an array"),
+        ('{"metadata": {}, "nodes": [1]}', "nodes[0] is a JSON number"),
+    ],
+)
+def test_parse_schema_refuses_what_cannot_be_pushed(text: str, problem: str) -> None:
+    from lumora_fast import ProtocolError
+
+    with pytest.raises(ProtocolError, match=problem.replace("[", r"\[")) as info:
+        parse_schema(text.encode())
+    assert info.value.code == "SCHEMA_VALIDATION_FAILED"
+
+
+def test_parse_schema_accepts_a_schema() -> None:
+    assert parse_schema('{"metadata": {}, "nodes": [{"id": "a"}], "x": "\\ud800"}')["x"] == "\ud800"
+    with pytest.raises(ValueError, match="UTF-8"):
+        parse_schema(b'{"metadata": {}, "nodes": [], "x": "\xff"}')
