@@ -137,6 +137,42 @@ impl<'s> KeyCache<'s> {
     }
 }
 
+/// Member orders by key sequence, for the canonical (sorted) form. A schema's objects come
+/// in a few thousand shapes (every node has `id, type, props, children, metadata`):
+/// sorting each shape's keys once per call is enough. Shapes are found by the identities
+/// of their keys, which are only meaningful within one walk.
+struct Shapes<'s> {
+    /// Direct-mapped by hash: an index into `arena`, plus one (0: empty).
+    slots: Vec<u32>,
+    arena: Vec<Shape<'s>>,
+}
+
+struct Shape<'s> {
+    hash: u64,
+    identities: Box<[usize]>,
+    /// Each member's position in the source object and its key, in output order.
+    order: Box<[(u32, KeySlot<'s>)]>,
+    /// A `__proto__` key was dropped.
+    dropped_proto: bool,
+}
+
+impl Shapes<'_> {
+    const SLOTS: usize = 4096;
+
+    fn mix(hash: u64, identity: usize) -> u64 {
+        (hash.rotate_left(5) ^ identity as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
+    }
+
+    fn find(&self, hash: u64, identities: impl ExactSizeIterator<Item = usize>) -> Option<usize> {
+        let at = *self.slots.get(hash as usize & (Self::SLOTS - 1))?;
+        let shape = self.arena.get((at as usize).checked_sub(1)?)?;
+        (shape.hash == hash
+            && shape.identities.len() == identities.len()
+            && shape.identities.iter().copied().eq(identities))
+        .then_some(at as usize - 1)
+    }
+}
+
 pub(crate) struct Writer<'o, 's, O: Output, S: Source<'s>> {
     out: &'o mut O,
     mode: Mode,
@@ -151,6 +187,9 @@ pub(crate) struct Writer<'o, 's, O: Output, S: Source<'s>> {
     /// instead of one allocation per object.
     scratch: Vec<Member<'s, S>>,
     keys: KeyCache<'s>,
+    shapes: Shapes<'s>,
+    /// Members of the objects being written in canonical form, innermost last.
+    pairs: Vec<(<S::Object as Object<'s, S>>::Key, S)>,
 }
 
 impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
@@ -164,6 +203,8 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
             in_nodes: false,
             scratch: Vec::new(),
             keys: KeyCache::new(),
+            shapes: Shapes { slots: Vec::new(), arena: Vec::new() },
+            pairs: Vec::new(),
         }
     }
 
@@ -179,6 +220,8 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
             in_nodes: false,
             scratch: Vec::new(),
             keys: KeyCache::new(),
+            shapes: Shapes { slots: Vec::new(), arena: Vec::new() },
+            pairs: Vec::new(),
         }
     }
 
@@ -208,7 +251,7 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
                 self.enter()?;
                 match self.mode {
                     Mode::Stringify { .. } => self.object_in_order(object)?,
-                    Mode::Canonical => self.object_collected(object)?,
+                    Mode::Canonical => self.object_sorted(object)?,
                 }
                 self.depth -= 1;
             }
@@ -369,6 +412,70 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// An object in canonical form: members in the order its shape (learned on first
+    /// sight) prescribes, `__proto__` dropped.
+    fn object_sorted(&mut self, object: S::Object) -> Result<(), CoreError> {
+        let base = self.pairs.len();
+        let mut hash = 0;
+        object.for_each_keyed(|key, value| {
+            hash = Shapes::mix(hash, S::Object::key_identity(key));
+            self.pairs.push((key, value));
+            Ok(())
+        })?;
+        let identities = self.pairs[base..].iter().map(|&(key, _)| S::Object::key_identity(key));
+        let shape = match self.shapes.find(hash, identities) {
+            Some(shape) => shape,
+            None => self.learn_shape(base, hash)?,
+        };
+        let (count, dropped_proto) = {
+            let shape = &self.shapes.arena[shape];
+            (shape.order.len(), shape.dropped_proto)
+        };
+        if dropped_proto {
+            self.out.dropped_proto();
+        }
+        self.out.buf().push(b'{');
+        for n in 0..count {
+            let (position, key) = self.shapes.arena[shape].order[n];
+            let (_, value) = self.pairs[base + position as usize];
+            self.member(n, key, Some(value))?;
+        }
+        self.pairs.truncate(base);
+        self.close(count, b'}');
+        Ok(())
+    }
+
+    /// Sort the keys of the object at `pairs[base..]` and remember the order.
+    #[cold]
+    fn learn_shape(&mut self, base: usize, hash: u64) -> Result<usize, CoreError> {
+        let mut order = Vec::with_capacity(self.pairs.len() - base);
+        let mut dropped_proto = false;
+        for position in base..self.pairs.len() {
+            let slot = self.key(self.pairs[position].0)?;
+            // The reference's replacer assigns `sorted["__proto__"] = v`, which sets the
+            // prototype instead of creating a property: the key vanishes.
+            if slot.key.as_bytes() == b"__proto__" {
+                dropped_proto = true;
+            } else {
+                order.push(((position - base) as u32, slot));
+            }
+        }
+        order.sort_unstable_by(|(_, a), (_, b)| match (a.index(), b.index()) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => a.key.cmp_utf16(&b.key),
+        });
+        let identities = self.pairs[base..].iter().map(|&(key, _)| S::Object::key_identity(key)).collect();
+        if self.shapes.slots.is_empty() {
+            self.shapes.slots = vec![0; Shapes::SLOTS];
+        }
+        let at = self.shapes.arena.len();
+        self.shapes.arena.push(Shape { hash, identities, order: order.into_boxed_slice(), dropped_proto });
+        self.shapes.slots[hash as usize & (Shapes::SLOTS - 1)] = u32::try_from(at + 1).unwrap_or(0);
+        Ok(at)
     }
 
     /// Collect the members, order them as the mode requires, and write them.
