@@ -162,6 +162,7 @@ impl<'s, 'py> PyVal<'s, 'py> {
         self.is_type(&raw mut ffi::PyUnicode_Type) || unsafe { ffi::PyUnicode_Check(self.ptr.as_ptr()) != 0 }
     }
 
+    #[inline]
     fn int(self) -> Result<Read<'s, Self>, CoreError> {
         let mut overflow = 0;
         // SAFETY: a live int (or subclass) object.
@@ -232,6 +233,10 @@ impl<'s, 'py: 's> Source<'s> for PyVal<'s, 'py> {
     type Array = PyArray<'s, 'py>;
     type Object = PyObject<'s, 'py>;
 
+    // Inlined into the walkers: returned through memory, the `Read` was copied in wider
+    // pieces than it was written, which stalls store forwarding on every value.
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     fn read(self) -> Result<Read<'s, Self>, CoreError> {
         // Exact builtin types first, by type pointer: they are nearly all of a schema.
         let ty = self.type_ptr();
