@@ -12,7 +12,7 @@ use crate::error::{CoreError, ErrorKind};
 use crate::value::{Read, Source, is_dict};
 
 /// Bytes buffered before the hasher consumes them.
-pub(crate) const CHUNK: usize = 64 * 1024;
+const CHUNK: usize = 64 * 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Algorithm {
@@ -68,107 +68,21 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// Consumes the canonical bytes chunk by chunk. Once the input proves large (a second
-/// chunk), hashing moves to a worker thread, so that the walk (which holds the GIL) and
-/// the hash run side by side on two cores instead of one after the other.
-pub(crate) struct ChunkHasher<'scope, 'env> {
-    scope: &'scope std::thread::Scope<'scope, 'env>,
-    state: HashState<'scope>,
-}
-
-enum HashState<'scope> {
-    Here(Hasher),
-    Worker {
-        chunks: std::sync::mpsc::SyncSender<Vec<u8>>,
-        spare: std::sync::mpsc::Receiver<Vec<u8>>,
-        done: std::thread::ScopedJoinHandle<'scope, Hasher>,
-    },
-    /// Only while switching states.
-    Moving,
-}
-
-/// Chunks hashed on the calling thread before handing over to a worker.
-const CHUNKS_HERE: usize = 1;
-
-impl<'scope, 'env> ChunkHasher<'scope, 'env> {
-    pub(crate) fn new(scope: &'scope std::thread::Scope<'scope, 'env>, algorithm: Algorithm) -> Self {
-        ChunkHasher { scope, state: HashState::Here(Hasher::new(algorithm)) }
-    }
-
-    /// Hash `buf`'s bytes, leaving it empty (possibly swapped for a recycled buffer).
-    pub(crate) fn consume(&mut self, buf: &mut Vec<u8>, chunks_seen: usize) {
-        match &mut self.state {
-            HashState::Here(hasher) if chunks_seen < CHUNKS_HERE => {
-                hasher.update(buf);
-                buf.clear();
-            }
-            HashState::Here(_) => {
-                let HashState::Here(mut hasher) = std::mem::replace(&mut self.state, HashState::Moving) else {
-                    return;
-                };
-                let (chunks, incoming) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
-                let (recycle, spare) = std::sync::mpsc::channel::<Vec<u8>>();
-                let done = self.scope.spawn(move || {
-                    for mut chunk in incoming {
-                        hasher.update(&chunk);
-                        chunk.clear();
-                        // The walk may be gone already (an error): then the buffer is dropped.
-                        let _ = recycle.send(chunk);
-                    }
-                    hasher
-                });
-                self.state = HashState::Worker { chunks, spare, done };
-                self.consume(buf, chunks_seen);
-            }
-            HashState::Worker { chunks, spare, .. } => {
-                let next = spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK + 4096));
-                let full = std::mem::replace(buf, next);
-                if let Err(std::sync::mpsc::SendError(full)) = chunks.send(full) {
-                    // The worker cannot have stopped while we hold its sender; hash here.
-                    *buf = full;
-                    buf.clear();
-                }
-            }
-            HashState::Moving => {}
-        }
-    }
-
-    /// Hash the remaining bytes and return the digest.
-    pub(crate) fn finish(self, rest: &[u8]) -> String {
-        match self.state {
-            HashState::Here(mut hasher) => {
-                hasher.update(rest);
-                hasher.finish()
-            }
-            HashState::Worker { chunks, done, .. } => {
-                let _ = chunks.send(rest.to_vec());
-                drop(chunks);
-                match done.join() {
-                    Ok(hasher) => hasher.finish(),
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }
-            }
-            HashState::Moving => String::new(),
-        }
-    }
-}
-
 /// Feeds the hasher in `CHUNK`-sized pieces.
-struct HashOutput<'scope, 'env> {
+struct HashOutput {
     buf: Vec<u8>,
-    hasher: ChunkHasher<'scope, 'env>,
-    chunks: usize,
+    hasher: Hasher,
 }
 
-impl Output for HashOutput<'_, '_> {
+impl Output for HashOutput {
     fn buf(&mut self) -> &mut Vec<u8> {
         &mut self.buf
     }
 
     fn flush_if_full(&mut self) {
         if self.buf.len() >= CHUNK {
-            self.hasher.consume(&mut self.buf, self.chunks);
-            self.chunks += 1;
+            self.hasher.update(&self.buf);
+            self.buf.clear();
         }
     }
 }
@@ -203,13 +117,11 @@ pub(crate) fn canonical_json<'s, S: Source<'s>>(schema: S) -> Result<Vec<u8>, Co
 
 /// The checksum of `schema`: 64 hex digits for SHA-256, `xxh3:` + 32 for XXH3-128.
 pub(crate) fn checksum<'s, S: Source<'s>>(schema: S, algorithm: Algorithm) -> Result<String, CoreError> {
-    std::thread::scope(|scope| {
-        let mut out =
-            HashOutput { buf: Vec::with_capacity(CHUNK + 4096), hasher: ChunkHasher::new(scope, algorithm), chunks: 0 };
-        write_canonical(schema, &mut out)?;
-        let HashOutput { buf, hasher, .. } = out;
-        Ok(hasher.finish(&buf))
-    })
+    let mut out = HashOutput { buf: Vec::with_capacity(CHUNK + 4096), hasher: Hasher::new(algorithm) };
+    write_canonical(schema, &mut out)?;
+    let HashOutput { buf, mut hasher } = out;
+    hasher.update(&buf);
+    Ok(hasher.finish())
 }
 
 #[cfg(test)]

@@ -12,10 +12,12 @@ use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::canonical::{Output, Writer};
-use crate::checksum::{Algorithm, CHUNK, ChunkHasher, check_schema};
+use crate::checksum::{Algorithm, Hasher, check_schema};
 use crate::delta::{self, Delta, IdKey, META_KEYS, NODE_DEPTH, id_key};
 use crate::error::{CoreError, ErrorKind};
 use crate::value::{Array, Source};
+
+const CHUNK: usize = 64 * 1024;
 
 /// The canonical hash of one part of a schema; `exact` is false when a `__proto__` key
 /// was dropped from it (its canonical form then hides a difference JSON equality sees).
@@ -26,10 +28,9 @@ struct PartHash {
 }
 
 /// Streams canonical JSON into the checksum hasher, capturing part hashes on the side.
-struct TrackerOutput<'scope, 'env> {
+struct TrackerOutput {
     buf: Vec<u8>,
-    hasher: ChunkHasher<'scope, 'env>,
-    chunks: usize,
+    hasher: Hasher,
     side: Xxh3,
     /// Where in `buf` the active capture's unhashed bytes begin.
     capture_from: Option<usize>,
@@ -38,7 +39,7 @@ struct TrackerOutput<'scope, 'env> {
     members: Vec<(Vec<u8>, PartHash)>,
 }
 
-impl Output for TrackerOutput<'_, '_> {
+impl Output for TrackerOutput {
     fn buf(&mut self) -> &mut Vec<u8> {
         &mut self.buf
     }
@@ -49,8 +50,8 @@ impl Output for TrackerOutput<'_, '_> {
                 self.side.update(&self.buf[*from..]);
                 *from = 0;
             }
-            self.hasher.consume(&mut self.buf, self.chunks);
-            self.chunks += 1;
+            self.hasher.update(&self.buf);
+            self.buf.clear();
         }
     }
 
@@ -114,21 +115,19 @@ pub(crate) fn update<'s, S: Source<'s>>(
     algorithm: Algorithm,
 ) -> Result<(Change<S>, TrackerState), CoreError> {
     check_schema(new)?;
-    let (checksum, node_hashes, members) = std::thread::scope(|scope| {
-        let mut out = TrackerOutput {
-            buf: Vec::with_capacity(CHUNK + 4096),
-            hasher: ChunkHasher::new(scope, algorithm),
-            chunks: 0,
-            side: Xxh3::new(),
-            capture_from: None,
-            exact: true,
-            nodes: Vec::new(),
-            members: Vec::new(),
-        };
-        Writer::for_tracker(&mut out).value(new)?;
-        let TrackerOutput { buf, hasher, nodes, members, .. } = out;
-        Ok::<_, CoreError>((hasher.finish(&buf), nodes, members))
-    })?;
+    let mut out = TrackerOutput {
+        buf: Vec::with_capacity(CHUNK + 4096),
+        hasher: Hasher::new(algorithm),
+        side: Xxh3::new(),
+        capture_from: None,
+        exact: true,
+        nodes: Vec::new(),
+        members: Vec::new(),
+    };
+    Writer::for_tracker(&mut out).value(new)?;
+    let TrackerOutput { buf, mut hasher, nodes: node_hashes, members, .. } = out;
+    hasher.update(&buf);
+    let checksum = hasher.finish();
 
     let new_nodes = delta::schema_nodes(new).ok();
     let nodes = match new_nodes {
