@@ -14,6 +14,8 @@ import pytest
 
 from lumora_fast import _backend
 
+from . import hypothesis_profiles  # noqa: F401  (registers and loads the profile)
+
 VECTORS = Path(__file__).parent / "data" / "conformance"
 
 

@@ -17,7 +17,7 @@ MAX_SAFE_INTEGER = 2**53
 def to_double(value: int | float) -> float:
     """The double JS would hold: ints round to nearest, beyond the range to +-Infinity."""
     if isinstance(value, float):
-        return float(value)
+        return float.__float__(value)  # the stored value, whatever a subclass overrides
     try:
         return float(int.__int__(value))
     except OverflowError:

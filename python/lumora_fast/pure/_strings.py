@@ -45,9 +45,10 @@ def quote(s: str) -> str:
 
     The result holds no surrogate code points, so it always encodes to UTF-8.
     """
+    s = str.__str__(s)  # the stored text, whatever a subclass overrides
     if _NEEDS_ESCAPE.search(s) is None:
-        return f'"{s}"'
-    return f'"{_NEEDS_ESCAPE.sub(_escape, s)}"'
+        return '"' + s + '"'
+    return '"' + _NEEDS_ESCAPE.sub(_escape, s) + '"'
 
 
 def js_string(s: str) -> str:
@@ -64,6 +65,7 @@ def js_string(s: str) -> str:
 
 def js_len(s: str) -> int:
     """``s.length`` in JS: the number of UTF-16 code units."""
+    s = str.__str__(s)
     if s.isascii():
         return len(s)
     return len(s.encode("utf-16-le", "surrogatepass")) // 2
@@ -75,4 +77,4 @@ def utf16_sort_key(s: str) -> bytes:
     Big-endian UTF-16 bytes compare exactly as the code-unit sequences do; this differs
     from code-point order in that astral characters sort before U+E000..U+FFFF.
     """
-    return s.encode("utf-16-be", "surrogatepass")
+    return str.__str__(s).encode("utf-16-be", "surrogatepass")

@@ -33,6 +33,7 @@ __all__ = [
     "UNSUPPORTED",
     "Missing",
     "Path",
+    "array_items",
     "check_json",
     "entries",
     "format_path",
@@ -174,10 +175,18 @@ def get_property(obj: Any, kind: int, name: str) -> Any:
     return MISSING
 
 
+def array_items(value: list[Any] | tuple[Any, ...]) -> list[Any]:
+    """The items of a list or tuple (or subclass) as stored: an overridden ``__iter__``
+    or ``__len__`` is not consulted, as the native core reads the items directly."""
+    if isinstance(value, list):
+        return list(list.__iter__(value))
+    return list(tuple.__iter__(value))
+
+
 def entries(value: Any, kind: int, path: Path) -> Iterator[tuple[str | int, Any]]:
     """The children of a container (``kind`` ``ARRAY``, ``OBJECT`` or ``STRUCT``) in order."""
     if kind == ARRAY:
-        return enumerate(value)
+        return enumerate(array_items(value))
     return iter(object_items(value, kind, path))
 
 

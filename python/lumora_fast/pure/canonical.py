@@ -24,6 +24,7 @@ from ._values import (
     STRING,
     UNSUPPORTED,
     Path,
+    array_items,
     kind_of,
     non_str_key,
     object_items,
@@ -130,7 +131,7 @@ def _write(root: object, *, canonical: bool, pretty: bool) -> str:
                 raise too_deep(path)
             frame = _Frame(value, path, len(out))
             if kind == ARRAY:
-                frame.entries = list(value)
+                frame.entries = array_items(value)
             elif canonical:
                 frame.is_object = True
                 frame.entries = _canonical_order(object_items(value, kind, path))

@@ -28,6 +28,7 @@ from ._values import (
     STRUCT,
     UNSUPPORTED,
     Path,
+    array_items,
     check_json,
     get_property,
     kind_of,
@@ -84,10 +85,6 @@ def _id_text(value: Any) -> str:
     return "undefined" if value is MISSING else dumps(value).decode("utf-8")
 
 
-def _object_map(value: Any, kind: int) -> dict[str, Any]:
-    return {js_string(key): item for key, item in object_items(value, kind, ())}
-
-
 def _json_kind(value: Any) -> int:
     kind = kind_of(value)
     if kind == STRUCT:
@@ -123,16 +120,33 @@ def json_equal(a: object, b: object) -> bool:
             if x != y:
                 return False
         elif kx == ARRAY:
-            if len(x) != len(y):
+            xs, ys = array_items(x), array_items(y)
+            if len(xs) != len(ys):
                 return False
-            stack.extend(zip(x, y, strict=True))
+            stack.extend(zip(xs, ys, strict=True))
         elif kx == OBJECT:
-            mx = _object_map(x, kind_of(x))
-            my = _object_map(y, kind_of(y))
-            if mx.keys() != my.keys():
+            xs, ys = object_items(x, kind_of(x), ()), object_items(y, kind_of(y), ())
+            if len(xs) != len(ys):
                 return False
-            stack.extend((item, my[key]) for key, item in mx.items())
+            for key, item in xs:
+                other = _member(ys, key)
+                if other is MISSING:
+                    return False
+                stack.append((item, other))
     return True
+
+
+def _member(items: list[tuple[str, Any]], key: str) -> Any:
+    """The value under ``key`` by JS string equality: the same text first, then (rarely:
+    a surrogate pair held as two code points) the same UTF-16 code units."""
+    for other_key, value in items:
+        if other_key == key:
+            return value
+    wanted = js_string(key)
+    for other_key, value in items:
+        if js_string(other_key) == wanted:
+            return value
+    return MISSING
 
 
 def _js_strict_equal(a: Any, b: Any) -> bool:
@@ -157,7 +171,7 @@ def _js_length(value: Any) -> Any:
     """``value.length`` in JS, for a non-null JSON value."""
     kind = kind_of(value)
     if kind == ARRAY:
-        return len(value)
+        return len(array_items(value))
     if kind == STRING:
         return js_len(value)
     if kind in (OBJECT, STRUCT):

@@ -28,6 +28,7 @@ from ._values import (
     STRUCT,
     UNSUPPORTED,
     Path,
+    array_items,
     get_property,
     kind_of,
     too_deep,
@@ -119,7 +120,9 @@ def _js_to_string(value: _Value) -> str:
         return _scalar_to_string(value.value, kind)
     # Iterative join over nested arrays; each frame is (parts, items, position, path).
     base_depth = len(value.path) + 1
-    stack: list[tuple[list[str], list[Any], int, Path]] = [([], list(value.value), 0, value.path)]
+    stack: list[tuple[list[str], list[Any], int, Path]] = [
+        ([], array_items(value.value), 0, value.path)
+    ]
     while True:
         parts, items, pos, path = stack[-1]
         if pos == len(items):
@@ -138,7 +141,7 @@ def _js_to_string(value: _Value) -> str:
         if item_kind == ARRAY:
             if base_depth + len(stack) > MAX_DEPTH:
                 raise too_deep(item_path)
-            stack.append(([], list(item), 0, item_path))
+            stack.append(([], array_items(item), 0, item_path))
         elif item_kind == NULL:
             parts.append("")
         else:
