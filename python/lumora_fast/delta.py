@@ -4,6 +4,15 @@ The wire format is the reference's ``SchemaDelta``; the semantics are fixed (DES
 "Compatibility rules -> Delta"): nodes are matched by id at the top level and compared
 deeply, removals are always reported, and ``version`` / ``theme`` / ``navigation``
 changes are carried in ``metadataChanges`` (``None`` for a removed key).
+
+The law ``checksum(apply(old, delta(old, new))) == checksum(new)`` holds when the ids are
+unique, the schemas differ only in ``nodes``, ``version``, ``theme``, ``navigation`` and
+``metadata.generatedAt``, and surviving nodes keep their order with new nodes at the end,
+with two more limits of the format itself: ``None`` in ``metadataChanges`` means "delete",
+so a new explicit ``null`` for one of those keys cannot be sent; and JSON writes a missing
+id as ``null``, so a node with ``"id": null`` and a node without an id count as the same
+id. :class:`~lumora_fast.SchemaTracker` checks all of this and reports when an
+incremental update would not be exact.
 """
 
 from __future__ import annotations
