@@ -163,13 +163,10 @@ impl Shapes<'_> {
         (hash.rotate_left(5) ^ identity as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
     }
 
-    fn find(&self, hash: u64, identities: impl ExactSizeIterator<Item = usize>) -> Option<usize> {
+    fn find(&self, hash: u64, identities: &[usize]) -> Option<usize> {
         let at = *self.slots.get(hash as usize & (Self::SLOTS - 1))?;
         let shape = self.arena.get((at as usize).checked_sub(1)?)?;
-        (shape.hash == hash
-            && shape.identities.len() == identities.len()
-            && shape.identities.iter().copied().eq(identities))
-        .then_some(at as usize - 1)
+        (shape.hash == hash && *shape.identities == *identities).then_some(at as usize - 1)
     }
 }
 
@@ -188,8 +185,10 @@ pub(crate) struct Writer<'o, 's, O: Output, S: Source<'s>> {
     scratch: Vec<Member<'s, S>>,
     keys: KeyCache<'s>,
     shapes: Shapes<'s>,
-    /// Members of the objects being written in canonical form, innermost last.
+    /// Members of the objects being written in canonical form, innermost last, and
+    /// their keys' identities (kept apart, to compare shapes as plain slices).
     pairs: Vec<(<S::Object as Object<'s, S>>::Key, S)>,
+    identities: Vec<usize>,
 }
 
 impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
@@ -205,6 +204,7 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
             keys: KeyCache::new(),
             shapes: Shapes { slots: Vec::new(), arena: Vec::new() },
             pairs: Vec::new(),
+            identities: Vec::new(),
         }
     }
 
@@ -222,6 +222,7 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
             keys: KeyCache::new(),
             shapes: Shapes { slots: Vec::new(), arena: Vec::new() },
             pairs: Vec::new(),
+            identities: Vec::new(),
         }
     }
 
@@ -420,12 +421,13 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
         let base = self.pairs.len();
         let mut hash = 0;
         object.for_each_keyed(|key, value| {
-            hash = Shapes::mix(hash, S::Object::key_identity(key));
+            let identity = S::Object::key_identity(key);
+            hash = Shapes::mix(hash, identity);
             self.pairs.push((key, value));
+            self.identities.push(identity);
             Ok(())
         })?;
-        let identities = self.pairs[base..].iter().map(|&(key, _)| S::Object::key_identity(key));
-        let shape = match self.shapes.find(hash, identities) {
+        let shape = match self.shapes.find(hash, &self.identities[base..]) {
             Some(shape) => shape,
             None => self.learn_shape(base, hash)?,
         };
@@ -443,6 +445,7 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
             self.member(n, key, Some(value))?;
         }
         self.pairs.truncate(base);
+        self.identities.truncate(base);
         self.close(count, b'}');
         Ok(())
     }
@@ -468,7 +471,7 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
             (None, Some(_)) => Ordering::Greater,
             (None, None) => a.key.cmp_utf16(&b.key),
         });
-        let identities = self.pairs[base..].iter().map(|&(key, _)| S::Object::key_identity(key)).collect();
+        let identities = self.identities[base..].into();
         if self.shapes.slots.is_empty() {
             self.shapes.slots = vec![0; Shapes::SLOTS];
         }
