@@ -20,6 +20,11 @@ use build::{PyBuilder, py_str};
 use errors::to_py;
 use view::Ctx;
 
+/// `type(value).__name__`, for error messages.
+pub(crate) fn type_name(value: &Bound<'_, PyAny>) -> String {
+    value.get_type().name().map_or_else(|_| "object".to_owned(), |n| n.to_string())
+}
+
 fn str_list<'py>(py: Python<'py>, items: &[Vec<u8>]) -> PyResult<Bound<'py, PyList>> {
     let strings = items
         .iter()
@@ -104,10 +109,9 @@ fn validate_message<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> PyResult<B
 }
 
 fn version_arg<'a>(value: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, [u8]>> {
-    let s = value.cast::<PyString>().map_err(|_| {
-        let name = value.get_type().name().map_or_else(|_| "object".to_owned(), |n| n.to_string());
-        PyTypeError::new_err(format!("protocol version must be a str, not {name}"))
-    })?;
+    let s = value
+        .cast::<PyString>()
+        .map_err(|_| PyTypeError::new_err(format!("protocol version must be a str, not {}", type_name(value))))?;
     Ok(str_arg(s)?.0)
 }
 
@@ -139,19 +143,7 @@ fn calculate_checksum(
     schema: &Bound<'_, PyAny>,
     algorithm: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<String> {
-    let algorithm = match algorithm {
-        None => Algorithm::Sha256,
-        Some(name) => {
-            let text = name.cast::<PyString>().map_err(|_| {
-                let kind = name.get_type().name().map_or_else(|_| "object".to_owned(), |n| n.to_string());
-                PyTypeError::new_err(format!("algorithm must be a str, not {kind}"))
-            })?;
-            text.to_str().ok().and_then(|t| Algorithm::from_name(t).ok()).ok_or_else(|| {
-                let repr = name.repr().map_or_else(|_| String::new(), |r| r.to_string());
-                PyValueError::new_err(format!("unknown checksum algorithm {repr} (expected 'sha256' or 'xxh3')"))
-            })?
-        }
-    };
+    let algorithm = algorithm.map_or(Ok(Algorithm::Sha256), algorithm_arg)?;
     let ctx = Ctx::new(py)?;
     checksum::checksum(ctx.view(schema), algorithm).map_err(to_py)
 }
@@ -204,10 +196,9 @@ fn calculate_schema_delta<'py>(
 }
 
 fn algorithm_arg(name: &Bound<'_, PyAny>) -> PyResult<Algorithm> {
-    let text = name.cast::<PyString>().map_err(|_| {
-        let kind = name.get_type().name().map_or_else(|_| "object".to_owned(), |n| n.to_string());
-        PyTypeError::new_err(format!("algorithm must be a str, not {kind}"))
-    })?;
+    let text = name
+        .cast::<PyString>()
+        .map_err(|_| PyTypeError::new_err(format!("algorithm must be a str, not {}", type_name(name))))?;
     text.to_str().ok().and_then(|t| Algorithm::from_name(t).ok()).ok_or_else(|| {
         let repr = name.repr().map_or_else(|_| String::new(), |r| r.to_string());
         PyValueError::new_err(format!("unknown checksum algorithm {repr} (expected 'sha256' or 'xxh3')"))
@@ -270,10 +261,7 @@ impl SchemaTracker {
 fn array_arg<'s, 'py>(ctx: &'s Ctx<'py>, value: &'s Bound<'py, PyAny>, name: &str) -> PyResult<view::PyArray<'s, 'py>> {
     match ctx.view(value).read() {
         Ok(crate::value::Read::Array(items)) => Ok(items),
-        _ => Err(PyTypeError::new_err(format!(
-            "{name} must be a list, not {}",
-            value.get_type().name().map_or_else(|_| "object".to_owned(), |n| n.to_string())
-        ))),
+        _ => Err(PyTypeError::new_err(format!("{name} must be a list, not {}", type_name(value)))),
     }
 }
 
@@ -302,8 +290,7 @@ fn apply_schema_delta<'py>(
         return Ok(result);
     }
     let changes = metadata_changes.cast::<PyDict>().map_err(|_| {
-        let kind = metadata_changes.get_type().name().map_or_else(|_| "object".to_owned(), |n| n.to_string());
-        PyTypeError::new_err(format!("metadata_changes must be a dict or None, not {kind}"))
+        PyTypeError::new_err(format!("metadata_changes must be a dict or None, not {}", type_name(metadata_changes)))
     })?;
     for (name, value) in changes.iter() {
         if value.is_none() {

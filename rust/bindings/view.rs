@@ -157,6 +157,19 @@ impl<'s, 'py> PyVal<'s, 'py> {
         Ok(JsStr::wtf8(bytes))
     }
 
+    /// `self[key]` for a dict and an exact str key (whose hash and equality are C code).
+    fn dict_get(self, key: *mut ffi::PyObject) -> Result<Option<Self>, CoreError> {
+        // SAFETY: `self` is a live dict and `key` a live exact str; the result is borrowed.
+        let value = unsafe { ffi::PyDict_GetItemWithError(self.ptr.as_ptr(), key) };
+        if value.is_null() {
+            return match PyErr::take(self.ctx.py) {
+                Some(err) => Err(err.into()),
+                None => Ok(None),
+            };
+        }
+        Ok(Some(self.child(value)))
+    }
+
     fn is_str(self) -> bool {
         // SAFETY: a live object.
         self.is_type(&raw mut ffi::PyUnicode_Type) || unsafe { ffi::PyUnicode_Check(self.ptr.as_ptr()) != 0 }
@@ -269,16 +282,7 @@ impl<'s, 'py: 's> Source<'s> for PyVal<'s, 'py> {
     fn get(self, key: &'static str) -> Result<Option<Self>, CoreError> {
         // SAFETY: a live object; the check reads type flags.
         if unsafe { ffi::PyDict_Check(self.ptr.as_ptr()) } != 0 {
-            let key = self.ctx.key(key);
-            // SAFETY: a live dict and an exact (interned) str key; borrowed result.
-            let value = unsafe { ffi::PyDict_GetItemWithError(self.ptr.as_ptr(), key) };
-            if value.is_null() {
-                if let Some(err) = PyErr::take(self.ctx.py) {
-                    return Err(err.into());
-                }
-                return Ok(None);
-            }
-            return Ok(Some(self.child(value)));
+            return self.dict_get(self.ctx.key(key));
         }
         if self.is_struct() {
             return StructEntries::new(self)?.get(key);
@@ -287,7 +291,7 @@ impl<'s, 'py: 's> Source<'s> for PyVal<'s, 'py> {
     }
 
     fn type_name(self) -> String {
-        self.bound().get_type().name().map_or_else(|_| "object".to_owned(), |n| n.to_string())
+        super::type_name(&self.bound())
     }
 
     fn is_dict(self) -> bool {
@@ -426,17 +430,7 @@ impl<'s, 'py: 's> Object<'s, PyVal<'s, 'py>> for PyObject<'s, 'py> {
             // Only an exact str key is looked up: a subclass's hash or equality could be
             // Python code. Callers fall back to comparing keys as strings.
             PyObject::Dict(_) if !key.is_type(&raw mut ffi::PyUnicode_Type) => Ok(None),
-            PyObject::Dict(dict) => {
-                // SAFETY: a live dict and a live exact-str key; the result is borrowed.
-                let value = unsafe { ffi::PyDict_GetItemWithError(dict.ptr.as_ptr(), key.ptr.as_ptr()) };
-                if value.is_null() {
-                    if let Some(err) = PyErr::take(dict.ctx.py) {
-                        return Err(err.into());
-                    }
-                    return Ok(None);
-                }
-                Ok(Some(dict.child(value)))
-            }
+            PyObject::Dict(dict) => dict.dict_get(key.ptr.as_ptr()),
             PyObject::Struct(object) => {
                 let wanted = key.js_str()?;
                 let members = StructEntries::new(object)?;

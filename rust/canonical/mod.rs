@@ -211,19 +211,7 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
     /// The checksum's writer: canonical, with `metadata.generatedAt` forced to 0 (added
     /// if absent) as the reference does to its deep copy before hashing.
     pub(crate) fn for_checksum(out: &'o mut O) -> Self {
-        Writer {
-            out,
-            mode: Mode::Canonical,
-            depth: 0,
-            zero_generated_at: true,
-            capture: false,
-            in_nodes: false,
-            scratch: Vec::new(),
-            keys: KeyCache::new(),
-            shapes: Shapes { slots: Vec::new(), arena: Vec::new() },
-            pairs: Vec::new(),
-            identities: Vec::new(),
-        }
+        Writer { zero_generated_at: true, ..Writer::new(out, Mode::Canonical) }
     }
 
     /// The checksum's writer, also reporting each top-level member and each node of
