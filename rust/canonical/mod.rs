@@ -453,12 +453,7 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
                 order.push(((position - base) as u32, slot));
             }
         }
-        order.sort_unstable_by(|(_, a), (_, b)| match (a.index(), b.index()) {
-            (Some(x), Some(y)) => x.cmp(&y),
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (None, None) => a.key.cmp_utf16(&b.key),
-        });
+        order.sort_unstable_by(|(_, a), (_, b)| js_order(a, b).then_with(|| a.key.cmp_utf16(&b.key)));
         let identities = self.identities[base..].into();
         if self.shapes.slots.is_empty() {
             self.shapes.slots = vec![0; Shapes::SLOTS];
@@ -469,20 +464,14 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
         Ok(at)
     }
 
-    /// Collect the members, order them as the mode requires, and write them.
+    /// `JSON.stringify` order for an object whose array-index keys came out of order:
+    /// collect the members, order them, and write them.
     fn object_collected(&mut self, object: S::Object) -> Result<(), CoreError> {
         let base = self.scratch.len();
-        let canonical = self.mode == Mode::Canonical;
         let mut position = 0;
         object.for_each_keyed(|key, value| {
             let slot = self.key(key)?;
-            // The reference's replacer assigns `sorted["__proto__"] = v`, which sets the
-            // prototype instead of creating a property: the key vanishes.
-            if canonical && slot.key.as_bytes() == b"__proto__" {
-                self.out.dropped_proto();
-            } else {
-                self.scratch.push(Member { key: slot, value: Some(value), position });
-            }
+            self.scratch.push(Member { key: slot, value: Some(value), position });
             position += 1;
             Ok(())
         })?;
@@ -528,12 +517,9 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
     /// write it as an object, and pop it.
     fn write_members(&mut self, base: usize) -> Result<(), CoreError> {
         let canonical = self.mode == Mode::Canonical;
-        let by_order = |a: &Member<'s, S>, b: &Member<'s, S>| match (a.key.index(), b.key.index()) {
-            (Some(x), Some(y)) => x.cmp(&y),
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (None, None) if canonical => a.key.key.cmp_utf16(&b.key.key),
-            (None, None) => a.position.cmp(&b.position),
+        let by_order = |a: &Member<'s, S>, b: &Member<'s, S>| {
+            js_order(&a.key, &b.key)
+                .then_with(|| if canonical { a.key.key.cmp_utf16(&b.key.key) } else { a.position.cmp(&b.position) })
         };
         let members = &mut self.scratch[base..];
         if !members.is_sorted_by(|a, b| by_order(a, b) != Ordering::Greater) {
@@ -548,6 +534,17 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
         self.scratch.truncate(base);
         self.close(count, b'}');
         Ok(())
+    }
+}
+
+/// JS property order between two keys: array indices first, ascending; any two other
+/// keys are equal here (the caller breaks the tie: sorted, or in insertion order).
+fn js_order(a: &KeySlot<'_>, b: &KeySlot<'_>) -> Ordering {
+    match (a.index(), b.index()) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
     }
 }
 
