@@ -4,6 +4,8 @@
 //! The canonical writer streams into the hasher through a small buffer: no intermediate
 //! string and no full canonical copy in memory.
 
+use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
+
 use sha2::{Digest, Sha256};
 use xxhash_rust::xxh3::Xxh3;
 
@@ -13,6 +15,9 @@ use crate::value::{Read, Source, is_dict};
 
 /// Bytes buffered before the hasher consumes them.
 const CHUNK: usize = 64 * 1024;
+
+/// Bytes handed to the hashing thread at a time: large enough that waking it is rare.
+const THREAD_CHUNK: usize = 256 * 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Algorithm {
@@ -87,6 +92,87 @@ impl Output for HashOutput {
     }
 }
 
+/// Like [`HashOutput`], hashing on a second thread once the canonical form outgrows one
+/// chunk: SHA-256 costs a fifth of canonicalization, and overlapping the two hides it.
+/// Small schemas (one chunk) never start the thread.
+struct ThreadedHashOutput<'scope, 'env> {
+    buf: Vec<u8>,
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    hasher: Option<Hasher>,
+    worker: Option<Worker<'scope>>,
+}
+
+struct Worker<'scope> {
+    /// Full chunks to hash (bounded: the writer waits rather than buffering the schema).
+    chunks: SyncSender<Vec<u8>>,
+    /// Hashed chunks, cleared, for reuse.
+    spare: Receiver<Vec<u8>>,
+    handle: std::thread::ScopedJoinHandle<'scope, Hasher>,
+}
+
+impl<'scope> ThreadedHashOutput<'scope, '_> {
+    /// The hasher with every byte written so far.
+    fn finish(mut self) -> Result<Hasher, CoreError> {
+        let Some(worker) = self.worker.take() else {
+            let mut hasher = self.hasher.take().ok_or_else(CoreError::hasher_lost)?;
+            hasher.update(&self.buf);
+            return Ok(hasher);
+        };
+        let Worker { chunks, spare, handle } = worker;
+        let sent = chunks.send(std::mem::take(&mut self.buf));
+        drop(chunks);
+        drop(spare);
+        let hasher = handle.join().map_err(|_| CoreError::hasher_lost())?;
+        sent.map_err(|_| CoreError::hasher_lost())?;
+        Ok(hasher)
+    }
+
+    fn start(&mut self) -> Option<Worker<'scope>> {
+        let mut hasher = self.hasher.take()?;
+        let (chunks, queue) = sync_channel::<Vec<u8>>(2);
+        let (recycle, spare) = channel::<Vec<u8>>();
+        let handle = self.scope.spawn(move || {
+            for mut chunk in queue {
+                hasher.update(&chunk);
+                chunk.clear();
+                // The writer may be gone (an error, or the end): the chunk is dropped.
+                let _ = recycle.send(chunk);
+            }
+            hasher
+        });
+        Some(Worker { chunks, spare, handle })
+    }
+}
+
+impl Output for ThreadedHashOutput<'_, '_> {
+    fn buf(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    #[inline]
+    fn flush_if_full(&mut self) {
+        if self.buf.len() >= THREAD_CHUNK {
+            self.hand_over();
+        }
+    }
+}
+
+impl ThreadedHashOutput<'_, '_> {
+    /// Send the full buffer to the worker (started on first use) and take a spare one.
+    #[cold]
+    #[inline(never)]
+    fn hand_over(&mut self) {
+        if self.worker.is_none() {
+            self.worker = self.start();
+        }
+        let Some(worker) = &self.worker else { return };
+        let next = worker.spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(THREAD_CHUNK + 4096));
+        let full = std::mem::replace(&mut self.buf, next);
+        // A send fails only if the worker died; `finish` reports it.
+        let _ = worker.chunks.send(full);
+    }
+}
+
 /// Refuse what the reference throws on: a schema that is not an object, a missing
 /// `metadata`, or a `metadata` that is neither an object nor an array.
 pub(crate) fn check_schema<'s, S: Source<'s>>(schema: S) -> Result<(), CoreError> {
@@ -117,11 +203,26 @@ pub(crate) fn canonical_json<'s, S: Source<'s>>(schema: S) -> Result<Vec<u8>, Co
 
 /// The checksum of `schema`: 64 hex digits for SHA-256, `xxh3:` + 32 for XXH3-128.
 pub(crate) fn checksum<'s, S: Source<'s>>(schema: S, algorithm: Algorithm) -> Result<String, CoreError> {
-    let mut out = HashOutput { buf: Vec::with_capacity(CHUNK + 4096), hasher: Hasher::new(algorithm) };
-    write_canonical(schema, &mut out)?;
-    let HashOutput { buf, mut hasher } = out;
-    hasher.update(&buf);
-    Ok(hasher.finish())
+    if algorithm == Algorithm::Xxh3 {
+        // XXH3 runs at memory speed: a thread would cost more than it hides.
+        let mut out = HashOutput { buf: Vec::with_capacity(CHUNK + 4096), hasher: Hasher::new(algorithm) };
+        write_canonical(schema, &mut out)?;
+        let HashOutput { buf, mut hasher } = out;
+        hasher.update(&buf);
+        return Ok(hasher.finish());
+    }
+    std::thread::scope(|scope| {
+        let mut out = ThreadedHashOutput {
+            buf: Vec::with_capacity(4096),
+            scope,
+            hasher: Some(Hasher::new(algorithm)),
+            worker: None,
+        };
+        let written = write_canonical(schema, &mut out);
+        let hasher = out.finish();
+        written?;
+        Ok(hasher?.finish())
+    })
 }
 
 #[cfg(test)]

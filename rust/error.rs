@@ -140,6 +140,8 @@ pub(crate) enum ErrorKind {
     UnknownAlgorithm {
         name: String,
     },
+    /// The checksum's hashing thread stopped before the end (it cannot, short of a bug).
+    HasherLost,
     /// An exception raised by Python while a value was read.
     #[cfg(feature = "python")]
     Python(pyo3::PyErr),
@@ -173,6 +175,11 @@ impl CoreError {
             _ => {}
         }
         self
+    }
+
+    #[cold]
+    pub(crate) fn hasher_lost() -> Self {
+        ErrorKind::HasherLost.into()
     }
 
     #[cold]
@@ -226,6 +233,7 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::ToPrimitive => f.write_str("Cannot convert object to primitive value"),
             ErrorKind::Reorder => f.write_str("internal: object members out of order"),
+            ErrorKind::HasherLost => f.write_str("internal error: the hashing thread stopped"),
             ErrorKind::UnknownAlgorithm { name } => {
                 write!(f, "unknown checksum algorithm '{name}' (expected 'sha256' or 'xxh3')")
             }

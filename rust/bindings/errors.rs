@@ -1,7 +1,7 @@
 //! The one place a `CoreError` becomes a Python exception.
 
 use pyo3::PyErr;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 
 use crate::error::{CoreError, ErrorKind};
 
@@ -13,6 +13,7 @@ pub(crate) fn to_py(err: CoreError) -> PyErr {
     match err.into_kind() {
         ErrorKind::Python(err) => err,
         kind @ ErrorKind::UnknownAlgorithm { .. } => PyValueError::new_err(kind.to_string()),
+        kind @ ErrorKind::HasherLost => PyRuntimeError::new_err(kind.to_string()),
         kind => ProtocolError::new_err(kind.to_string()),
     }
 }

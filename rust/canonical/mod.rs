@@ -139,34 +139,116 @@ impl<'s> KeyCache<'s> {
 
 /// Member orders by key sequence, for the canonical (sorted) form. A schema's objects come
 /// in a few thousand shapes (every node has `id, type, props, children, metadata`):
-/// sorting each shape's keys once per call is enough. Shapes are found by the identities
-/// of their keys, which are only meaningful within one walk.
+/// sorting each shape's keys and escaping them once per call is enough; writing an object
+/// is then one lookup and, per member, a copy of a prepared key. Shapes are found by the
+/// identities of their keys, which are only meaningful within one walk. Everything lives
+/// in a few flat vectors: the walk streams through far more memory than this, and
+/// scattered small allocations would each cost a cache miss.
 struct Shapes<'s> {
-    /// Direct-mapped by hash: an index into `arena`, plus one (0: empty).
+    /// Open addressing (linear probing), at most half full: an index into `arena`, plus
+    /// one (0: empty).
     slots: Vec<u32>,
-    arena: Vec<Shape<'s>>,
+    arena: Vec<Shape>,
+    /// Every shape's key identities, in source order.
+    identities: Vec<usize>,
+    /// Every shape's members, in output order.
+    members: Vec<ShapeMember>,
+    /// The same members' keys (for the general path).
+    keys: Vec<KeySlot<'s>>,
+    /// The members' prefixes (`{"key":` for an object's first member, `,"key":` for the
+    /// others), then [`PAD`] spare bytes, so that a short prefix is copied as one
+    /// fixed-size block.
+    prefixes: Vec<u8>,
 }
 
-struct Shape<'s> {
+/// Prefixes up to this long are copied as one fixed-size block (then trimmed).
+const PAD: usize = 32;
+
+struct Shape {
     hash: u64,
-    identities: Box<[usize]>,
-    /// Each member's position in the source object and its key, in output order.
-    order: Box<[(u32, KeySlot<'s>)]>,
+    /// Where its key identities start in `Shapes::identities`, and how many there are.
+    identities: u32,
+    len: u32,
+    /// Where its members start in `Shapes::members` / `Shapes::keys`, and how many
+    /// (fewer than its keys when a `__proto__` key is dropped).
+    members: u32,
+    count: u32,
     /// A `__proto__` key was dropped.
     dropped_proto: bool,
 }
 
+/// A member of a shape: its position in the source object, and its prefix.
+#[derive(Clone, Copy)]
+struct ShapeMember {
+    position: u32,
+    start: u32,
+    len: u32,
+}
+
 impl Shapes<'_> {
-    const SLOTS: usize = 4096;
+    const MIN_SLOTS: usize = 1024;
+
+    fn new() -> Self {
+        Shapes {
+            slots: Vec::new(),
+            arena: Vec::new(),
+            identities: Vec::new(),
+            members: Vec::new(),
+            keys: Vec::new(),
+            prefixes: Vec::new(),
+        }
+    }
 
     fn mix(hash: u64, identity: usize) -> u64 {
         (hash.rotate_left(5) ^ identity as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
     }
 
-    fn find(&self, hash: u64, identities: &[usize]) -> Option<usize> {
-        let at = *self.slots.get(hash as usize & (Self::SLOTS - 1))?;
-        let shape = self.arena.get((at as usize).checked_sub(1)?)?;
-        (shape.hash == hash && *shape.identities == *identities).then_some(at as usize - 1)
+    fn slot(hash: u64) -> usize {
+        (hash >> 32) as usize
+    }
+
+    /// The shape with these keys, if known.
+    fn find(&self, hash: u64, identities: &[usize]) -> Option<&Shape> {
+        let mask = self.slots.len().wrapping_sub(1);
+        let mut i = Self::slot(hash);
+        loop {
+            let at = *self.slots.get(i & mask)?;
+            let shape = self.arena.get((at as usize).checked_sub(1)?)?;
+            if shape.hash == hash && shape.len as usize == identities.len() {
+                let start = shape.identities as usize;
+                let known = self.identities.get(start..start + identities.len())?;
+                // A short loop, inlined: `==` on slices calls `memcmp`.
+                if known.iter().zip(identities).all(|(a, b)| a == b) {
+                    return Some(shape);
+                }
+            }
+            i += 1;
+        }
+    }
+
+    /// Add a shape, growing the table when it gets half full.
+    fn insert(&mut self, shape: Shape) -> usize {
+        let at = self.arena.len();
+        self.arena.push(shape);
+        if self.slots.len() < 2 * self.arena.len() {
+            self.slots = vec![0; (2 * self.slots.len()).max(Self::MIN_SLOTS)];
+            for n in 0..self.arena.len() {
+                self.place(n);
+            }
+        } else {
+            self.place(at);
+        }
+        at
+    }
+
+    fn place(&mut self, n: usize) {
+        let mask = self.slots.len() - 1;
+        let mut i = Self::slot(self.arena[n].hash);
+        while self.slots[i & mask] != 0 {
+            i += 1;
+        }
+        // Each shape comes from a distinct object of the input: never 2^32 of them.
+        self.slots[i & mask] = u32::try_from(n + 1).unwrap_or(0);
     }
 }
 
@@ -189,6 +271,7 @@ pub(crate) struct Writer<'o, 's, O: Output, S: Source<'s>> {
     /// their keys' identities (kept apart, to compare shapes as plain slices).
     pairs: Vec<(<S::Object as Object<'s, S>>::Key, S)>,
     identities: Vec<usize>,
+    floats: number::FloatCache,
 }
 
 impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
@@ -202,9 +285,10 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
             in_nodes: false,
             scratch: Vec::new(),
             keys: KeyCache::new(),
-            shapes: Shapes { slots: Vec::new(), arena: Vec::new() },
+            shapes: Shapes::new(),
             pairs: Vec::new(),
             identities: Vec::new(),
+            floats: number::FloatCache::new(),
         }
     }
 
@@ -229,7 +313,7 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
             Read::Bool(true) => self.out.buf().extend_from_slice(b"true"),
             Read::Bool(false) => self.out.buf().extend_from_slice(b"false"),
             Read::Int(i) => number::write_i64(self.out.buf(), i),
-            Read::Float(f) => number::write_f64(self.out.buf(), f),
+            Read::Float(f) => self.floats.write(self.out.buf(), f),
             Read::Str(s) => write_json_string(self.out.buf(), &s),
             Read::Array(items) => {
                 self.enter()?;
@@ -408,39 +492,78 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
     fn object_sorted(&mut self, object: S::Object) -> Result<(), CoreError> {
         let base = self.pairs.len();
         let mut hash = 0;
-        object.for_each_keyed(|key, value| {
+        let collected = object.for_each_keyed(|key, value| {
             let identity = S::Object::key_identity(key);
             hash = Shapes::mix(hash, identity);
             self.pairs.push((key, value));
             self.identities.push(identity);
             Ok(())
-        })?;
-        let shape = match self.shapes.find(hash, &self.identities[base..]) {
-            Some(shape) => shape,
-            None => self.learn_shape(base, hash)?,
-        };
-        let (count, dropped_proto) = {
-            let shape = &self.shapes.arena[shape];
-            (shape.order.len(), shape.dropped_proto)
-        };
-        if dropped_proto {
-            self.out.dropped_proto();
+        });
+        let written = collected.and_then(|()| {
+            let (members, count, dropped_proto) = match self.shapes.find(hash, &self.identities[base..]) {
+                Some(shape) => (shape.members as usize, shape.count as usize, shape.dropped_proto),
+                None => self.learn_shape(base, hash)?,
+            };
+            if dropped_proto {
+                self.out.dropped_proto();
+            }
+            if self.depth == 1 && (self.capture || self.zero_generated_at) {
+                self.members_general(base, members, count)
+            } else {
+                self.members_fast(base, members, count)
+            }
+        });
+        self.pairs.truncate(base);
+        self.identities.truncate(base);
+        written
+    }
+
+    /// Write the members of the object at `pairs[base..]` as its shape orders them, each
+    /// after its prepared prefix.
+    fn members_fast(&mut self, base: usize, members: usize, count: usize) -> Result<(), CoreError> {
+        if count == 0 {
+            self.out.buf().extend_from_slice(b"{}");
+            return Ok(());
         }
+        for n in members..members + count {
+            let ShapeMember { position, start, len } = self.shapes.members[n];
+            let buf = self.out.buf();
+            let at = buf.len();
+            let prefix = &self.shapes.prefixes[start as usize..];
+            match prefix.first_chunk::<PAD>() {
+                Some(block) if len as usize <= PAD => {
+                    buf.extend_from_slice(block);
+                    buf.truncate(at + len as usize);
+                }
+                _ => buf.extend_from_slice(&prefix[..len as usize]),
+            }
+            let (key, value) = self.pairs[base + position as usize];
+            self.value(value).map_err(|e| within_key::<S>(e, key))?;
+            self.out.flush_if_full();
+        }
+        self.out.buf().push(b'}');
+        Ok(())
+    }
+
+    /// Like [`Writer::members_fast`], through [`Writer::member`]: the top level of
+    /// checksums and of the tracker.
+    fn members_general(&mut self, base: usize, members: usize, count: usize) -> Result<(), CoreError> {
         self.out.buf().push(b'{');
         for n in 0..count {
-            let (position, key) = self.shapes.arena[shape].order[n];
+            let position = self.shapes.members[members + n].position;
+            let key = self.shapes.keys[members + n];
             let (_, value) = self.pairs[base + position as usize];
             self.member(n, key, Some(value))?;
         }
-        self.pairs.truncate(base);
-        self.identities.truncate(base);
         self.close(count, b'}');
         Ok(())
     }
 
-    /// Sort the keys of the object at `pairs[base..]` and remember the order.
+    /// Sort the keys of the object at `pairs[base..]`, prepare their prefixes and
+    /// remember the shape: its first member, member count and whether `__proto__` was
+    /// dropped.
     #[cold]
-    fn learn_shape(&mut self, base: usize, hash: u64) -> Result<usize, CoreError> {
+    fn learn_shape(&mut self, base: usize, hash: u64) -> Result<(usize, usize, bool), CoreError> {
         let mut order = Vec::with_capacity(self.pairs.len() - base);
         let mut dropped_proto = false;
         for position in base..self.pairs.len() {
@@ -454,14 +577,38 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
             }
         }
         order.sort_unstable_by(|(_, a), (_, b)| js_order(a, b).then_with(|| a.key.cmp_utf16(&b.key)));
-        let identities = self.identities[base..].into();
-        if self.shapes.slots.is_empty() {
-            self.shapes.slots = vec![0; Shapes::SLOTS];
+        let too_large = || CoreError::from(ErrorKind::TooLarge { size: usize::MAX, limit: u32::MAX as usize });
+        let shapes = &mut self.shapes;
+        let members = shapes.members.len();
+        let prefixes = &mut shapes.prefixes;
+        prefixes.truncate(prefixes.len().saturating_sub(PAD));
+        for (n, &(position, key)) in order.iter().enumerate() {
+            let start = prefixes.len();
+            prefixes.push(if n == 0 { b'{' } else { b',' });
+            if key.len == 0 {
+                write_json_string(prefixes, &key.key);
+            } else {
+                prefixes.extend_from_slice(self.keys.bytes(key));
+            }
+            prefixes.push(b':');
+            let len = u32::try_from(prefixes.len() - start).map_err(|_| too_large())?;
+            let start = u32::try_from(start).map_err(|_| too_large())?;
+            shapes.members.push(ShapeMember { position, start, len });
+            shapes.keys.push(key);
         }
-        let at = self.shapes.arena.len();
-        self.shapes.arena.push(Shape { hash, identities, order: order.into_boxed_slice(), dropped_proto });
-        self.shapes.slots[hash as usize & (Shapes::SLOTS - 1)] = u32::try_from(at + 1).unwrap_or(0);
-        Ok(at)
+        prefixes.resize(prefixes.len() + PAD, 0);
+        let identities = shapes.identities.len();
+        shapes.identities.extend_from_slice(&self.identities[base..]);
+        let shape = Shape {
+            hash,
+            identities: u32::try_from(identities).map_err(|_| too_large())?,
+            len: u32::try_from(self.identities.len() - base).map_err(|_| too_large())?,
+            members: u32::try_from(members).map_err(|_| too_large())?,
+            count: u32::try_from(order.len()).map_err(|_| too_large())?,
+            dropped_proto,
+        };
+        shapes.insert(shape);
+        Ok((members, order.len(), dropped_proto))
     }
 
     /// `JSON.stringify` order for an object whose array-index keys came out of order:

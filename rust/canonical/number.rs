@@ -7,15 +7,69 @@
 /// Largest integer magnitude a double holds exactly.
 const MAX_SAFE: u64 = 1 << 53;
 
+/// Append `block[..len]`: a fixed-size copy (inlined, no `memcpy` call), then a trim.
+#[inline]
+pub(crate) fn push_block<const N: usize>(out: &mut Vec<u8>, block: &[u8; N], len: usize) {
+    let at = out.len();
+    out.extend_from_slice(block);
+    out.truncate(at + len.min(N));
+}
+
+/// Two decimal digits per entry, `00` to `99`.
+static PAIRS: [u8; 200] = {
+    let mut table = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        table[2 * i] = b'0' + (i / 10) as u8;
+        table[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    table
+};
+
+/// Append an integer of magnitude at most 2^53 in decimal.
+fn write_safe_int(out: &mut Vec<u8>, value: i64) {
+    let mut block = [0u8; 24];
+    let negative = value < 0;
+    let mut rest = value.unsigned_abs();
+    let len = usize::from(negative) + rest.checked_ilog10().unwrap_or(0) as usize + 1;
+    block[0] = b'-';
+    let mut end = len;
+    while rest >= 100 {
+        let pair = (rest % 100) as usize * 2;
+        rest /= 100;
+        end -= 2;
+        block[end..end + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if rest >= 10 {
+        let pair = rest as usize * 2;
+        block[end - 2..end].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
+        block[end - 1] = b'0' + rest as u8;
+    }
+    push_block(out, &block, len);
+}
+
 /// Append a double as JSON: non-finite values are `null`, `-0` is `0`.
 pub(crate) fn write_f64(out: &mut Vec<u8>, value: f64) {
-    // Integral doubles (16.0, 1.0) are common in schemas: the integer path is faster
-    // and prints the same digits.
-    #[allow(clippy::float_cmp)]
-    if value.trunc() == value && value.abs() <= MAX_SAFE as f64 {
-        out.extend_from_slice(itoa::Buffer::new().format(value as i64).as_bytes());
-        return;
+    if !write_integral(out, value) {
+        write_fraction(out, value);
     }
+}
+
+/// Integral doubles (16.0, 1.0) are common in schemas: the integer path is faster and
+/// prints the same digits. False if `value` is not one.
+#[inline]
+fn write_integral(out: &mut Vec<u8>, value: f64) -> bool {
+    #[allow(clippy::float_cmp)]
+    let integral = value.trunc() == value && value.abs() <= MAX_SAFE as f64;
+    if integral {
+        write_safe_int(out, value as i64);
+    }
+    integral
+}
+
+fn write_fraction(out: &mut Vec<u8>, value: f64) {
     if value.is_finite() {
         out.extend_from_slice(ryu_js::Buffer::new().format_finite(value).as_bytes());
     } else {
@@ -26,9 +80,64 @@ pub(crate) fn write_f64(out: &mut Vec<u8>, value: f64) {
 /// Append an integer as JSON (exact within 2^53, else the nearest double).
 pub(crate) fn write_i64(out: &mut Vec<u8>, value: i64) {
     if value.unsigned_abs() <= MAX_SAFE {
-        out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+        write_safe_int(out, value);
     } else {
         write_f64(out, value as f64);
+    }
+}
+
+/// Recently formatted doubles by bit pattern. A schema's fractional numbers are a few
+/// design values (`0.5`, `1.25`, `0.75`) repeated thousands of times; formatting each once
+/// per walk is enough.
+pub(crate) struct FloatCache {
+    slots: Vec<FloatSlot>,
+}
+
+#[derive(Clone, Copy)]
+struct FloatSlot {
+    /// `u64::MAX` (a NaN, never cached) marks an empty slot.
+    bits: u64,
+    len: u8,
+    text: [u8; 31],
+}
+
+impl FloatCache {
+    const SLOTS: usize = 64;
+
+    pub(crate) const fn new() -> Self {
+        FloatCache { slots: Vec::new() }
+    }
+
+    /// Like [`write_f64`].
+    pub(crate) fn write(&mut self, out: &mut Vec<u8>, value: f64) {
+        if write_integral(out, value) {
+            return;
+        }
+        if !value.is_finite() {
+            out.extend_from_slice(b"null");
+            return;
+        }
+        let bits = value.to_bits();
+        let at = (bits.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize;
+        if let Some(slot) = self.slots.get(at)
+            && slot.bits == bits
+        {
+            push_block(out, &slot.text, usize::from(slot.len));
+            return;
+        }
+        let mut buffer = ryu_js::Buffer::new();
+        let text = buffer.format_finite(value).as_bytes();
+        out.extend_from_slice(text);
+        if self.slots.is_empty() {
+            self.slots = vec![FloatSlot { bits: u64::MAX, len: 0, text: [0; 31] }; Self::SLOTS];
+        }
+        if let (Some(slot), Ok(len)) = (self.slots.get_mut(at), u8::try_from(text.len()))
+            && let Some(dest) = slot.text.get_mut(..text.len())
+        {
+            dest.copy_from_slice(text);
+            slot.len = len;
+            slot.bits = bits;
+        }
     }
 }
 
@@ -81,6 +190,24 @@ mod tests {
         assert_eq!(js_to_string(f64::NEG_INFINITY), "-Infinity");
         assert_eq!(js_to_string(f64::NAN), "NaN");
         assert_eq!(js_to_string(-0.0), "0");
+    }
+
+    #[test]
+    fn integers_and_the_float_cache_print_like_the_plain_path() {
+        let mut cache = FloatCache::new();
+        let ints = [0, 1, -1, 9, 10, -10, 99, 100, 101, 999, 1000, 12_345, -987_654_321, 1 << 53, -(1 << 53)];
+        for &i in &ints {
+            let mut out = Vec::new();
+            write_i64(&mut out, i);
+            assert_eq!(out, i.to_string().as_bytes());
+        }
+        for v in [0.5, 0.25, 1.0, -2.0, 0.1, 1e-7, 1e21, 5e-324, f64::NAN, -0.0, 0.5, 0.25, 123.456, 0.1] {
+            let (mut cached, mut plain) = (Vec::new(), Vec::new());
+            cache.write(&mut cached, v);
+            cache.write(&mut cached, v);
+            write_f64(&mut plain, v);
+            assert_eq!(cached, [plain.clone(), plain].concat(), "{v:e}");
+        }
     }
 
     #[test]

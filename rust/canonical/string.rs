@@ -56,10 +56,13 @@ fn has_zero_byte(word: u64) -> bool {
 /// True if no byte of the 8 at `bytes[i..]` needs escaping (or a surrogate check).
 #[inline]
 fn clean_word(bytes: &[u8], i: usize, wtf8: bool) -> bool {
-    let Some(chunk) = bytes.get(i..i + 8).and_then(|c| <[u8; 8]>::try_from(c).ok()) else {
-        return false;
-    };
-    let word = u64::from_le_bytes(chunk);
+    bytes.get(i..i + 8).and_then(|c| <[u8; 8]>::try_from(c).ok()).is_some_and(|word| clean(word, wtf8))
+}
+
+/// True if none of the 8 bytes needs escaping (or a surrogate check).
+#[inline]
+fn clean(word: [u8; 8], wtf8: bool) -> bool {
+    let word = u64::from_le_bytes(word);
     let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
     let special = has_zero_byte(word ^ (ONES * u64::from(b'"')))
         || has_zero_byte(word ^ (ONES * u64::from(b'\\')))
@@ -73,8 +76,42 @@ pub(crate) fn write_json_string(out: &mut Vec<u8>, s: &JsStr<'_>) {
     let wtf8 = s.is_wtf8();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    let mut start = 0;
+    // Strings with nothing to escape (nearly all) are copied in 8-byte blocks, inlined:
+    // the last block overlaps the one before, and a short string is padded.
+    let len = bytes.len();
     let mut i = 0;
+    if len < 8 {
+        let mut word = [b'a'; 8];
+        for (dest, &b) in word.iter_mut().zip(bytes) {
+            *dest = b;
+        }
+        if clean(word, wtf8) {
+            super::number::push_block(out, &word, len);
+            out.push(b'"');
+            return;
+        }
+    } else {
+        while let Some(word) = bytes.get(i..i + 8).and_then(|c| <[u8; 8]>::try_from(c).ok())
+            && clean(word, wtf8)
+        {
+            out.extend_from_slice(&word);
+            i += 8;
+        }
+        if i == len {
+            out.push(b'"');
+            return;
+        }
+        if i + 8 > len
+            && let Some(last) = bytes.get(len - 8..).and_then(|c| <[u8; 8]>::try_from(c).ok())
+            && clean(last, wtf8)
+        {
+            out.truncate(out.len() - (8 - (len - i)));
+            out.extend_from_slice(&last);
+            out.push(b'"');
+            return;
+        }
+    }
+    let mut start = i;
     while i < bytes.len() {
         if clean_word(bytes, i, wtf8) {
             i += 8;
@@ -153,6 +190,48 @@ mod tests {
         let surrogate = [b"0123456789".as_slice(), b"\xED\xA0\x80", b"0123456789"].concat();
         assert_eq!(quote(&JsStr::wtf8(&surrogate)), "\"0123456789\\ud8000123456789\"");
         assert_eq!(quote(&JsStr::utf8("\u{d7ff}\u{d7ff}\u{d7ff}\u{d7ff}")), "\"\u{d7ff}\u{d7ff}\u{d7ff}\u{d7ff}\"");
+    }
+
+    /// The escaping rules, one character at a time.
+    fn naive(s: &str) -> String {
+        use std::fmt::Write;
+        let mut out = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if (c as u32) < 0x20 => {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    #[test]
+    fn every_length_and_escape_position_takes_the_right_path() {
+        let specials = ["\"", "\\", "\n", "\u{1}", "\u{1f}", "é", "😀", "\u{d7ff}", "\u{7f}"];
+        for len in 0..40 {
+            let plain: String = (0..len).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+            assert_eq!(quote(&JsStr::utf8(&plain)), naive(&plain));
+            for special in specials {
+                for at in 0..=len {
+                    let text = format!("{}{special}{}", &plain[..at], &plain[at..]);
+                    assert_eq!(quote(&JsStr::utf8(&text)), naive(&text), "{text:?}");
+                    assert_eq!(quote(&JsStr::wtf8(text.as_bytes())), naive(&text), "{text:?}");
+                }
+            }
+        }
+        let mut out = b"prefix".to_vec();
+        write_json_string(&mut out, &JsStr::utf8("0123456789"));
+        assert_eq!(out, b"prefix\"0123456789\"");
     }
 
     #[test]
