@@ -1232,6 +1232,18 @@ def backend(core: ModuleType) -> Iterator[None]:
         _backend.core = saved
 
 
+def _js_keys_collide(value: Any) -> bool:
+    """True if some dict in ``value`` has two keys that are one JS string."""
+    if isinstance(value, Struct):
+        return any(_js_keys_collide(getattr(value, f)) for f in value.__struct_fields__)
+    if isinstance(value, dict):
+        units = [k.encode("utf-16-le", "surrogatepass") if isinstance(k, str) else k for k in value]
+        return len(set(units)) < len(units) or any(_js_keys_collide(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_js_keys_collide(v) for v in value)
+    return False
+
+
 def _codec(core: ModuleType, message: Any, flags: dict[str, bool]) -> list[Any]:
     """What the public codec does with ``message`` on one backend, as comparable outcomes."""
     with backend(core):
@@ -1249,6 +1261,22 @@ def _codec(core: ModuleType, message: Any, flags: dict[str, bool]) -> list[Any]:
         return out
 
 
+@example(
+    message=lf.create_update_message(
+        "",
+        lf.create_incremental_update(
+            lf.SchemaDelta(
+                added=[],
+                modified=[],
+                removed=[],
+                metadata_changes=lf.MetadataChanges(navigation={"\U0001f600": None, "\ud83d\ude00": None}),
+            ),
+            0,
+        ),
+        timestamp=0,
+    ),
+    flags={"v1": False, "v2": False, "s": False},
+)
 @given(
     message=messages,
     flags=st.fixed_dictionaries({"v1": st.booleans(), "v2": st.booleans(), "s": st.booleans()}),
@@ -1261,8 +1289,10 @@ def test_message_round_trip(message: Any, flags: dict[str, bool]) -> None:
     assert len(n) == len(p)
     for a, b in zip(n, p, strict=True):
         assert_same_outcome(a, b)
-    if len(n) == 5:
-        # deserialize(serialize(m)) serializes to the same bytes, on both backends.
+    if len(n) == 5 and not _js_keys_collide(message):
+        # deserialize(serialize(m)) serializes to the same bytes, on both backends. (Not
+        # when two keys of one dict are the same JS string, such as a surrogate pair and
+        # its astral character: both are written, and parsing keeps the last.)
         assert n[3] == n[0]
         assert p[3] == p[0]
 

@@ -53,202 +53,161 @@ pub(crate) enum Mode {
     Canonical,
 }
 
-/// An object member waiting to be written in order: its key, its array index if it is
-/// one, its value (`None` writes a literal `0`: the checksum's `generatedAt`) and its
-/// position in the source object.
+/// An object member waiting to be written in order: its key's sort data and entry, its
+/// value (`None` writes a literal `0`: the checksum's `generatedAt`) and its position in
+/// the source object. Small plain fields: members are copied and compared while sorting.
 #[derive(Clone, Copy)]
-struct Member<'s, S> {
-    key: KeySlot<'s>,
-    value: Option<S>,
-    position: usize,
-}
-
-/// Escaped keys by identity. A schema repeats the same few key objects (`"id"`,
-/// `"type"`, `"props"`...) thousands of times: reading and escaping each once per call is
-/// enough. Identities are only meaningful within one walk, and the cache lives in one
-/// writer.
-struct KeyCache<'s> {
-    /// Direct-mapped by identity; identity 0 marks an empty slot.
-    slots: Vec<KeySlot<'s>>,
-    bytes: Vec<u8>,
-}
-
-/// A key: its text, its escaped form in the cache (`len == 0`: not cached) and its
-/// array index. Plain words, no `Option`s: this is copied around on the hot path.
-#[derive(Clone, Copy)]
-struct KeySlot<'s> {
-    identity: usize,
-    key: JsStr<'s>,
-    start: u32,
-    len: u32,
-    /// The key's array index, or `u32::MAX` (never an index) when it is not one.
+struct Member<S> {
+    token: u64,
     index: u32,
+    entry: u32,
+    position: u32,
+    value: Option<S>,
 }
 
-impl<'s> KeySlot<'s> {
-    fn uncached(key: JsStr<'s>) -> Self {
-        KeySlot { identity: 0, key, start: 0, len: 0, index: array_index(key.as_bytes()).unwrap_or(u32::MAX) }
-    }
-
-    fn index(self) -> Option<u32> {
-        (self.index != u32::MAX).then_some(self.index)
-    }
-}
-
-impl<'s> KeyCache<'s> {
-    const SLOTS: usize = 1024;
-
-    fn new() -> Self {
-        KeyCache { slots: Vec::new(), bytes: Vec::new() }
-    }
-    /// Longer keys are written directly: they are rarely repeated.
-    const MAX_KEY: usize = 64;
-
-    fn position(identity: usize) -> usize {
-        ((identity >> 4) ^ (identity >> 14)) & (Self::SLOTS - 1)
-    }
-
-    /// The key with this identity, if cached (`identity` is never 0).
-    #[allow(clippy::inline_always)] // see `Writer::key`
-    #[inline(always)]
-    fn get(&self, identity: usize) -> Option<KeySlot<'s>> {
-        let slot = *self.slots.get(Self::position(identity))?;
-        (slot.identity == identity).then_some(slot)
-    }
-
-    /// Escape `key` into the cache when it is short, and describe it.
-    fn put(&mut self, identity: usize, key: JsStr<'s>) -> KeySlot<'s> {
-        let uncached = KeySlot::uncached(key);
-        let start = self.bytes.len();
-        if key.as_bytes().len() > Self::MAX_KEY || identity == 0 || start > (u32::MAX as usize) / 2 {
-            return uncached;
-        }
-        if self.slots.is_empty() {
-            self.slots = vec![KeySlot::uncached(JsStr::utf8("")); Self::SLOTS];
-        }
-        write_json_string(&mut self.bytes, &key);
-        let slot = KeySlot { identity, start: start as u32, len: (self.bytes.len() - start) as u32, ..uncached };
-        self.slots[Self::position(identity)] = slot;
-        slot
-    }
-
-    fn bytes(&self, slot: KeySlot<'_>) -> &[u8] {
-        &self.bytes[slot.start as usize..(slot.start + slot.len) as usize]
-    }
-}
-
-/// Member orders by key sequence, for the canonical (sorted) form. A schema's objects come
-/// in a few thousand shapes (every node has `id, type, props, children, metadata`):
-/// sorting each shape's keys and escaping them once per call is enough; writing an object
-/// is then one lookup and, per member, a copy of a prepared key. Shapes are found by the
-/// identities of their keys, which are only meaningful within one walk. Everything lives
-/// in a few flat vectors: the walk streams through far more memory than this, and
-/// scattered small allocations would each cost a cache miss.
-struct Shapes<'s> {
-    /// Open addressing (linear probing), at most half full: an index into `arena`, plus
-    /// one (0: empty).
-    slots: Vec<u32>,
-    arena: Vec<Shape>,
-    /// Every shape's key identities, in source order.
-    identities: Vec<usize>,
-    /// Every shape's members, in output order.
-    members: Vec<ShapeMember>,
-    /// The same members' keys (for the general path).
-    keys: Vec<KeySlot<'s>>,
-    /// The members' prefixes (`{"key":` for an object's first member, `,"key":` for the
-    /// others), then [`PAD`] spare bytes, so that a short prefix is copied as one
-    /// fixed-size block.
-    prefixes: Vec<u8>,
+/// Keys by identity. A schema repeats the same few key objects (`"id"`, `"type"`,
+/// `"props"`...) thousands of times: reading, escaping and ranking each once per call is
+/// enough. Identities are only meaningful within one walk, and the cache lives in one
+/// writer. It stays small (a schema has a few hundred distinct keys), so it stays in
+/// cache while the walk streams through the schema.
+struct KeyCache<'s> {
+    /// Open addressing (linear probing), at most half full: `(identity, entry)`, identity
+    /// 0 marking an empty slot.
+    slots: Vec<(usize, u32)>,
+    /// Every key seen, never removed during the walk (members refer to them by number).
+    entries: Vec<KeyEntry<'s>>,
+    /// Each key as a member prefix, `,"key":`, then [`PAD`] spare bytes, so that a prefix
+    /// is copied as one fixed-size block.
+    bytes: Vec<u8>,
 }
 
 /// Prefixes up to this long are copied as one fixed-size block (then trimmed).
 const PAD: usize = 32;
 
-struct Shape {
-    hash: u64,
-    /// Where its key identities start in `Shapes::identities`, and how many there are.
-    identities: u32,
-    len: u32,
-    /// Where its members start in `Shapes::members` / `Shapes::keys`, and how many
-    /// (fewer than its keys when a `__proto__` key is dropped).
-    members: u32,
-    count: u32,
-    /// A `__proto__` key was dropped.
-    dropped_proto: bool,
-}
-
-/// A member of a shape: its position in the source object, and its prefix.
+/// A key: its text, its prefix in `KeyCache::bytes`, its array index and its sort token.
 #[derive(Clone, Copy)]
-struct ShapeMember {
-    position: u32,
+struct KeyEntry<'s> {
+    key: JsStr<'s>,
     start: u32,
     len: u32,
+    /// The key's array index, or `u32::MAX` (never an index) when it is not one.
+    index: u32,
+    /// See [`sort_token`].
+    token: u64,
 }
 
-impl Shapes<'_> {
-    const MIN_SLOTS: usize = 1024;
+/// No sort token (no token holds a 0xFF byte).
+const NO_TOKEN: u64 = u64::MAX;
+
+/// The sort token of `__proto__`.
+const PROTO_TOKEN: u64 = u64::from_be_bytes(*b"__proto_");
+
+/// The first 8 bytes of a key, big-endian and zero-padded, when none of them is 0xED or
+/// above: then two different tokens order their keys as UTF-16 code units do (below 0xED,
+/// byte order is UTF-16 order; a zero pad sorts a prefix first). `NO_TOKEN` otherwise.
+fn sort_token(bytes: &[u8]) -> u64 {
+    let head = &bytes[..bytes.len().min(8)];
+    if head.iter().any(|&b| b >= 0xED) {
+        return NO_TOKEN;
+    }
+    let mut word = [0u8; 8];
+    word[..head.len()].copy_from_slice(head);
+    u64::from_be_bytes(word)
+}
+
+impl<'s> KeyCache<'s> {
+    const MIN_SLOTS: usize = 256;
 
     fn new() -> Self {
-        Shapes {
-            slots: Vec::new(),
-            arena: Vec::new(),
-            identities: Vec::new(),
-            members: Vec::new(),
-            keys: Vec::new(),
-            prefixes: Vec::new(),
+        KeyCache { slots: Vec::new(), entries: Vec::new(), bytes: Vec::new() }
+    }
+
+    fn position(identity: usize) -> usize {
+        (identity as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(32) as usize
+    }
+
+    /// The entry of the key with this identity, if known (`identity` is never 0).
+    #[inline]
+    fn get(&self, identity: usize) -> Option<u32> {
+        let mask = self.slots.len().wrapping_sub(1);
+        let mut i = Self::position(identity);
+        loop {
+            let (known, entry) = *self.slots.get(i & mask)?;
+            if known == identity {
+                return Some(entry);
+            }
+            if known == 0 {
+                return None;
+            }
+            i += 1;
         }
     }
 
-    fn mix(hash: u64, identity: usize) -> u64 {
-        (hash.rotate_left(5) ^ identity as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
-    }
-
-    fn slot(hash: u64) -> usize {
-        (hash >> 32) as usize
-    }
-
-    /// The shape with these keys, if known.
-    fn find(&self, hash: u64, identities: &[usize]) -> Option<&Shape> {
-        let mask = self.slots.len().wrapping_sub(1);
-        let mut i = Self::slot(hash);
-        loop {
-            let at = *self.slots.get(i & mask)?;
-            let shape = self.arena.get((at as usize).checked_sub(1)?)?;
-            if shape.hash == hash && shape.len as usize == identities.len() {
-                let start = shape.identities as usize;
-                let known = self.identities.get(start..start + identities.len())?;
-                // A short loop, inlined: `==` on slices calls `memcmp`.
-                if known.iter().zip(identities).all(|(a, b)| a == b) {
-                    return Some(shape);
+    /// Add a key, escaped as a prefix; with identity 0 it is not indexed.
+    fn put(&mut self, identity: usize, key: JsStr<'s>) -> Result<u32, CoreError> {
+        let too_many = || CoreError::from(ErrorKind::TooLarge { size: usize::MAX, limit: u32::MAX as usize });
+        let start = self.bytes.len().saturating_sub(PAD);
+        self.bytes.truncate(start);
+        self.bytes.push(b',');
+        write_json_string(&mut self.bytes, &key);
+        self.bytes.push(b':');
+        let len = self.bytes.len() - start;
+        self.bytes.resize(self.bytes.len() + PAD, 0);
+        let bytes = key.as_bytes();
+        let entry = KeyEntry {
+            key,
+            start: u32::try_from(start).map_err(|_| too_many())?,
+            len: u32::try_from(len).map_err(|_| too_many())?,
+            index: array_index(bytes).unwrap_or(u32::MAX),
+            token: sort_token(bytes),
+        };
+        let id = u32::try_from(self.entries.len()).map_err(|_| too_many())?;
+        self.entries.push(entry);
+        if identity != 0 {
+            if self.slots.len() < 2 * self.entries.len() {
+                let size = (2 * self.slots.len()).max(Self::MIN_SLOTS);
+                let old = std::mem::replace(&mut self.slots, vec![(0, 0); size]);
+                for (known, entry) in old {
+                    if known != 0 {
+                        self.place(known, entry);
+                    }
                 }
             }
-            i += 1;
+            self.place(identity, id);
         }
+        Ok(id)
     }
 
-    /// Add a shape, growing the table when it gets half full.
-    fn insert(&mut self, shape: Shape) -> usize {
-        let at = self.arena.len();
-        self.arena.push(shape);
-        if self.slots.len() < 2 * self.arena.len() {
-            self.slots = vec![0; (2 * self.slots.len()).max(Self::MIN_SLOTS)];
-            for n in 0..self.arena.len() {
-                self.place(n);
-            }
-        } else {
-            self.place(at);
-        }
-        at
-    }
-
-    fn place(&mut self, n: usize) {
+    fn place(&mut self, identity: usize, entry: u32) {
         let mask = self.slots.len() - 1;
-        let mut i = Self::slot(self.arena[n].hash);
-        while self.slots[i & mask] != 0 {
+        let mut i = Self::position(identity);
+        while self.slots[i & mask].0 != 0 {
             i += 1;
         }
-        // Each shape comes from a distinct object of the input: never 2^32 of them.
-        self.slots[i & mask] = u32::try_from(n + 1).unwrap_or(0);
+        self.slots[i & mask] = (identity, entry);
+    }
+
+    fn entry(&self, id: u32) -> KeyEntry<'s> {
+        self.entries[id as usize]
+    }
+
+    /// The key's prefix, `,"key":`.
+    fn prefix(&self, id: u32) -> &[u8] {
+        let entry = &self.entries[id as usize];
+        &self.bytes[entry.start as usize..(entry.start + entry.len) as usize]
+    }
+
+    /// Append the prefix of the `n`th member of an object (no comma before the first).
+    #[inline]
+    fn write_prefix(&self, out: &mut Vec<u8>, id: u32, n: usize) {
+        let entry = &self.entries[id as usize];
+        let skip = usize::from(n == 0);
+        let start = entry.start as usize + skip;
+        let len = entry.len as usize - skip;
+        match self.bytes.get(start..).and_then(<[u8]>::first_chunk::<PAD>) {
+            Some(block) if len <= PAD => number::push_block(out, block, len),
+            _ => out.extend_from_slice(&self.bytes[start..start + len]),
+        }
     }
 }
 
@@ -264,13 +223,8 @@ pub(crate) struct Writer<'o, 's, O: Output, S: Source<'s>> {
     in_nodes: bool,
     /// Members of the objects being reordered, innermost last: one buffer per call
     /// instead of one allocation per object.
-    scratch: Vec<Member<'s, S>>,
+    scratch: Vec<Member<S>>,
     keys: KeyCache<'s>,
-    shapes: Shapes<'s>,
-    /// Members of the objects being written in canonical form, innermost last, and
-    /// their keys' identities (kept apart, to compare shapes as plain slices).
-    pairs: Vec<(<S::Object as Object<'s, S>>::Key, S)>,
-    identities: Vec<usize>,
     floats: number::FloatCache,
 }
 
@@ -285,9 +239,6 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
             in_nodes: false,
             scratch: Vec::new(),
             keys: KeyCache::new(),
-            shapes: Shapes::new(),
-            pairs: Vec::new(),
-            identities: Vec::new(),
             floats: number::FloatCache::new(),
         }
     }
@@ -384,38 +335,65 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
         Ok(())
     }
 
-    /// A member's key, read and escaped only on a cache miss. (Inlined: returned through
-    /// memory, this struct's copies stalled store forwarding.)
-    #[allow(clippy::inline_always)]
-    #[inline(always)]
-    fn key(&mut self, key: <S::Object as Object<'s, S>>::Key) -> Result<KeySlot<'s>, CoreError> {
+    /// A member's key entry, read and escaped only on first sight.
+    #[inline]
+    fn key(&mut self, key: <S::Object as Object<'s, S>>::Key) -> Result<u32, CoreError> {
         let identity = S::Object::key_identity(key);
-        if let Some(slot) = self.keys.get(identity) {
-            return Ok(slot);
+        match self.keys.get(identity) {
+            Some(entry) => Ok(entry),
+            None => self.key_miss(key, identity),
         }
-        self.key_miss(key, identity)
     }
 
     #[inline(never)]
-    fn key_miss(&mut self, key: <S::Object as Object<'s, S>>::Key, identity: usize) -> Result<KeySlot<'s>, CoreError> {
+    fn key_miss(&mut self, key: <S::Object as Object<'s, S>>::Key, identity: usize) -> Result<u32, CoreError> {
         let text = S::Object::key_str(key)?;
-        Ok(self.keys.put(identity, text))
+        self.keys.put(identity, text)
     }
 
-    fn write_key(&mut self, key: KeySlot<'_>) {
-        let buf = self.out.buf();
-        if key.len == 0 {
-            write_json_string(buf, &key.key);
-        } else {
-            buf.extend_from_slice(self.keys.bytes(key));
+    /// A member of the object being collected.
+    #[inline]
+    fn collect(&mut self, entry: u32, position: usize, value: Option<S>) {
+        let KeyEntry { token, index, .. } = self.keys.entry(entry);
+        let position = u32::try_from(position).unwrap_or(u32::MAX);
+        self.scratch.push(Member { token, index, entry, position, value });
+    }
+
+    /// `"key":`, after the separator.
+    fn write_key(&mut self, entry: u32) {
+        self.out.buf().extend_from_slice(&self.keys.prefix(entry)[1..]);
+    }
+
+    /// The `n`th member of an object in compact form, away from the top level of a
+    /// checksum: its prepared prefix and its value.
+    #[inline]
+    fn member_compact(&mut self, n: usize, entry: u32, value: Option<S>) -> Result<(), CoreError> {
+        self.keys.write_prefix(self.out.buf(), entry, n);
+        match value {
+            Some(value) => self.value(value).map_err(|e| self.within_entry(e, entry))?,
+            None => self.out.buf().push(b'0'),
         }
-        buf.push(b':');
+        self.out.flush_if_full();
+        Ok(())
     }
 
-    fn member(&mut self, n: usize, slot: KeySlot<'_>, value: Option<S>) -> Result<(), CoreError> {
-        let key = &slot.key;
+    /// Locate an error inside the member with this key.
+    #[cold]
+    fn within_entry(&self, err: CoreError, entry: u32) -> CoreError {
+        err.within(Seg::Key(self.keys.entry(entry).key.as_bytes().to_vec()))
+    }
+
+    /// Members go through [`Writer::member_compact`]: compact output, except for the top
+    /// level of checksums and of the tracker.
+    fn compact(&self) -> bool {
+        self.mode != (Mode::Stringify { pretty: true })
+            && !(self.depth == 1 && (self.capture || self.zero_generated_at))
+    }
+
+    fn member(&mut self, n: usize, entry: u32, value: Option<S>) -> Result<(), CoreError> {
+        let key = self.keys.entry(entry).key;
         self.separator(n);
-        self.write_key(slot);
+        self.write_key(entry);
         let buf = self.out.buf();
         if self.mode == (Mode::Stringify { pretty: true }) {
             buf.push(b' ');
@@ -457,18 +435,22 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
         let mut named = false;
         let pretty = self.mode == (Mode::Stringify { pretty: true });
         let written = object.for_each_keyed(|key, value| {
-            let slot = self.key(key)?;
-            match slot.index() {
-                Some(index) if named || last_index.is_some_and(|last| index < last) => {
+            let entry = self.key(key)?;
+            let index = self.keys.entry(entry).index;
+            if index == u32::MAX {
+                named = true;
+            } else {
+                if named || last_index.is_some_and(|last| index < last) {
                     return Err(ErrorKind::Reorder.into());
                 }
-                Some(index) => last_index = Some(index),
-                None => named = true,
+                last_index = Some(index);
             }
-            self.separator(count);
-            self.write_key(slot);
             if pretty {
+                self.separator(count);
+                self.write_key(entry);
                 self.out.buf().push(b' ');
+            } else {
+                self.keys.write_prefix(self.out.buf(), entry, count);
             }
             self.value(value).map_err(|e| within_key::<S>(e, key))?;
             count += 1;
@@ -487,128 +469,29 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
         }
     }
 
-    /// An object in canonical form: members in the order its shape (learned on first
-    /// sight) prescribes, `__proto__` dropped.
+    /// An object in canonical form: members sorted (array indices first, then by UTF-16
+    /// code units), `__proto__` dropped.
     fn object_sorted(&mut self, object: S::Object) -> Result<(), CoreError> {
-        let base = self.pairs.len();
-        let mut hash = 0;
+        let base = self.scratch.len();
+        let mut position = 0;
         let collected = object.for_each_keyed(|key, value| {
-            let identity = S::Object::key_identity(key);
-            hash = Shapes::mix(hash, identity);
-            self.pairs.push((key, value));
-            self.identities.push(identity);
-            Ok(())
-        });
-        let written = collected.and_then(|()| {
-            let (members, count, dropped_proto) = match self.shapes.find(hash, &self.identities[base..]) {
-                Some(shape) => (shape.members as usize, shape.count as usize, shape.dropped_proto),
-                None => self.learn_shape(base, hash)?,
-            };
-            if dropped_proto {
-                self.out.dropped_proto();
-            }
-            if self.depth == 1 && (self.capture || self.zero_generated_at) {
-                self.members_general(base, members, count)
-            } else {
-                self.members_fast(base, members, count)
-            }
-        });
-        self.pairs.truncate(base);
-        self.identities.truncate(base);
-        written
-    }
-
-    /// Write the members of the object at `pairs[base..]` as its shape orders them, each
-    /// after its prepared prefix.
-    fn members_fast(&mut self, base: usize, members: usize, count: usize) -> Result<(), CoreError> {
-        if count == 0 {
-            self.out.buf().extend_from_slice(b"{}");
-            return Ok(());
-        }
-        for n in members..members + count {
-            let ShapeMember { position, start, len } = self.shapes.members[n];
-            let buf = self.out.buf();
-            let at = buf.len();
-            let prefix = &self.shapes.prefixes[start as usize..];
-            match prefix.first_chunk::<PAD>() {
-                Some(block) if len as usize <= PAD => {
-                    buf.extend_from_slice(block);
-                    buf.truncate(at + len as usize);
-                }
-                _ => buf.extend_from_slice(&prefix[..len as usize]),
-            }
-            let (key, value) = self.pairs[base + position as usize];
-            self.value(value).map_err(|e| within_key::<S>(e, key))?;
-            self.out.flush_if_full();
-        }
-        self.out.buf().push(b'}');
-        Ok(())
-    }
-
-    /// Like [`Writer::members_fast`], through [`Writer::member`]: the top level of
-    /// checksums and of the tracker.
-    fn members_general(&mut self, base: usize, members: usize, count: usize) -> Result<(), CoreError> {
-        self.out.buf().push(b'{');
-        for n in 0..count {
-            let position = self.shapes.members[members + n].position;
-            let key = self.shapes.keys[members + n];
-            let (_, value) = self.pairs[base + position as usize];
-            self.member(n, key, Some(value))?;
-        }
-        self.close(count, b'}');
-        Ok(())
-    }
-
-    /// Sort the keys of the object at `pairs[base..]`, prepare their prefixes and
-    /// remember the shape: its first member, member count and whether `__proto__` was
-    /// dropped.
-    #[cold]
-    fn learn_shape(&mut self, base: usize, hash: u64) -> Result<(usize, usize, bool), CoreError> {
-        let mut order = Vec::with_capacity(self.pairs.len() - base);
-        let mut dropped_proto = false;
-        for position in base..self.pairs.len() {
-            let slot = self.key(self.pairs[position].0)?;
+            let entry = self.key(key)?;
             // The reference's replacer assigns `sorted["__proto__"] = v`, which sets the
             // prototype instead of creating a property: the key vanishes.
-            if slot.key.as_bytes() == b"__proto__" {
-                dropped_proto = true;
+            let KeyEntry { token, key, .. } = self.keys.entry(entry);
+            if token == PROTO_TOKEN && key.as_bytes() == b"__proto__" {
+                self.out.dropped_proto();
             } else {
-                order.push(((position - base) as u32, slot));
+                self.collect(entry, position, Some(value));
             }
+            position += 1;
+            Ok(())
+        });
+        if let Err(e) = collected {
+            self.scratch.truncate(base);
+            return Err(e);
         }
-        order.sort_unstable_by(|(_, a), (_, b)| js_order(a, b).then_with(|| a.key.cmp_utf16(&b.key)));
-        let too_large = || CoreError::from(ErrorKind::TooLarge { size: usize::MAX, limit: u32::MAX as usize });
-        let shapes = &mut self.shapes;
-        let members = shapes.members.len();
-        let prefixes = &mut shapes.prefixes;
-        prefixes.truncate(prefixes.len().saturating_sub(PAD));
-        for (n, &(position, key)) in order.iter().enumerate() {
-            let start = prefixes.len();
-            prefixes.push(if n == 0 { b'{' } else { b',' });
-            if key.len == 0 {
-                write_json_string(prefixes, &key.key);
-            } else {
-                prefixes.extend_from_slice(self.keys.bytes(key));
-            }
-            prefixes.push(b':');
-            let len = u32::try_from(prefixes.len() - start).map_err(|_| too_large())?;
-            let start = u32::try_from(start).map_err(|_| too_large())?;
-            shapes.members.push(ShapeMember { position, start, len });
-            shapes.keys.push(key);
-        }
-        prefixes.resize(prefixes.len() + PAD, 0);
-        let identities = shapes.identities.len();
-        shapes.identities.extend_from_slice(&self.identities[base..]);
-        let shape = Shape {
-            hash,
-            identities: u32::try_from(identities).map_err(|_| too_large())?,
-            len: u32::try_from(self.identities.len() - base).map_err(|_| too_large())?,
-            members: u32::try_from(members).map_err(|_| too_large())?,
-            count: u32::try_from(order.len()).map_err(|_| too_large())?,
-            dropped_proto,
-        };
-        shapes.insert(shape);
-        Ok((members, order.len(), dropped_proto))
+        self.write_members(base)
     }
 
     /// `JSON.stringify` order for an object whose array-index keys came out of order:
@@ -617,8 +500,8 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
         let base = self.scratch.len();
         let mut position = 0;
         object.for_each_keyed(|key, value| {
-            let slot = self.key(key)?;
-            self.scratch.push(Member { key: slot, value: Some(value), position });
+            let entry = self.key(key)?;
+            self.collect(entry, position, Some(value));
             position += 1;
             Ok(())
         })?;
@@ -636,24 +519,21 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
         let mut has_generated_at = false;
         let mut position = 0;
         object.for_each_keyed(|key, value| {
-            let slot = self.key(key)?;
-            match slot.key.as_bytes() {
+            let entry = self.key(key)?;
+            match self.keys.entry(entry).key.as_bytes() {
                 b"__proto__" => self.out.dropped_proto(),
                 b"generatedAt" => {
                     has_generated_at = true;
-                    self.scratch.push(Member { key: slot, value: None, position });
+                    self.collect(entry, position, None);
                 }
-                _ => self.scratch.push(Member { key: slot, value: Some(value), position }),
+                _ => self.collect(entry, position, Some(value)),
             }
             position += 1;
             Ok(())
         })?;
         if !has_generated_at {
-            self.scratch.push(Member {
-                key: KeySlot::uncached(JsStr::utf8("generatedAt")),
-                value: None,
-                position: usize::MAX,
-            });
+            let entry = self.keys.put(0, JsStr::utf8("generatedAt"))?;
+            self.collect(entry, usize::MAX, None);
         }
         self.write_members(base)?;
         self.depth -= 1;
@@ -664,34 +544,47 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
     /// write it as an object, and pop it.
     fn write_members(&mut self, base: usize) -> Result<(), CoreError> {
         let canonical = self.mode == Mode::Canonical;
-        let by_order = |a: &Member<'s, S>, b: &Member<'s, S>| {
-            js_order(&a.key, &b.key)
-                .then_with(|| if canonical { a.key.key.cmp_utf16(&b.key.key) } else { a.position.cmp(&b.position) })
+        let keys = &self.keys;
+        let by_order = |a: &Member<S>, b: &Member<S>| {
+            a.index.cmp(&b.index).then_with(|| {
+                if !canonical {
+                    a.position.cmp(&b.position)
+                } else if a.token != b.token && a.token != NO_TOKEN && b.token != NO_TOKEN {
+                    a.token.cmp(&b.token)
+                } else {
+                    keys.entry(a.entry).key.cmp_utf16(&keys.entry(b.entry).key)
+                }
+            })
         };
         let members = &mut self.scratch[base..];
         if !members.is_sorted_by(|a, b| by_order(a, b) != Ordering::Greater) {
             members.sort_unstable_by(by_order);
         }
         let count = members.len();
-        self.out.buf().push(b'{');
-        for n in 0..count {
-            let Member { key, value, .. } = self.scratch[base + n];
-            self.member(n, key, value)?;
-        }
+        let written = if self.compact() {
+            if count == 0 {
+                self.out.buf().extend_from_slice(b"{}");
+                Ok(())
+            } else {
+                self.out.buf().push(b'{');
+                (0..count)
+                    .try_for_each(|n| {
+                        let Member { entry, value, .. } = self.scratch[base + n];
+                        self.member_compact(n, entry, value)
+                    })
+                    .map(|()| self.out.buf().push(b'}'))
+            }
+        } else {
+            self.out.buf().push(b'{');
+            (0..count)
+                .try_for_each(|n| {
+                    let Member { entry, value, .. } = self.scratch[base + n];
+                    self.member(n, entry, value)
+                })
+                .map(|()| self.close(count, b'}'))
+        };
         self.scratch.truncate(base);
-        self.close(count, b'}');
-        Ok(())
-    }
-}
-
-/// JS property order between two keys: array indices first, ascending; any two other
-/// keys are equal here (the caller breaks the tie: sorted, or in insertion order).
-fn js_order(a: &KeySlot<'_>, b: &KeySlot<'_>) -> Ordering {
-    match (a.index(), b.index()) {
-        (Some(x), Some(y)) => x.cmp(&y),
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => Ordering::Equal,
+        written
     }
 }
 
@@ -769,6 +662,49 @@ mod tests {
         ]);
         assert_eq!(canonical(&v), "{\"b\":{\"a\":2,\"z\":1},\"😀\":2,\"\u{FF21}\":1}");
         assert!(compact(&v).contains("__proto__"));
+    }
+
+    #[test]
+    fn canonical_order_is_utf16_order_for_every_kind_of_key() {
+        // Sorted as JS does (`Object.keys(o).sort()` on UTF-16 code units).
+        let sorted = [
+            "1",
+            "20",
+            "",
+            "\u{0}",
+            "a",
+            "a\u{0}",
+            "abcdefgh",
+            "abcdefgh\u{0}",
+            "abcdefgh1",
+            "abcdefgha",
+            "abcdefghb",
+            "z",
+            "\u{7f}",
+            "\u{80}",
+            "é",
+            "\u{d7ff}",
+            "😀",
+            "😀a",
+            "\u{e000}",
+            "\u{ff21}",
+            "\u{ffff}",
+        ];
+        let mut reversed: Vec<_> = sorted.iter().rev().enumerate().collect();
+        // Interleave, so that no input order is close to the output.
+        reversed.sort_by_key(|(i, _)| (i % 3, *i));
+        let v = Value::Object(reversed.iter().map(|&(i, k)| (k.as_bytes().to_vec(), Value::Int(i as i64))).collect());
+        let text = canonical(&v);
+        let mut at = 0;
+        for key in sorted {
+            let quoted = format!(
+                "{}:",
+                String::from_utf8(stringify(&Value::str(key), false).unwrap_or_default()).unwrap_or_default()
+            );
+            let found = text[at..].find(&quoted).map(|i| i + at);
+            assert!(found.is_some(), "{key:?} out of order in {text}");
+            at = found.unwrap_or(0) + quoted.len();
+        }
     }
 
     #[test]
