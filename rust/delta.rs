@@ -229,90 +229,249 @@ fn scalar<'s, S: Source<'s>>(read: &Read<'s, S>) -> Option<Scalar<'s>> {
     })
 }
 
-/// JSON equality of `a` and `b` (at `depth`), walking both completely even once they
-/// differ, so that every value of both is also scanned for being JSON.
-pub(crate) fn compare<'s, S: Source<'s>>(a: S, b: S, depth: usize) -> Result<bool, CoreError> {
-    if a.identity() == b.identity() {
-        scan(a, depth)?;
-        return Ok(true);
-    }
-    let (ra, rb) = (a.read()?, b.read()?);
-    #[allow(clippy::float_cmp)] // JSON numbers compare as doubles
-    match (scalar(&ra), scalar(&rb)) {
-        (Some(x), Some(y)) => {
-            return Ok(match (x, y) {
-                (Scalar::Null, Scalar::Null) => true,
-                (Scalar::Bool(x), Scalar::Bool(y)) => x == y,
-                (Scalar::Number(x), Scalar::Number(y)) => x == y,
-                (Scalar::Str(x), Scalar::Str(y)) => x.js_eq(&y),
-                _ => false,
-            });
-        }
-        (Some(_), None) => {
-            scan(b, depth)?;
-            return Ok(false);
-        }
-        (None, Some(_)) => {
-            scan(a, depth)?;
-            return Ok(false);
-        }
-        (None, None) => {}
-    }
-    if depth > MAX_DEPTH {
-        return Err(CoreError::too_deep());
-    }
-    match (ra, rb) {
-        (Read::Array(x), Read::Array(y)) => {
-            let mut equal = x.len() == y.len();
-            x.for_each(|i, item| {
-                match y.get(i)? {
-                    Some(other) => equal &= compare(item, other, depth + 1)?,
-                    None => scan(item, depth + 1)?,
+/// JSON equality, with what one comparison learns along the way: which key objects of
+/// the two sides are equal. Schemas parsed separately hold distinct but equal key objects
+/// (`"id"`, `"props"`...) used thousands of times; comparing each pair's text once is
+/// enough. Identities are only meaningful while both schemas are alive: a `Comparer`
+/// lives for one call.
+pub(crate) struct Comparer {
+    /// Direct-mapped by the left key's identity: `(left, right)` found equal.
+    keys: Vec<(usize, usize)>,
+    /// Direct-mapped by a key's identity: the node field it names (see `Comparer::field`).
+    fields: Vec<(usize, Option<usize>)>,
+}
+
+/// The node fields the reference's comparison reads.
+const FIELDS: [&str; 3] = ["type", "children", "props"];
+
+/// The values of [`FIELDS`] in two nodes, picked up while comparing them.
+pub(crate) struct NodeFields<S> {
+    old: [Option<S>; 3],
+    new: [Option<S>; 3],
+    /// False if some key was not plain: then the fields are looked up instead.
+    plain: bool,
+}
+
+impl<S: Copy> NodeFields<S> {
+    fn record(&mut self, field: Option<usize>, old: Option<S>, new: Option<S>) {
+        match field {
+            Some(i) if i < FIELDS.len() => {
+                if old.is_some() {
+                    self.old[i] = old;
                 }
-                Ok(())
-            })?;
-            for i in x.len()..y.len() {
-                if let Some(item) = y.get(i)? {
-                    scan(item, depth + 1)?;
+                if new.is_some() {
+                    self.new[i] = new;
                 }
             }
-            Ok(equal)
+            Some(_) => self.plain = false,
+            None => {}
         }
-        (Read::Object(x), Read::Object(y)) => {
-            let mut equal = x.len() == y.len();
-            let mut matched = 0;
-            let mut cursor = 0;
-            x.for_each_keyed(|key, item| {
-                // Objects parsed from similar text usually list their keys in the same
-                // order: try the member at the same position before a lookup.
-                let found = match y.next_member(&mut cursor)? {
-                    Some((other_key, other)) if S::Object::key_eq(key, other_key)? => Some(other),
-                    _ => member::<S>(y, key)?,
-                };
-                if let Some(other) = found {
-                    matched += 1;
-                    equal &= compare(item, other, depth + 1)?;
-                } else {
-                    equal = false;
-                    scan(item, depth + 1)?;
-                }
-                Ok(())
-            })?;
-            if matched < y.len() {
-                y.for_each_keyed(|key, item| {
-                    if member::<S>(x, key)?.is_none() {
-                        scan(item, depth + 1)?;
+    }
+}
+
+impl Comparer {
+    const SLOTS: usize = 512;
+
+    pub(crate) fn new() -> Self {
+        Comparer { keys: Vec::new(), fields: Vec::new() }
+    }
+
+    /// JS string equality of two keys.
+    #[inline]
+    fn key_eq<'s, S: Source<'s>>(
+        &mut self,
+        a: <S::Object as Object<'s, S>>::Key,
+        b: <S::Object as Object<'s, S>>::Key,
+    ) -> Result<bool, CoreError> {
+        let (left, right) = (S::Object::key_identity(a), S::Object::key_identity(b));
+        if left == right {
+            return Ok(true);
+        }
+        let slot = (left >> 4 ^ left >> 13) & (Self::SLOTS - 1);
+        if self.keys.get(slot) == Some(&(left, right)) {
+            return Ok(true);
+        }
+        let equal = S::Object::key_eq(a, b)?;
+        if equal {
+            if self.keys.is_empty() {
+                self.keys = vec![(0, 0); Self::SLOTS];
+            }
+            self.keys[slot] = (left, right);
+        }
+        Ok(equal)
+    }
+
+    /// JSON equality of `a` and `b` (at `depth`), walking both completely even once they
+    /// differ, so that every value of both is also scanned for being JSON.
+    pub(crate) fn compare<'s, S: Source<'s>>(&mut self, a: S, b: S, depth: usize) -> Result<bool, CoreError> {
+        if a.identity() == b.identity() {
+            scan(a, depth)?;
+            return Ok(true);
+        }
+        let (ra, rb) = (a.read()?, b.read()?);
+        #[allow(clippy::float_cmp)] // JSON numbers compare as doubles
+        match (scalar(&ra), scalar(&rb)) {
+            (Some(x), Some(y)) => {
+                return Ok(match (x, y) {
+                    (Scalar::Null, Scalar::Null) => true,
+                    (Scalar::Bool(x), Scalar::Bool(y)) => x == y,
+                    (Scalar::Number(x), Scalar::Number(y)) => x == y,
+                    (Scalar::Str(x), Scalar::Str(y)) => x.js_eq(&y),
+                    _ => false,
+                });
+            }
+            (Some(_), None) => {
+                scan(b, depth)?;
+                return Ok(false);
+            }
+            (None, Some(_)) => {
+                scan(a, depth)?;
+                return Ok(false);
+            }
+            (None, None) => {}
+        }
+        if depth > MAX_DEPTH {
+            return Err(CoreError::too_deep());
+        }
+        match (ra, rb) {
+            (Read::Array(x), Read::Array(y)) => {
+                let (x_len, y_len) = (x.len(), y.len());
+                let mut equal = x_len == y_len;
+                x.for_each(|i, item| {
+                    match if i < y_len { y.get(i)? } else { None } {
+                        Some(other) if other.identity() == item.identity() && item.is_scalar() => {}
+                        Some(other) => equal &= self.compare(item, other, depth + 1)?,
+                        None => scan(item, depth + 1)?,
                     }
                     Ok(())
                 })?;
+                for i in x_len..y_len {
+                    if let Some(item) = y.get(i)? {
+                        scan(item, depth + 1)?;
+                    }
+                }
+                Ok(equal)
             }
-            Ok(equal)
+            (Read::Object(x), Read::Object(y)) => self.compare_objects::<S>(x, y, depth, None),
+            (_, _) => {
+                scan(a, depth)?;
+                scan(b, depth)?;
+                Ok(false)
+            }
         }
-        (_, _) => {
-            scan(a, depth)?;
-            scan(b, depth)?;
-            Ok(false)
+    }
+
+    /// JSON equality of two objects (at `depth`), recording the node fields the
+    /// reference's comparison reads when `fields` is given.
+    fn compare_objects<'s, S: Source<'s>>(
+        &mut self,
+        x: S::Object,
+        y: S::Object,
+        depth: usize,
+        mut fields: Option<&mut NodeFields<S>>,
+    ) -> Result<bool, CoreError> {
+        // Objects parsed from similar text usually list their keys in the same order:
+        // `y` is walked alongside `x`, and a lookup is needed only where the keys part.
+        // When every key of `x` met its twin in place and `y` has nothing more, the
+        // objects have the same keys, without asking either for its length.
+        let mut equal = true;
+        let mut in_step = true;
+        let mut count = 0;
+        let mut matched = 0;
+        let (mut x_cursor, mut cursor) = (0, 0);
+        while let Some((key, item)) = x.next_member(&mut x_cursor)? {
+            count += 1;
+            let found = match y.next_member(&mut cursor)? {
+                Some((other_key, other)) if self.key_eq::<S>(key, other_key)? => {
+                    if let Some(fields) = fields.as_deref_mut() {
+                        fields.plain &= S::Object::key_plain(other_key);
+                    }
+                    Some(other)
+                }
+                _ => {
+                    in_step = false;
+                    if let Some(fields) = fields.as_deref_mut() {
+                        // Found by JS string equality, which `get` may not agree with.
+                        fields.plain = false;
+                    }
+                    member::<S>(y, key)?
+                }
+            };
+            if let Some(fields) = fields.as_deref_mut() {
+                fields.record(self.field::<S>(key)?, Some(item), found);
+            }
+            if let Some(other) = found {
+                matched += 1;
+                // The same scalar on both sides (a leaf both schemas share): nothing to
+                // compare, and nothing inside to scan.
+                if item.identity() != other.identity() || !item.is_scalar() {
+                    equal &= self.compare(item, other, depth + 1)?;
+                }
+            } else {
+                equal = false;
+                scan(item, depth + 1)?;
+            }
         }
+        if in_step && y.next_member(&mut cursor)?.is_none() {
+            return Ok(equal);
+        }
+        let y_len = y.len();
+        equal &= count == y_len;
+        if matched < y_len {
+            y.for_each_keyed(|key, item| {
+                if member::<S>(x, key)?.is_none() {
+                    if let Some(fields) = fields.as_deref_mut() {
+                        fields.record(self.field::<S>(key)?, None, Some(item));
+                    }
+                    scan(item, depth + 1)?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(equal)
+    }
+
+    /// Which node field (`type`, `children`, `props`) a key names, if any;
+    /// `Some(FIELDS.len())` for a key that is not plain (see `Object::key_plain`).
+    fn field<'s, S: Source<'s>>(&mut self, key: <S::Object as Object<'s, S>>::Key) -> Result<Option<usize>, CoreError> {
+        let identity = S::Object::key_identity(key);
+        let slot = (identity >> 4 ^ identity >> 13) & (Self::SLOTS - 1);
+        if let Some(&(known, tag)) = self.fields.get(slot)
+            && known == identity
+        {
+            return Ok(tag);
+        }
+        let tag = if S::Object::key_plain(key) {
+            let text = S::Object::key_str(key)?;
+            FIELDS.iter().position(|f| f.as_bytes() == text.as_bytes())
+        } else {
+            Some(FIELDS.len())
+        };
+        if self.fields.is_empty() {
+            self.fields = vec![(0, None); Self::SLOTS];
+        }
+        self.fields[slot] = (identity, tag);
+        Ok(tag)
+    }
+
+    /// JSON equality of two matched top-level nodes, raising where the reference's
+    /// comparison throws (see [`check_comparable`]). One walk: the fields that check
+    /// reads are picked up while comparing.
+    pub(crate) fn compare_node<'s, S: Source<'s>>(&mut self, old: S, new: S, id: Option<S>) -> Result<bool, CoreError> {
+        if old.identity() != new.identity()
+            && let (Read::Object(x), Read::Object(y)) = (old.shape()?, new.shape()?)
+        {
+            let mut fields = NodeFields { old: [None; 3], new: [None; 3], plain: true };
+            let equal = self.compare_objects(x, y, NODE_DEPTH, Some(&mut fields))?;
+            if fields.plain {
+                check_fields(fields.old, fields.new, id)?;
+            } else {
+                check_comparable(old, new, id)?;
+            }
+            return Ok(equal);
+        }
+        check_comparable(old, new, id)?;
+        self.compare(old, new, NODE_DEPTH)
     }
 }
 
@@ -404,23 +563,33 @@ fn id_json<'s, S: Source<'s>>(id: Option<S>) -> String {
 /// differ or the children counts differ, and otherwise reads `children.length` and
 /// `Object.keys(props)` of both nodes (old first).
 pub(crate) fn check_comparable<'s, S: Source<'s>>(old: S, new: S, id: Option<S>) -> Result<(), CoreError> {
-    if !strict_equal(old.get("type")?, new.get("type")?)? {
+    let fields = |node: S| -> Result<[Option<S>; 3], CoreError> {
+        Ok([node.get(FIELDS[0])?, node.get(FIELDS[1])?, node.get(FIELDS[2])?])
+    };
+    check_fields(fields(old)?, fields(new)?, id)
+}
+
+/// [`check_comparable`] on the nodes' `type`, `children` and `props`.
+fn check_fields<'s, S: Source<'s>>(old: [Option<S>; 3], new: [Option<S>; 3], id: Option<S>) -> Result<(), CoreError> {
+    let [old_type, old_children, old_props] = old;
+    let [new_type, new_children, new_props] = new;
+    if !strict_equal(old_type, new_type)? {
         return Ok(());
     }
-    let missing = |node: S, field: &'static str| -> Result<Option<S>, CoreError> {
-        match node.get(field)? {
+    let present = |value: Option<S>| -> Result<Option<S>, CoreError> {
+        match value {
             Some(value) if !matches!(value.read()?, Read::Null) => Ok(Some(value)),
             _ => Ok(None),
         }
     };
     let fail = |field, which| -> CoreError { ErrorKind::Uncomparable { id_json: id_json(id), field, which }.into() };
-    let old_children = missing(old, "children")?.ok_or_else(|| fail("children", "old"))?;
-    let new_children = missing(new, "children")?.ok_or_else(|| fail("children", "new"))?;
+    let old_children = present(old_children)?.ok_or_else(|| fail("children", "old"))?;
+    let new_children = present(new_children)?.ok_or_else(|| fail("children", "new"))?;
     if !lengths_equal(js_length(old_children)?, js_length(new_children)?)? {
         return Ok(());
     }
-    missing(old, "props")?.ok_or_else(|| fail("props", "old"))?;
-    missing(new, "props")?.ok_or_else(|| fail("props", "new"))?;
+    present(old_props)?.ok_or_else(|| fail("props", "old"))?;
+    present(new_props)?.ok_or_else(|| fail("props", "new"))?;
     Ok(())
 }
 
@@ -451,6 +620,7 @@ fn walk<'s, S: Source<'s>>(old: S, new: S, old_nodes: S::Array, new_nodes: S::Ar
     };
     let old_index = NodeIndex::build(old_nodes, "nodes")?;
     let new_index = NodeIndex::build(new_nodes, "nodes")?;
+    let mut comparer = Comparer::new();
     let mut added = Vec::new();
     let mut modified = Vec::new();
     for (key, id, node) in &new_index.entries {
@@ -460,8 +630,7 @@ fn walk<'s, S: Source<'s>>(old: S, new: S, old_nodes: S::Array, new_nodes: S::Ar
                 added.push(*node);
             }
             Some(&(_, _, old_node)) => {
-                check_comparable(old_node, *node, *id)?;
-                if !compare(old_node, *node, NODE_DEPTH)? {
+                if !comparer.compare_node(old_node, *node, *id)? {
                     modified.push(*node);
                 }
             }
@@ -481,7 +650,7 @@ fn walk<'s, S: Source<'s>>(old: S, new: S, old_nodes: S::Array, new_nodes: S::Ar
     for name in META_KEYS {
         let same = match (old.get(name)?, new.get(name)?) {
             (None, None) => true,
-            (Some(x), Some(y)) => compare(x, y, 2)?,
+            (Some(x), Some(y)) => comparer.compare(x, y, 2)?,
             (Some(x), None) => {
                 scan(x, 2)?;
                 false

@@ -210,8 +210,11 @@ impl<'s, S: Source<'s>> Diff<'_, 's, S> {
                 return Ok(None);
             }
             let (was, now) = (prev.hashes[old_last], next.hashes[last]);
-            let same =
-                if was.exact && now.exact { was.hash == now.hash } else { delta::compare(old_node, node, NODE_DEPTH)? };
+            let same = if was.exact && now.exact {
+                was.hash == now.hash
+            } else {
+                delta::Comparer::new().compare(old_node, node, NODE_DEPTH)?
+            };
             if !same {
                 modified.push(node);
                 modified_keys.insert(key);
@@ -234,7 +237,7 @@ impl<'s, S: Source<'s>> Diff<'_, 's, S> {
                 (None, None) => true,
                 (Some(x), Some(y)) => match (member(&self.prev.members, name), member(&self.next.members, name)) {
                     (Some(a), Some(b)) if a.exact && b.exact => a.hash == b.hash,
-                    _ => delta::compare(x, y, 2)?,
+                    _ => delta::Comparer::new().compare(x, y, 2)?,
                 },
                 _ => false,
             };

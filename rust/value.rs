@@ -213,6 +213,13 @@ pub(crate) trait Source<'s>: Copy + 's {
     fn shape(self) -> Result<Read<'s, Self>, CoreError> {
         self.read()
     }
+
+    /// True if the value is a JSON scalar (string, number, boolean or null), found
+    /// without reading it.
+    #[inline]
+    fn is_scalar(self) -> bool {
+        matches!(self.shape(), Ok(Read::Null | Read::Bool(_) | Read::Int(_) | Read::Float(_) | Read::Str(_)))
+    }
 }
 
 /// A plain object (a dict, not a Struct); a value that is not JSON is not one either.
@@ -263,6 +270,13 @@ pub(crate) trait Object<'s, S>: Copy {
 
     /// JS string equality of two keys.
     fn key_eq(a: Self::Key, b: Self::Key) -> Result<bool, CoreError>;
+
+    /// False for a key whose lookups could behave unlike its text (a Python `str`
+    /// subclass): `get` on its object is then the only safe way to find a member.
+    #[inline]
+    fn key_plain(_key: Self::Key) -> bool {
+        true
+    }
 }
 
 /// An owned JSON value (insertion-ordered objects), used by cargo tests.

@@ -414,6 +414,54 @@ def test_reference_comparison_throws_are_errors(impl: ModuleType) -> None:
     assert lf.calculate_schema_delta(_schema(_node("a")), _schema(more_children)).modified
 
 
+class _Key(str):
+    """A str subclass, as a dict key."""
+
+
+@pytest.mark.parametrize(
+    ("old_node", "new_node", "outcome"),
+    [
+        # Keys in another order: the fields are found all the same.
+        (
+            {"id": "a", "type": "View", "props": {}, "children": []},
+            {"props": {}, "type": "View", "id": "a"},
+            "'children' is missing or null in the new schema",
+        ),
+        # `type` only in the new node: the types differ, nothing is read further.
+        ({"id": "a", "props": {}}, {"id": "a", "type": "View", "props": {}}, "modified"),
+        # Neither has a `type`: undefined === undefined, so `children` is read.
+        ({"id": "a"}, {"id": "a", "x": 1}, "'children' is missing or null in the old schema"),
+        # Only the new node has `children`, and equal lengths make `props` be read.
+        (
+            {"id": "a", "children": [], "props": None},
+            {"id": "a", "children": [], "props": {}},
+            "'props' is missing or null in the old schema",
+        ),
+        # A str subclass key is looked up like any key named `type`.
+        (
+            {"id": "a", "type": "View", "props": {}, "children": []},
+            {"id": "a", _Key("type"): "View", "props": {}},
+            "'children' is missing or null in the new schema",
+        ),
+        (
+            {"id": "a", "type": "View", "children": [], "props": {"k": 1}},
+            {"id": "a", "type": "View", "children": [], "props": {"k": 1}},
+            "equal",
+        ),
+    ],
+)
+def test_comparison_throws_whatever_the_key_order(
+    impl: ModuleType, old_node: dict[str, Any], new_node: dict[str, Any], outcome: str
+) -> None:
+    old, new = _schema(old_node), _schema(new_node)
+    if outcome in ("modified", "equal"):
+        delta = lf.calculate_schema_delta(old, new)
+        assert [n["id"] for n in delta.modified] == (["a"] if outcome == "modified" else [])
+    else:
+        with pytest.raises(lf.ProtocolError, match=f'^cannot compare node "a": {outcome}$'):
+            lf.calculate_schema_delta(old, new)
+
+
 def test_depth_limit(impl: ModuleType) -> None:
     # The schema is depth 1, nodes 2, the node 3, props 4: a chain of 508 lists reaches 512.
     chain: list[Any] = []

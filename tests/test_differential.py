@@ -1269,7 +1269,9 @@ def _codec(core: ModuleType, message: Any, flags: dict[str, bool]) -> list[Any]:
                 added=[],
                 modified=[],
                 removed=[],
-                metadata_changes=lf.MetadataChanges(navigation={"\U0001f600": None, "\ud83d\ude00": None}),
+                metadata_changes=lf.MetadataChanges(
+                    navigation={"\U0001f600": None, "\ud83d\ude00": None}
+                ),
             ),
             0,
         ),

@@ -303,6 +303,17 @@ impl<'s, 'py: 's> Source<'s> for PyVal<'s, 'py> {
         self.ptr.as_ptr() as usize
     }
 
+    #[inline]
+    fn is_scalar(self) -> bool {
+        let ty = self.type_ptr();
+        ty == &raw mut ffi::PyUnicode_Type
+            || ty == &raw mut ffi::PyLong_Type
+            || ty == &raw mut ffi::PyFloat_Type
+            || ty == &raw mut ffi::PyBool_Type
+            // SAFETY: reading the address of the None singleton.
+            || self.ptr.as_ptr() == unsafe { ffi::Py_None() }
+    }
+
     fn shape(self) -> Result<Read<'s, Self>, CoreError> {
         let ty = self.type_ptr();
         if ty == &raw mut ffi::PyDict_Type {
@@ -439,6 +450,7 @@ impl<'s, 'py: 's> Object<'s, PyVal<'s, 'py>> for PyObject<'s, 'py> {
         }
     }
 
+    #[inline]
     fn next_member(self, cursor: &mut usize) -> Result<Option<(PyVal<'s, 'py>, PyVal<'s, 'py>)>, CoreError> {
         match self {
             PyObject::Dict(dict) => {
@@ -454,19 +466,17 @@ impl<'s, 'py: 's> Object<'s, PyVal<'s, 'py>> for PyObject<'s, 'py> {
                 }
                 let key = dict.child(key);
                 if !key.is_str() {
-                    return Err(ErrorKind::NonStrKey { type_name: key.type_name(), path: Path::default() }.into());
+                    return Err(non_str_key(key));
                 }
                 Ok(Some((key, dict.child(value))))
             }
-            PyObject::Struct(object) => {
-                let mut members = StructEntries::new(object)?;
-                for _ in 0..*cursor {
-                    members.next_member()?;
-                }
-                *cursor += 1;
-                members.next_member()
-            }
+            PyObject::Struct(object) => struct_member(object, cursor),
         }
+    }
+
+    #[inline]
+    fn key_plain(key: PyVal<'s, 'py>) -> bool {
+        key.is_type(&raw mut ffi::PyUnicode_Type)
     }
 
     fn key_eq(a: PyVal<'s, 'py>, b: PyVal<'s, 'py>) -> Result<bool, CoreError> {
@@ -476,6 +486,7 @@ impl<'s, 'py: 's> Object<'s, PyVal<'s, 'py>> for PyObject<'s, 'py> {
         Ok(a.js_str()?.js_eq(&b.js_str()?))
     }
 
+    #[inline]
     fn for_each_keyed(
         self,
         mut f: impl FnMut(PyVal<'s, 'py>, PyVal<'s, 'py>) -> Result<(), CoreError>,
@@ -489,21 +500,47 @@ impl<'s, 'py: 's> Object<'s, PyVal<'s, 'py>> for PyObject<'s, 'py> {
                 while unsafe { ffi::PyDict_Next(dict.ptr.as_ptr(), &raw mut pos, &raw mut key, &raw mut value) } != 0 {
                     let key = dict.child(key);
                     if !key.is_str() {
-                        return Err(ErrorKind::NonStrKey { type_name: key.type_name(), path: Path::default() }.into());
+                        return Err(non_str_key(key));
                     }
                     f(key, dict.child(value))?;
                 }
                 Ok(())
             }
-            PyObject::Struct(object) => {
-                let mut members = StructEntries::new(object)?;
-                while let Some((key, value)) = members.next_member()? {
-                    f(key, value)?;
-                }
-                Ok(())
-            }
+            PyObject::Struct(object) => struct_for_each(object, &mut f),
         }
     }
+}
+
+#[cold]
+fn non_str_key(key: PyVal<'_, '_>) -> CoreError {
+    ErrorKind::NonStrKey { type_name: key.type_name(), path: Path::default() }.into()
+}
+
+/// `next_member` of a msgspec Struct.
+#[inline(never)]
+fn struct_member<'s, 'py>(
+    object: PyVal<'s, 'py>,
+    cursor: &mut usize,
+) -> Result<Option<(PyVal<'s, 'py>, PyVal<'s, 'py>)>, CoreError> {
+    let mut members = StructEntries::new(object)?;
+    for _ in 0..*cursor {
+        members.next_member()?;
+    }
+    *cursor += 1;
+    members.next_member()
+}
+
+/// `for_each_keyed` of a msgspec Struct.
+#[inline(never)]
+fn struct_for_each<'s, 'py>(
+    object: PyVal<'s, 'py>,
+    f: &mut dyn FnMut(PyVal<'s, 'py>, PyVal<'s, 'py>) -> Result<(), CoreError>,
+) -> Result<(), CoreError> {
+    let mut members = StructEntries::new(object)?;
+    while let Some((key, value)) = members.next_member()? {
+        f(key, value)?;
+    }
+    Ok(())
 }
 
 /// A msgspec Struct's wire members: the tag first (if tagged), then every field that is
