@@ -308,57 +308,71 @@ impl Comparer {
             scan(a, depth)?;
             return Ok(true);
         }
+        if a.same_str(b) {
+            return Ok(true);
+        }
         let (ra, rb) = (a.read()?, b.read()?);
+        // The common pairs first, matched in place (moving `Read`s around stalls).
+        match (&ra, &rb) {
+            (Read::Str(x), Read::Str(y)) => return Ok(x.js_eq(y)),
+            (Read::Object(x), Read::Object(y)) => {
+                if depth > MAX_DEPTH {
+                    return Err(CoreError::too_deep());
+                }
+                return self.compare_objects::<S>(*x, *y, depth, None);
+            }
+            (Read::Array(x), Read::Array(y)) => {
+                if depth > MAX_DEPTH {
+                    return Err(CoreError::too_deep());
+                }
+                return self.compare_arrays::<S>(*x, *y, depth);
+            }
+            _ => {}
+        }
         #[allow(clippy::float_cmp)] // JSON numbers compare as doubles
         match (scalar(&ra), scalar(&rb)) {
-            (Some(x), Some(y)) => {
-                return Ok(match (x, y) {
-                    (Scalar::Null, Scalar::Null) => true,
-                    (Scalar::Bool(x), Scalar::Bool(y)) => x == y,
-                    (Scalar::Number(x), Scalar::Number(y)) => x == y,
-                    (Scalar::Str(x), Scalar::Str(y)) => x.js_eq(&y),
-                    _ => false,
-                });
-            }
+            (Some(x), Some(y)) => Ok(match (x, y) {
+                (Scalar::Null, Scalar::Null) => true,
+                (Scalar::Bool(x), Scalar::Bool(y)) => x == y,
+                (Scalar::Number(x), Scalar::Number(y)) => x == y,
+                (Scalar::Str(x), Scalar::Str(y)) => x.js_eq(&y),
+                _ => false,
+            }),
             (Some(_), None) => {
                 scan(b, depth)?;
-                return Ok(false);
+                Ok(false)
             }
             (None, Some(_)) => {
                 scan(a, depth)?;
-                return Ok(false);
+                Ok(false)
             }
-            (None, None) => {}
-        }
-        if depth > MAX_DEPTH {
-            return Err(CoreError::too_deep());
-        }
-        match (ra, rb) {
-            (Read::Array(x), Read::Array(y)) => {
-                let (x_len, y_len) = (x.len(), y.len());
-                let mut equal = x_len == y_len;
-                x.for_each(|i, item| {
-                    match if i < y_len { y.get(i)? } else { None } {
-                        Some(other) if other.identity() == item.identity() && item.is_scalar() => {}
-                        Some(other) => equal &= self.compare(item, other, depth + 1)?,
-                        None => scan(item, depth + 1)?,
-                    }
-                    Ok(())
-                })?;
-                for i in x_len..y_len {
-                    if let Some(item) = y.get(i)? {
-                        scan(item, depth + 1)?;
-                    }
-                }
-                Ok(equal)
-            }
-            (Read::Object(x), Read::Object(y)) => self.compare_objects::<S>(x, y, depth, None),
-            (_, _) => {
+            (None, None) => {
+                // An array and an object.
                 scan(a, depth)?;
                 scan(b, depth)?;
                 Ok(false)
             }
         }
+    }
+
+    /// JSON equality of two arrays (at `depth`).
+    fn compare_arrays<'s, S: Source<'s>>(&mut self, x: S::Array, y: S::Array, depth: usize) -> Result<bool, CoreError> {
+        let (x_len, y_len) = (x.len(), y.len());
+        let mut equal = x_len == y_len;
+        x.for_each(|i, item| {
+            match if i < y_len { y.get(i)? } else { None } {
+                Some(other) if other.identity() == item.identity() && item.is_scalar() => {}
+                Some(other) => equal &= self.compare(item, other, depth + 1)?,
+                None => scan(item, depth + 1)?,
+            }
+            Ok(())
+        })?;
+        for i in x_len..y_len {
+            if let Some(item) = y.get(i)? {
+                scan(item, depth + 1)?;
+            }
+        }
+        Ok(equal)
     }
 
     /// JSON equality of two objects (at `depth`), recording the node fields the
@@ -379,9 +393,22 @@ impl Comparer {
         let mut count = 0;
         let mut matched = 0;
         let (mut x_cursor, mut cursor) = (0, 0);
-        while let Some((key, item)) = x.next_member(&mut x_cursor)? {
+        // One member ahead on both sides: its value is prefetched while this one is
+        // compared, so that the cache misses of siblings overlap.
+        let mut next = x.next_member(&mut x_cursor)?;
+        let mut next_other = y.next_member(&mut cursor)?;
+        while let Some((key, item)) = next {
             count += 1;
-            let found = match y.next_member(&mut cursor)? {
+            let in_place = next_other;
+            next = x.next_member(&mut x_cursor)?;
+            next_other = y.next_member(&mut cursor)?;
+            if let Some((_, value)) = next {
+                value.prefetch();
+            }
+            if let Some((_, value)) = next_other {
+                value.prefetch();
+            }
+            let found = match in_place {
                 Some((other_key, other)) if self.key_eq::<S>(key, other_key)? => {
                     if let Some(fields) = fields.as_deref_mut() {
                         fields.plain &= S::Object::key_plain(other_key);
@@ -412,7 +439,8 @@ impl Comparer {
                 scan(item, depth + 1)?;
             }
         }
-        if in_step && y.next_member(&mut cursor)?.is_none() {
+        // `next_other` is the member of `y` after as many as `x` has.
+        if in_step && next_other.is_none() {
             return Ok(equal);
         }
         let y_len = y.len();

@@ -214,6 +214,19 @@ pub(crate) trait Source<'s>: Copy + 's {
         self.read()
     }
 
+    /// A hint that the value will be read soon: a source whose values live scattered in
+    /// memory (Python objects) starts loading it, so that walks overlap their cache
+    /// misses instead of waiting on each in turn.
+    #[inline]
+    fn prefetch(self) {}
+
+    /// True if `self` and `other` are strings known to be equal, found cheaply (false
+    /// says nothing: compare them as usual).
+    #[inline]
+    fn same_str(self, _other: Self) -> bool {
+        false
+    }
+
     /// True if the value is a JSON scalar (string, number, boolean or null), found
     /// without reading it.
     #[inline]

@@ -304,6 +304,32 @@ impl<'s, 'py: 's> Source<'s> for PyVal<'s, 'py> {
     }
 
     #[inline]
+    fn prefetch(self) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a prefetch is only a hint; it never faults and reads nothing visible.
+        unsafe {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            _mm_prefetch::<_MM_HINT_T0>(self.ptr.as_ptr().cast::<i8>().cast_const());
+        }
+    }
+
+    #[inline]
+    fn same_str(self, other: Self) -> bool {
+        if !self.is_type(&raw mut ffi::PyUnicode_Type) || !other.is_type(&raw mut ffi::PyUnicode_Type) {
+            return false;
+        }
+        // SAFETY: two live exact strs; comparing them runs no Python code. Equal code
+        // points are equal UTF-16 (the converse fails only for a surrogate pair held as
+        // two code points, which the caller's own comparison finds).
+        let order = unsafe { ffi::PyUnicode_Compare(self.ptr.as_ptr(), other.ptr.as_ptr()) };
+        if order == -1 {
+            // -1 is also the error return (a legacy string that cannot be readied).
+            drop(PyErr::take(self.ctx.py));
+        }
+        order == 0
+    }
+
+    #[inline]
     fn is_scalar(self) -> bool {
         let ty = self.type_ptr();
         ty == &raw mut ffi::PyUnicode_Type
