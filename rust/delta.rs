@@ -102,8 +102,9 @@ impl<'s, S: Source<'s>> NodeIndex<'s, S> {
             positions: FxHashMap::with_capacity_and_hasher(nodes.len(), FxBuildHasher),
             superseded: Vec::new(),
         };
+        let mut id_name = IdName::Unknown;
         nodes.for_each(|i, node| {
-            let id = node.get("id")?;
+            let id = node_id(node, &mut id_name)?;
             let key = id_key(id).map_err(|e| at_node(e, list, i, Some("id")))?;
             if let Some(&at) = index.positions.get(&key) {
                 index.superseded.push(std::mem::replace(&mut index.entries[at].2, node));
@@ -123,6 +124,41 @@ impl<'s, S: Source<'s>> NodeIndex<'s, S> {
     pub(crate) fn contains(&self, key: &IdKey<'s>) -> bool {
         self.positions.contains_key(key)
     }
+}
+
+/// The key object a schema's nodes use for `"id"`, once the first node has shown it.
+#[derive(Clone, Copy)]
+enum IdName<K> {
+    Unknown,
+    Known(K),
+    Absent,
+}
+
+/// `node.id` (`node` is a dict). Parsed schemas share one key object per name: the first
+/// node's `"id"` key object is used to look the others up, which finds the member by
+/// identity instead of by text.
+fn node_id<'s, S: Source<'s>>(
+    node: S,
+    id_name: &mut IdName<<S::Object as Object<'s, S>>::Key>,
+) -> Result<Option<S>, CoreError> {
+    let Read::Object(object) = node.shape()? else {
+        return node.get("id");
+    };
+    match *id_name {
+        IdName::Known(name) => return object.lookup(name),
+        IdName::Absent => return node.get("id"),
+        IdName::Unknown => {}
+    }
+    let mut found = IdName::Absent;
+    object.for_each_keyed(|key, _| {
+        if matches!(found, IdName::Absent) && S::Object::key_plain(key) && S::Object::key_str(key)?.as_bytes() == b"id"
+        {
+            found = IdName::Known(key);
+        }
+        Ok(())
+    })?;
+    *id_name = found;
+    node.get("id")
 }
 
 fn at_node(err: CoreError, list: &'static str, index: usize, field: Option<&str>) -> CoreError {

@@ -462,6 +462,26 @@ def test_comparison_throws_whatever_the_key_order(
             lf.calculate_schema_delta(old, new)
 
 
+@pytest.mark.parametrize(
+    "first",
+    [
+        {"type": "View", "props": {}, "children": []},  # no id: the rest are looked up by name
+        {_Key("id"): "z", "type": "View", "props": {}, "children": []},  # a str subclass key
+        _node("z"),
+    ],
+)
+def test_node_ids_are_found_whatever_their_key_objects(
+    impl: ModuleType, first: dict[Any, Any]
+) -> None:
+    # Parsed schemas share one "id" key object; literals and other parses do not.
+    old = _schema(first, *json.loads(json.dumps([_node("a"), _node("b"), _node("c")])))
+    new = _schema(first, _node("a"), _node("b", props={"k": 1}), _node("d"))
+    delta = lf.calculate_schema_delta(old, new)
+    assert [n["id"] for n in delta.added] == ["d"]
+    assert [n["id"] for n in delta.modified] == ["b"]
+    assert list(delta.removed) == ["c"]
+
+
 def test_depth_limit(impl: ModuleType) -> None:
     # The schema is depth 1, nodes 2, the node 3, props 4: a chain of 508 lists reaches 512.
     chain: list[Any] = []

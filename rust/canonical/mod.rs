@@ -198,7 +198,8 @@ impl<'s> KeyCache<'s> {
     }
 
     /// Append the prefix of the `n`th member of an object (no comma before the first).
-    #[inline]
+    #[allow(clippy::inline_always)] // once per member: a call costs more than the copy
+    #[inline(always)]
     fn write_prefix(&self, out: &mut Vec<u8>, id: u32, n: usize) {
         let entry = &self.entries[id as usize];
         let skip = usize::from(n == 0);

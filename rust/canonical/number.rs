@@ -29,6 +29,13 @@ static PAIRS: [u8; 200] = {
 
 /// Append an integer of magnitude at most 2^53 in decimal.
 fn write_safe_int(out: &mut Vec<u8>, value: i64) {
+    // Most integers in a schema are small (sizes, counts, flags).
+    if let Ok(small @ 0..100) = u8::try_from(value) {
+        let pair = usize::from(small) * 2;
+        let skip = usize::from(small < 10);
+        out.extend_from_slice(&PAIRS[pair + skip..pair + 2]);
+        return;
+    }
     let mut block = [0u8; 24];
     let negative = value < 0;
     let mut rest = value.unsigned_abs();
