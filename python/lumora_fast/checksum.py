@@ -20,6 +20,10 @@ def calculate_checksum(schema: dict[str, Any], *, algorithm: ChecksumAlgorithm =
         algorithm: ``"sha256"`` (the reference's checksum: 64 lowercase hex digits) or
             ``"xxh3"`` (XXH3-128 over the same canonical bytes, as ``"xxh3:<32 hex>"``).
 
+    The native backend streams the canonical form into the hasher; once it outgrows
+    256 KB, SHA-256 runs on a helper thread while the writer goes on (the GIL stays
+    held, and the thread ends before the call returns).
+
     Raises:
         ProtocolError: The schema is not an object with a ``metadata`` object (where the
             reference throws), holds a value that is not JSON (the message names its
