@@ -98,3 +98,38 @@ def test_depth_limit(impl: ModuleType) -> None:
         lf.ProtocolError, match=r"^nesting depth exceeds 512 at \$\.deep(\[0\]){511}$"
     ):
         lf.calculate_checksum(_schema(deep=[chain]))
+
+
+def _big_schema(nodes: int) -> dict[str, Any]:
+    """A schema whose canonical form is about ``nodes`` * 200 bytes."""
+    return {
+        "metadata": {"generatedAt": 5, "b": 1},
+        "nodes": [
+            {"id": f"n{i}", "type": "Text", "props": {"text": "x" * 100, "size": i / 4}}
+            for i in range(nodes)
+        ],
+        "version": "1.0.0",
+    }
+
+
+@pytest.mark.parametrize("nodes", [1, 1_000, 6_000, 20_000])
+def test_large_schemas_hash_the_canonical_bytes(impl: ModuleType, nodes: int) -> None:
+    # From 256 KB up the native backend hashes SHA-256 on a helper thread.
+    schema = _big_schema(nodes)
+    canonical = lf.canonical_json(schema)
+    assert lf.calculate_checksum(schema) == hashlib.sha256(canonical).hexdigest()
+    assert lf.calculate_checksum(schema, algorithm="xxh3") == (
+        "xxh3:" + xxhash.xxh3_128_hexdigest(canonical)
+    )
+
+
+def test_an_error_after_megabytes_of_output_leaves_nothing_behind(impl: ModuleType) -> None:
+    schema = _big_schema(20_000)
+    schema["nodes"][-1]["props"]["bad"] = {1, 2}
+    for _ in range(3):
+        with pytest.raises(
+            lf.ProtocolError, match=r"^unsupported type set at \$\.nodes\[19999\]\.props\.bad$"
+        ):
+            lf.calculate_checksum(schema)
+    del schema["nodes"][-1]["props"]["bad"]
+    assert lf.calculate_checksum(schema) == hashlib.sha256(lf.canonical_json(schema)).hexdigest()
