@@ -117,6 +117,24 @@ fn sort_token(bytes: &[u8]) -> u64 {
 
 impl<'s> KeyCache<'s> {
     const MIN_SLOTS: usize = 256;
+    /// Keys indexed at most. Past this (a schema with a great many distinct keys, such as
+    /// a large map keyed by ids), new keys get transient entries, dropped when the object
+    /// that holds them is written: the cache stays bounded whatever the input.
+    const CAP: usize = 1 << 16;
+
+    /// Where the entries end now (see [`KeyCache::release`]).
+    fn mark(&self) -> (usize, usize) {
+        (self.entries.len(), self.bytes.len())
+    }
+
+    /// Drop the entries added since `mark` if they are all transient (the cache was full
+    /// at `mark`). Called once the object that used them is written.
+    fn release(&mut self, (entries, bytes): (usize, usize)) {
+        if entries >= Self::CAP {
+            self.entries.truncate(entries);
+            self.bytes.truncate(bytes);
+        }
+    }
 
     fn new() -> Self {
         KeyCache { slots: Vec::new(), entries: Vec::new(), bytes: Vec::new() }
@@ -143,7 +161,8 @@ impl<'s> KeyCache<'s> {
         }
     }
 
-    /// Add a key, escaped as a prefix; with identity 0 it is not indexed.
+    /// Add a key, escaped as a prefix; with identity 0, or once the cache is full, it is
+    /// not indexed.
     fn put(&mut self, identity: usize, key: JsStr<'s>) -> Result<u32, CoreError> {
         let too_many = || CoreError::from(ErrorKind::TooLarge { size: usize::MAX, limit: u32::MAX as usize });
         let start = self.bytes.len().saturating_sub(PAD);
@@ -163,7 +182,7 @@ impl<'s> KeyCache<'s> {
         };
         let id = u32::try_from(self.entries.len()).map_err(|_| too_many())?;
         self.entries.push(entry);
-        if identity != 0 {
+        if identity != 0 && self.entries.len() <= Self::CAP {
             if self.slots.len() < 2 * self.entries.len() {
                 let size = (2 * self.slots.len()).max(Self::MIN_SLOTS);
                 let old = std::mem::replace(&mut self.slots, vec![(0, 0); size]);
@@ -274,10 +293,12 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
             }
             Read::Object(object) => {
                 self.enter()?;
+                let mark = self.keys.mark();
                 match self.mode {
                     Mode::Stringify { .. } => self.object_in_order(object)?,
                     Mode::Canonical => self.object_sorted(object)?,
                 }
+                self.keys.release(mark);
                 self.depth -= 1;
             }
         }
@@ -706,6 +727,32 @@ mod tests {
             assert!(found.is_some(), "{key:?} out of order in {text}");
             at = found.unwrap_or(0) + quoted.len();
         }
+    }
+
+    #[test]
+    fn more_distinct_keys_than_the_cache_holds() {
+        use std::fmt::Write;
+        // Every key is a distinct key object here: the cache fills, and later keys take
+        // the transient path (their entries dropped as each object is written).
+        let count = KeyCache::CAP + 5_000;
+        let inner = || Value::object([("b", Value::Int(2)), ("a", Value::Int(1))]);
+        let outer = Value::Object((0..count).rev().map(|i| (format!("k{i:06}").into_bytes(), inner())).collect());
+        let v = Value::object([("z", outer), ("y", inner())]);
+        let mut expected = String::from("{\"y\":{\"a\":1,\"b\":2},\"z\":{");
+        for i in 0..count {
+            if i > 0 {
+                expected.push(',');
+            }
+            let _ = write!(expected, "\"k{i:06}\":{{\"a\":1,\"b\":2}}");
+        }
+        expected.push_str("}}");
+        let mut out = Vec::new();
+        let mut writer = Writer::new(&mut out, Mode::Canonical);
+        assert!(writer.value(&v).is_ok());
+        // The outer object's own keys, and a few: not the inner objects' 2 * count.
+        let kept = writer.keys.entries.len();
+        assert!(kept < count + 10, "{kept} key entries kept");
+        assert_eq!(String::from_utf8(out).unwrap_or_default(), expected);
     }
 
     #[test]
