@@ -19,6 +19,9 @@ const CHUNK: usize = 64 * 1024;
 /// Bytes handed to the hashing thread at a time: large enough that waking it is rare.
 const THREAD_CHUNK: usize = 256 * 1024;
 
+/// Chunks waiting for the hashing thread at most (2 MB).
+const QUEUED_CHUNKS: usize = 8;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Algorithm {
     Sha256,
@@ -103,7 +106,9 @@ struct ThreadedHashOutput<'scope, 'env> {
 }
 
 struct Worker<'scope> {
-    /// Full chunks to hash (bounded: the writer waits rather than buffering the schema).
+    /// Full chunks to hash. Bounded, so the writer waits rather than buffering the schema,
+    /// but loosely ([`QUEUED_CHUNKS`]): on a busy machine the hashing thread may not run
+    /// for a while, and the writer should not stop for it.
     chunks: SyncSender<Vec<u8>>,
     /// Hashed chunks, cleared, for reuse.
     spare: Receiver<Vec<u8>>,
@@ -129,7 +134,7 @@ impl<'scope> ThreadedHashOutput<'scope, '_> {
 
     fn start(&mut self) -> Option<Worker<'scope>> {
         let mut hasher = self.hasher.take()?;
-        let (chunks, queue) = sync_channel::<Vec<u8>>(2);
+        let (chunks, queue) = sync_channel::<Vec<u8>>(QUEUED_CHUNKS);
         let (recycle, spare) = channel::<Vec<u8>>();
         let handle = self.scope.spawn(move || {
             for mut chunk in queue {
