@@ -821,6 +821,24 @@ def _drop_proto(value: Any) -> Any:
     return value
 
 
+# Keys that share long prefixes and differ where UTF-8 and UTF-16 order disagree: the
+# native writer orders most keys by their first 8 bytes and must fall back correctly.
+_prefixed_keys = st.builds(
+    lambda prefix, rest: prefix + rest,
+    st.sampled_from(["", "a", "abcdefg", "abcdefgh", "abcdefghi", "\u00e9t\u00e9", "7"]),
+    st.text(alphabet="09aAz\x00\u00e9\ud7ff\ue000\uffff\U0001f600\ud800\udc00", max_size=4),
+)
+
+
+@given(
+    objects=st.lists(
+        st.dictionaries(_prefixed_keys, st.integers(-3, 3), max_size=12), min_size=1, max_size=4
+    )
+)
+def test_checksum_key_order_on_shared_prefixes(objects: list[dict[str, int]]) -> None:
+    _check_checksums({"metadata": {}, "nodes": objects, **objects[0]})
+
+
 @given(schema=st.one_of(schemas(sub_values), schemas(bad_values)))
 def test_checksum_on_odd_values(schema: Any) -> None:
     _check_checksums(schema)
