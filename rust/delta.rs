@@ -312,6 +312,11 @@ impl Comparer {
         Comparer { keys: Vec::new(), fields: Vec::new() }
     }
 
+    /// The slot of a key object in the direct-mapped caches.
+    fn slot(identity: usize) -> usize {
+        (identity >> 4 ^ identity >> 13) & (Self::SLOTS - 1)
+    }
+
     /// JS string equality of two keys.
     #[inline]
     fn key_eq<'s, S: Source<'s>>(
@@ -323,7 +328,7 @@ impl Comparer {
         if left == right {
             return Ok(true);
         }
-        let slot = (left >> 4 ^ left >> 13) & (Self::SLOTS - 1);
+        let slot = Self::slot(left);
         if self.keys.get(slot) == Some(&(left, right)) {
             return Ok(true);
         }
@@ -499,7 +504,7 @@ impl Comparer {
     /// `Some(FIELDS.len())` for a key that is not plain (see `Object::key_plain`).
     fn field<'s, S: Source<'s>>(&mut self, key: <S::Object as Object<'s, S>>::Key) -> Result<Option<usize>, CoreError> {
         let identity = S::Object::key_identity(key);
-        let slot = (identity >> 4 ^ identity >> 13) & (Self::SLOTS - 1);
+        let slot = Self::slot(identity);
         if let Some(&(known, tag)) = self.fields.get(slot)
             && known == identity
         {

@@ -348,13 +348,7 @@ impl<'s, 'py: 's> Source<'s> for PyVal<'s, 'py> {
         if ty == &raw mut ffi::PyList_Type {
             return Ok(self.list(false));
         }
-        if ty == &raw mut ffi::PyUnicode_Type
-            || ty == &raw mut ffi::PyLong_Type
-            || ty == &raw mut ffi::PyFloat_Type
-            || ty == &raw mut ffi::PyBool_Type
-            // SAFETY: reading the address of the None singleton.
-            || self.ptr.as_ptr() == unsafe { ffi::Py_None() }
-        {
+        if self.is_scalar() {
             return Ok(Read::Null);
         }
         self.read_other()

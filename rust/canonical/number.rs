@@ -121,7 +121,7 @@ impl FloatCache {
             return;
         }
         if !value.is_finite() {
-            out.extend_from_slice(b"null");
+            write_fraction(out, value);
             return;
         }
         let bits = value.to_bits();
