@@ -1255,8 +1255,8 @@ def _js_keys_collide(value: Any) -> bool:
     if isinstance(value, Struct):
         return any(_js_keys_collide(getattr(value, f)) for f in value.__struct_fields__)
     if isinstance(value, dict):
-        units = [k.encode("utf-16-le", "surrogatepass") if isinstance(k, str) else k for k in value]
-        return len(set(units)) < len(units) or any(_js_keys_collide(v) for v in value.values())
+        keys = [js_string(k) if isinstance(k, str) else k for k in value]
+        return len(set(keys)) < len(keys) or any(_js_keys_collide(v) for v in value.values())
     if isinstance(value, list | tuple):
         return any(_js_keys_collide(v) for v in value)
     return False
