@@ -15,7 +15,7 @@ use std::borrow::Cow;
 
 use crate::canonical::stringify;
 use crate::error::{CoreError, ErrorKind, MAX_DEPTH, Seg};
-use crate::value::{Array, JsStr, Object, Read, Source, is_dict, join_surrogate_pairs};
+use crate::value::{Array, Compare, JsStr, Object, Read, Source, is_dict, join_surrogate_pairs};
 
 /// The schema-level keys a delta carries.
 pub(crate) const META_KEYS: [&str; 3] = ["version", "theme", "navigation"];
@@ -344,7 +344,16 @@ impl Comparer {
 
     /// JSON equality of `a` and `b` (at `depth`), walking both completely even once they
     /// differ, so that every value of both is also scanned for being JSON.
+    #[inline]
     pub(crate) fn compare<'s, S: Source<'s>>(&mut self, a: S, b: S, depth: usize) -> Result<bool, CoreError> {
+        match a.fast_equal(b, depth, self)? {
+            Some(equal) => Ok(equal),
+            None => self.compare_generic(a, b, depth),
+        }
+    }
+
+    /// [`Comparer::compare`] without the source's fast path for this pair.
+    fn compare_generic<'s, S: Source<'s>>(&mut self, a: S, b: S, depth: usize) -> Result<bool, CoreError> {
         if a.identity() == b.identity() {
             scan(a, depth)?;
             return Ok(true);
@@ -541,6 +550,29 @@ impl Comparer {
         }
         check_comparable(old, new, id)?;
         self.compare(old, new, NODE_DEPTH)
+    }
+}
+
+impl<'s, S: Source<'s>> Compare<'s, S> for Comparer {
+    fn compare_generic(&mut self, a: S, b: S, depth: usize) -> Result<bool, CoreError> {
+        Comparer::compare_generic(self, a, b, depth)
+    }
+
+    #[inline]
+    fn key_eq(
+        &mut self,
+        a: <S::Object as Object<'s, S>>::Key,
+        b: <S::Object as Object<'s, S>>::Key,
+    ) -> Result<bool, CoreError> {
+        Comparer::key_eq::<S>(self, a, b)
+    }
+
+    fn member(&mut self, object: S::Object, key: <S::Object as Object<'s, S>>::Key) -> Result<Option<S>, CoreError> {
+        member::<S>(object, key)
+    }
+
+    fn scan(&mut self, value: S, depth: usize) -> Result<(), CoreError> {
+        scan(value, depth)
     }
 }
 

@@ -233,6 +233,40 @@ pub(crate) trait Source<'s>: Copy + 's {
     fn is_scalar(self) -> bool {
         matches!(self.shape(), Ok(Read::Null | Read::Bool(_) | Read::Int(_) | Read::Float(_) | Read::Str(_)))
     }
+
+    /// JSON equality of `self` and `other` (at `depth`) by a path faster than the
+    /// generic walk, handing the pairs it does not decide itself back to `with`; `None`,
+    /// having done nothing, when the source has no such path for this pair.
+    #[inline]
+    fn fast_equal<C: Compare<'s, Self>>(
+        self,
+        _other: Self,
+        _depth: usize,
+        _with: &mut C,
+    ) -> Result<Option<bool>, CoreError> {
+        Ok(None)
+    }
+}
+
+/// The generic JSON comparison, as a source's [`Source::fast_equal`] sees it: what it
+/// falls back on for everything its fast path leaves undecided.
+pub(crate) trait Compare<'s, S: Source<'s>> {
+    /// JSON equality of `a` and `b` (at `depth`) without trying `fast_equal` on them
+    /// first (their members are tried again).
+    fn compare_generic(&mut self, a: S, b: S, depth: usize) -> Result<bool, CoreError>;
+
+    /// JS string equality of two keys.
+    fn key_eq(
+        &mut self,
+        a: <S::Object as Object<'s, S>>::Key,
+        b: <S::Object as Object<'s, S>>::Key,
+    ) -> Result<bool, CoreError>;
+
+    /// `object[key]` by JS string equality.
+    fn member(&mut self, object: S::Object, key: <S::Object as Object<'s, S>>::Key) -> Result<Option<S>, CoreError>;
+
+    /// Raise unless `value` (at `depth`) is all JSON.
+    fn scan(&mut self, value: S, depth: usize) -> Result<(), CoreError>;
 }
 
 /// A plain object (a dict, not a Struct); a value that is not JSON is not one either.

@@ -21,8 +21,8 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyString, PyType};
 use pyo3::{Borrowed, intern};
 
-use crate::error::{CoreError, ErrorKind, Path};
-use crate::value::{Array, JsStr, Object, Read, Source};
+use crate::error::{CoreError, ErrorKind, MAX_DEPTH, Path};
+use crate::value::{Array, Compare, JsStr, Object, Read, Source};
 
 /// `msgspec.Struct` and `msgspec.UNSET`, looked up once.
 struct Msgspec {
@@ -204,6 +204,178 @@ impl<'s, 'py> PyVal<'s, 'py> {
         Read::Float(unsafe { ffi::PyFloat_AsDouble(self.ptr.as_ptr()) })
     }
 
+    /// [`Source::fast_equal`] for two values of one exact builtin type: the pairs that
+    /// make up nearly all of two schemas, compared without building a [`Read`] for
+    /// either. `None` (nothing done) for anything else, and for two strs that differ in
+    /// code points, which may still be equal UTF-16 (a surrogate pair held as two code
+    /// points): the generic comparison decides those.
+    #[inline]
+    fn decide<C: Compare<'s, Self>>(self, other: Self, depth: usize, with: &mut C) -> Result<Option<bool>, CoreError> {
+        let (a, b) = (self.ptr.as_ptr(), other.ptr.as_ptr());
+        if a == b {
+            // A shared leaf; a shared container still needs its contents scanned.
+            return Ok(self.is_scalar().then_some(true));
+        }
+        let ty = self.type_ptr();
+        if ty != other.type_ptr() {
+            return Ok(None);
+        }
+        if ty == &raw mut ffi::PyUnicode_Type {
+            // SAFETY: two live exact strs; comparing them runs no Python code.
+            let order = unsafe { ffi::PyUnicode_Compare(a, b) };
+            if order == 0 {
+                return Ok(Some(true));
+            }
+            if order == -1 {
+                // -1 is also the error return (a legacy string that cannot be readied).
+                drop(PyErr::take(self.ctx.py));
+            }
+            return Ok(None);
+        }
+        if ty == &raw mut ffi::PyDict_Type {
+            if depth > MAX_DEPTH {
+                return Err(CoreError::too_deep());
+            }
+            return self.dicts_equal(other, depth, with).map(Some);
+        }
+        if ty == &raw mut ffi::PyList_Type {
+            if depth > MAX_DEPTH {
+                return Err(CoreError::too_deep());
+            }
+            return self.lists_equal(other, depth, with).map(Some);
+        }
+        #[allow(clippy::float_cmp)] // JSON numbers compare as doubles
+        if ty == &raw mut ffi::PyLong_Type {
+            return Ok(match (self.small_int(), other.small_int()) {
+                (Some(x), Some(y)) => Some(x as f64 == y as f64),
+                _ => None,
+            });
+        }
+        #[allow(clippy::float_cmp)]
+        if ty == &raw mut ffi::PyFloat_Type {
+            // SAFETY: two live exact floats; cannot fail.
+            let (x, y) = unsafe { (ffi::PyFloat_AsDouble(a), ffi::PyFloat_AsDouble(b)) };
+            // A non-finite number is `null`: the generic comparison knows.
+            return Ok((x.is_finite() && y.is_finite()).then_some(x == y));
+        }
+        if ty == &raw mut ffi::PyBool_Type {
+            // Two distinct bools: `true` and `false`.
+            return Ok(Some(false));
+        }
+        Ok(None)
+    }
+
+    /// JSON equality: [`PyVal::decide`], else the generic comparison.
+    #[inline]
+    fn equal<C: Compare<'s, Self>>(self, other: Self, depth: usize, with: &mut C) -> Result<bool, CoreError> {
+        match self.decide(other, depth, with)? {
+            Some(equal) => Ok(equal),
+            None => with.compare_generic(self, other, depth),
+        }
+    }
+
+    /// An exact int's value when it fits an `i64` (and is not -1, the C API's error
+    /// sentinel, which the generic comparison checks).
+    #[inline]
+    fn small_int(self) -> Option<i64> {
+        let mut overflow = 0;
+        // SAFETY: a live exact int.
+        let value = unsafe { ffi::PyLong_AsLongLongAndOverflow(self.ptr.as_ptr(), &raw mut overflow) };
+        (overflow == 0 && value != -1).then_some(value)
+    }
+
+    /// JSON equality of two dicts (at `depth`), as `Comparer::compare_objects`: walked in
+    /// step while their keys agree, by lookup after that, and every value scanned.
+    fn dicts_equal<C: Compare<'s, Self>>(self, other: Self, depth: usize, with: &mut C) -> Result<bool, CoreError> {
+        let (x, y) = (self.ptr.as_ptr(), other.ptr.as_ptr());
+        let (mut x_pos, mut y_pos): (ffi::Py_ssize_t, ffi::Py_ssize_t) = (0, 0);
+        let (mut equal, mut in_step) = (true, true);
+        let (mut count, mut matched) = (0_usize, 0_usize);
+        loop {
+            let (mut key, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
+            // SAFETY: a live dict; `x_pos` is a position PyDict_Next returned (or 0); the
+            // results are borrowed references.
+            if unsafe { ffi::PyDict_Next(x, &raw mut x_pos, &raw mut key, &raw mut value) } == 0 {
+                break;
+            }
+            count += 1;
+            let (key, value) = (self.child(key), self.child(value));
+            if !key.is_str() {
+                return Err(non_str_key(key));
+            }
+            let mut found = None;
+            if in_step {
+                let (mut other_key, mut other_value) = (std::ptr::null_mut(), std::ptr::null_mut());
+                // SAFETY: as above, for `y`.
+                if unsafe { ffi::PyDict_Next(y, &raw mut y_pos, &raw mut other_key, &raw mut other_value) } != 0 {
+                    let other_key = other.child(other_key);
+                    if !other_key.is_str() {
+                        return Err(non_str_key(other_key));
+                    }
+                    if with.key_eq(key, other_key)? {
+                        found = Some(other.child(other_value));
+                    }
+                }
+                in_step = found.is_some();
+            }
+            if !in_step {
+                found = with.member(PyObject::Dict(other), key)?;
+            }
+            if let Some(found) = found {
+                matched += 1;
+                equal &= value.equal(found, depth + 1, with)?;
+            } else {
+                equal = false;
+                with.scan(value, depth + 1)?;
+            }
+        }
+        if in_step {
+            let (mut key, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
+            // SAFETY: as above, for `y`.
+            if unsafe { ffi::PyDict_Next(y, &raw mut y_pos, &raw mut key, &raw mut value) } == 0 {
+                // Every key of `x` met its twin in place and `y` has no more.
+                return Ok(equal);
+            }
+        }
+        let y_len = PyObject::Dict(other).len();
+        equal &= count == y_len;
+        if matched < y_len {
+            PyObject::Dict(other).for_each_keyed(|key, item| {
+                if with.member(PyObject::Dict(self), key)?.is_none() {
+                    with.scan(item, depth + 1)?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(equal)
+    }
+
+    /// JSON equality of two lists (at `depth`), as `Comparer::compare_arrays`.
+    fn lists_equal<C: Compare<'s, Self>>(self, other: Self, depth: usize, with: &mut C) -> Result<bool, CoreError> {
+        let item = |list: Self, i: ffi::Py_ssize_t| {
+            // SAFETY: a live list and an index below its length (containers are not
+            // mutated during a walk); the result is a borrowed reference.
+            let item = unsafe { ffi::PyList_GetItem(list.ptr.as_ptr(), i) };
+            if item.is_null() {
+                return Err(CoreError::from(PyErr::fetch(list.ctx.py)));
+            }
+            Ok(list.child(item))
+        };
+        // SAFETY: two live lists.
+        let (x_len, y_len) = unsafe { (ffi::PyList_Size(self.ptr.as_ptr()), ffi::PyList_Size(other.ptr.as_ptr())) };
+        let mut equal = x_len == y_len;
+        let common = x_len.min(y_len);
+        for i in 0..common {
+            equal &= item(self, i)?.equal(item(other, i)?, depth + 1, with)?;
+        }
+        for (list, len) in [(self, x_len), (other, y_len)] {
+            for i in common..len {
+                with.scan(item(list, i)?, depth + 1)?;
+            }
+        }
+        Ok(equal)
+    }
+
     fn list(self, tuple: bool) -> Read<'s, Self> {
         Read::Array(if tuple { PyArray::Tuple(self) } else { PyArray::List(self) })
     }
@@ -338,6 +510,16 @@ impl<'s, 'py: 's> Source<'s> for PyVal<'s, 'py> {
             || ty == &raw mut ffi::PyBool_Type
             // SAFETY: reading the address of the None singleton.
             || self.ptr.as_ptr() == unsafe { ffi::Py_None() }
+    }
+
+    #[inline]
+    fn fast_equal<C: Compare<'s, Self>>(
+        self,
+        other: Self,
+        depth: usize,
+        with: &mut C,
+    ) -> Result<Option<bool>, CoreError> {
+        self.decide(other, depth, with)
     }
 
     fn shape(self) -> Result<Read<'s, Self>, CoreError> {
