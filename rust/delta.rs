@@ -703,6 +703,12 @@ fn check_fields<'s, S: Source<'s>>(old: [Option<S>; 3], new: [Option<S>; 3], id:
 /// everything else is scanned; only when that walk fails are the schemas checked again
 /// in the order above, to report the same error as any other implementation would.
 pub(crate) fn calculate<'s, S: Source<'s>>(old: S, new: S) -> Result<Delta<S>, CoreError> {
+    // Nearly every pair has unique ids and no errors: one pass pairs its nodes. Anything
+    // else (a duplicate id, an error anywhere) is decided by the indexed walk below,
+    // whose order of checks defines which error is raised.
+    if let Ok(Some(delta)) = walk_in_step(old, new) {
+        return Ok(delta);
+    }
     let old_nodes = schema_nodes(old)?;
     let new_nodes = schema_nodes(new)?;
     walk(old, new, old_nodes, new_nodes).or_else(|err| {
@@ -747,7 +753,20 @@ fn walk<'s, S: Source<'s>>(old: S, new: S, old_nodes: S::Array, new_nodes: S::Ar
     for node in old_index.superseded.iter().chain(&new_index.superseded) {
         scan(*node, NODE_DEPTH)?;
     }
-    let mut changes = Vec::new();
+    finish(old_object, new_object, old, new, &mut comparer, Delta { added, modified, removed, changes: Vec::new() })
+}
+
+/// A delta's metadata changes, once its nodes are done, and the check that the rest of
+/// both schemas is JSON.
+fn finish<'s, S: Source<'s>>(
+    old_object: S::Object,
+    new_object: S::Object,
+    old: S,
+    new: S,
+    comparer: &mut Comparer,
+    mut delta: Delta<S>,
+) -> Result<Delta<S>, CoreError> {
+    let changes = &mut delta.changes;
     for name in META_KEYS {
         let same = match (old.get(name)?, new.get(name)?) {
             (None, None) => true,
@@ -773,7 +792,175 @@ fn walk<'s, S: Source<'s>>(old: S, new: S, old_nodes: S::Array, new_nodes: S::Ar
             Ok(())
         })?;
     }
-    Ok(Delta { added, modified, removed, changes })
+    Ok(delta)
+}
+
+/// How far past the last indexed old node a new id is looked for before it is left to
+/// the end (an inserted node, or one moved from far away).
+const LOOKAHEAD: usize = 8;
+
+/// The old schema's nodes, indexed as the walk in step reaches them.
+struct OldNodes<'s, S: Source<'s>> {
+    nodes: S::Array,
+    items: Vec<S>,
+    ids: Vec<Option<S>>,
+    keys: Vec<IdKey<'s>>,
+    positions: FxHashMap<IdKey<'s>, usize>,
+    paired: Vec<bool>,
+    id_name: IdName<<S::Object as Object<'s, S>>::Key>,
+}
+
+impl<'s, S: Source<'s>> OldNodes<'s, S> {
+    fn indexed(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Index the next old node; false if it is not a dict or repeats an id.
+    fn index_next(&mut self) -> Result<bool, CoreError> {
+        let i = self.indexed();
+        let Some(node) = self.nodes.get(i)? else {
+            return Ok(false);
+        };
+        if !is_dict(node)? {
+            return Ok(false);
+        }
+        let id = node_id(node, &mut self.id_name)?;
+        let key = id_key(id)?;
+        if self.positions.insert(key.clone(), i).is_some() {
+            return Ok(false);
+        }
+        self.items.push(node);
+        self.ids.push(id);
+        self.keys.push(key);
+        Ok(true)
+    }
+}
+
+/// A new node's fate, in the new schema's order.
+enum Outcome<'s, S> {
+    Same,
+    Modified(S),
+    /// Not among the old nodes indexed when it was reached: decided at the end.
+    Later(S, IdKey<'s>, Option<S>),
+}
+
+/// The delta in one pass over both node lists when every id is unique: a new node is
+/// paired with the old node at the same place in the old list when their ids agree, the
+/// old list is indexed just ahead of that place, and the two nodes are compared while
+/// they are fresh in the cache. Inserted, removed and moved nodes put the pairing out of
+/// step only until the next node both lists share. `None` for a schema this does not
+/// decide (a duplicate id, a node that is not a dict, nodes that are not a list).
+fn walk_in_step<'s, S: Source<'s>>(old: S, new: S) -> Result<Option<Delta<S>>, CoreError> {
+    let (Read::Object(old_object), Read::Object(new_object)) = (old.shape()?, new.shape()?) else {
+        return Ok(None);
+    };
+    let (Some(old_nodes), Some(new_nodes)) = (nodes_of(old)?, nodes_of(new)?) else {
+        return Ok(None);
+    };
+    let (old_len, new_len) = (old_nodes.len(), new_nodes.len());
+    let mut old_side = OldNodes {
+        nodes: old_nodes,
+        items: Vec::with_capacity(old_len),
+        ids: Vec::with_capacity(old_len),
+        keys: Vec::with_capacity(old_len),
+        positions: FxHashMap::with_capacity_and_hasher(old_len, FxBuildHasher),
+        paired: vec![false; old_len],
+        id_name: IdName::Unknown,
+    };
+    let mut new_keys: FxHashSet<IdKey<'s>> = FxHashSet::with_capacity_and_hasher(new_len, FxBuildHasher);
+    let mut new_id_name = IdName::Unknown;
+    let mut comparer = Comparer::new();
+    let mut outcomes = Vec::with_capacity(new_len);
+    let mut cursor = 0;
+    for j in 0..new_len {
+        let Some(node) = new_nodes.get(j)? else {
+            return Ok(None);
+        };
+        if !is_dict(node)? {
+            return Ok(None);
+        }
+        let id = node_id(node, &mut new_id_name)?;
+        let key = id_key(id)?;
+        if !new_keys.insert(key.clone()) {
+            return Ok(None);
+        }
+        while cursor < old_side.indexed() && old_side.paired[cursor] {
+            cursor += 1;
+        }
+        if cursor == old_side.indexed() && cursor < old_len && !old_side.index_next()? {
+            return Ok(None);
+        }
+        let mut partner = if cursor < old_side.indexed() && old_side.keys[cursor] == key {
+            Some(cursor)
+        } else {
+            old_side.positions.get(&key).copied()
+        };
+        let limit = (old_side.indexed() + LOOKAHEAD).min(old_len);
+        while partner.is_none() && old_side.indexed() < limit {
+            if !old_side.index_next()? {
+                return Ok(None);
+            }
+            let last = old_side.indexed() - 1;
+            if old_side.keys[last] == key {
+                partner = Some(last);
+            }
+        }
+        outcomes.push(match partner {
+            Some(at) => {
+                old_side.paired[at] = true;
+                cursor = cursor.max(at + 1);
+                if comparer.compare_node(old_side.items[at], node, id)? {
+                    Outcome::Same
+                } else {
+                    Outcome::Modified(node)
+                }
+            }
+            None => Outcome::Later(node, key, id),
+        });
+    }
+    while old_side.indexed() < old_len {
+        if !old_side.index_next()? {
+            return Ok(None);
+        }
+    }
+    let (mut added, mut modified) = (Vec::new(), Vec::new());
+    for outcome in outcomes {
+        match outcome {
+            Outcome::Same => {}
+            Outcome::Modified(node) => modified.push(node),
+            Outcome::Later(node, key, id) => {
+                if let Some(&at) = old_side.positions.get(&key) {
+                    old_side.paired[at] = true;
+                    if !comparer.compare_node(old_side.items[at], node, id)? {
+                        modified.push(node);
+                    }
+                } else {
+                    scan(node, NODE_DEPTH)?;
+                    added.push(node);
+                }
+            }
+        }
+    }
+    let mut removed = Vec::new();
+    for (i, &paired) in old_side.paired.iter().enumerate() {
+        if !paired {
+            scan(old_side.items[i], NODE_DEPTH)?;
+            removed.push(old_side.ids[i]);
+        }
+    }
+    let delta = Delta { added, modified, removed, changes: Vec::new() };
+    finish(old_object, new_object, old, new, &mut comparer, delta).map(Some)
+}
+
+/// The schema's `nodes` when it is a list (nothing checked inside).
+fn nodes_of<'s, S: Source<'s>>(schema: S) -> Result<Option<S::Array>, CoreError> {
+    if !is_dict(schema)? {
+        return Ok(None);
+    }
+    Ok(match schema.get("nodes")?.map(Source::read) {
+        Some(Ok(Read::Array(nodes))) => Some(nodes),
+        _ => None,
+    })
 }
 
 /// The nodes of `schema` after applying a delta: removed ids dropped, each modified node

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import random
 from types import ModuleType
 from typing import Any
 
@@ -357,6 +358,41 @@ def test_duplicate_ids_first_position_last_node(impl: ModuleType) -> None:
     new = _schema(_node("b"), _node("a", n=1), _node("b", n=2))
     delta = lf.calculate_schema_delta(old, new)
     assert delta.modified == [new["nodes"][2], new["nodes"][1]]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_long_node_lists_edited_anywhere(impl: ModuleType, seed: int) -> None:
+    # Nodes moved far (beyond any look-ahead), inserted, removed and changed in lists
+    # long enough that pairing nodes by position goes out of step and back.
+    rng = random.Random(seed)
+    old_nodes = [_node(f"n{i}", props={"k": i % 7}) for i in range(60)]
+    new_nodes = copy.deepcopy(old_nodes)
+    for _ in range(rng.randint(1, 12)):
+        edit = rng.choice(["move", "insert", "remove", "change", "swap"])
+        i = rng.randrange(len(new_nodes))
+        if edit == "move":
+            new_nodes.insert(rng.randrange(len(new_nodes)), new_nodes.pop(i))
+        elif edit == "insert":
+            new_nodes.insert(i, _node(f"new{rng.randrange(1000)}"))
+        elif edit == "remove":
+            del new_nodes[i]
+        elif edit == "change":
+            new_nodes[i] = _node(new_nodes[i]["id"], props={"k": -1})
+        else:
+            j = rng.randrange(len(new_nodes))
+            new_nodes[i], new_nodes[j] = new_nodes[j], new_nodes[i]
+    old, new = _schema(*old_nodes), _schema(*new_nodes)
+    assert _as_dict(lf.calculate_schema_delta(old, new)) == fixed_delta(old, new)
+    # The same lists with an id repeated late in one of them, then with a node at the
+    # end that is not a dict.
+    if seed % 2:
+        new["nodes"].append(_node("n3", props={"late": True}))
+    else:
+        old["nodes"].insert(50, _node("n55", props={"early": True}))
+    assert _as_dict(lf.calculate_schema_delta(old, new)) == fixed_delta(old, new)
+    new["nodes"].append(5)
+    with pytest.raises(lf.ProtocolError, match=r"^node at \$\.nodes\[\d+\] must be an object"):
+        lf.calculate_schema_delta(old, new)
 
 
 def test_deep_equality(impl: ModuleType) -> None:
