@@ -318,20 +318,29 @@ impl Comparer {
     }
 
     /// JS string equality of two keys.
-    #[inline]
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     fn key_eq<'s, S: Source<'s>>(
         &mut self,
         a: <S::Object as Object<'s, S>>::Key,
         b: <S::Object as Object<'s, S>>::Key,
     ) -> Result<bool, CoreError> {
         let (left, right) = (S::Object::key_identity(a), S::Object::key_identity(b));
-        if left == right {
+        if left == right || self.keys.get(Self::slot(left)) == Some(&(left, right)) {
             return Ok(true);
         }
+        self.learn_keys::<S>(a, b)
+    }
+
+    /// [`Comparer::key_eq`] for a pair of key objects not seen yet.
+    #[inline(never)]
+    fn learn_keys<'s, S: Source<'s>>(
+        &mut self,
+        a: <S::Object as Object<'s, S>>::Key,
+        b: <S::Object as Object<'s, S>>::Key,
+    ) -> Result<bool, CoreError> {
+        let (left, right) = (S::Object::key_identity(a), S::Object::key_identity(b));
         let slot = Self::slot(left);
-        if self.keys.get(slot) == Some(&(left, right)) {
-            return Ok(true);
-        }
         let equal = S::Object::key_eq(a, b)?;
         if equal {
             if self.keys.is_empty() {
@@ -558,7 +567,8 @@ impl<'s, S: Source<'s>> Compare<'s, S> for Comparer {
         Comparer::compare_generic(self, a, b, depth)
     }
 
-    #[inline]
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     fn key_eq(
         &mut self,
         a: <S::Object as Object<'s, S>>::Key,
@@ -799,49 +809,94 @@ fn finish<'s, S: Source<'s>>(
 /// the end (an inserted node, or one moved from far away).
 const LOOKAHEAD: usize = 8;
 
+/// Where [`OldNodes::find`] found an id.
+enum Found {
+    At(usize),
+    /// Not among the old nodes indexed so far (which reach a little past the cursor).
+    NotYet,
+    /// A node that is not a dict, or a repeated id: the indexed walk decides.
+    GiveUp,
+}
+
 /// The old schema's nodes, indexed as the walk in step reaches them.
 struct OldNodes<'s, S: Source<'s>> {
     nodes: S::Array,
-    items: Vec<S>,
-    ids: Vec<Option<S>>,
-    keys: Vec<IdKey<'s>>,
+    /// How many nodes (from the start) are indexed.
+    indexed: usize,
     positions: FxHashMap<IdKey<'s>, usize>,
     paired: Vec<bool>,
     id_name: IdName<<S::Object as Object<'s, S>>::Key>,
 }
 
 impl<'s, S: Source<'s>> OldNodes<'s, S> {
-    fn indexed(&self) -> usize {
-        self.items.len()
-    }
-
-    /// Index the next old node; false if it is not a dict or repeats an id.
-    fn index_next(&mut self) -> Result<bool, CoreError> {
-        let i = self.indexed();
+    /// Node `i` and its id, if it is a dict.
+    fn node(&mut self, i: usize) -> Result<Option<(S, Option<S>)>, CoreError> {
         let Some(node) = self.nodes.get(i)? else {
-            return Ok(false);
+            return Ok(None);
         };
         if !is_dict(node)? {
-            return Ok(false);
+            return Ok(None);
         }
-        let id = node_id(node, &mut self.id_name)?;
+        Ok(Some((node, node_id(node, &mut self.id_name)?)))
+    }
+
+    /// Where the walk in step finds the old node with `key`, `cursor` being the first
+    /// old node not yet paired, which it expects.
+    fn find(&mut self, key: &IdKey<'s>, cursor: &mut usize) -> Result<Found, CoreError> {
+        while *cursor < self.indexed && self.paired[*cursor] {
+            *cursor += 1;
+        }
+        if *cursor == self.indexed && *cursor < self.paired.len() && self.index_next()?.is_none() {
+            return Ok(Found::GiveUp);
+        }
+        let mut found = self.positions.get(key).copied();
+        let limit = (self.indexed + LOOKAHEAD).min(self.paired.len());
+        while found.is_none() && self.indexed < limit {
+            let Some(next) = self.index_next()? else {
+                return Ok(Found::GiveUp);
+            };
+            if next == *key {
+                found = Some(self.indexed - 1);
+            }
+        }
+        Ok(match found {
+            Some(at) => {
+                *cursor = (*cursor).max(at + 1);
+                Found::At(at)
+            }
+            None => Found::NotYet,
+        })
+    }
+
+    /// The ids of the old nodes left unpaired, each node scanned; `None` to give up.
+    fn unpaired(&mut self) -> Result<Option<Vec<Option<S>>>, CoreError> {
+        let mut removed = Vec::new();
+        for i in 0..self.paired.len() {
+            if !self.paired[i] {
+                let Some((node, id)) = self.node(i)? else {
+                    return Ok(None);
+                };
+                scan(node, NODE_DEPTH)?;
+                removed.push(id);
+            }
+        }
+        Ok(Some(removed))
+    }
+
+    /// Index the next old node: its id key, or `None` if it is not a dict or repeats an
+    /// id.
+    fn index_next(&mut self) -> Result<Option<IdKey<'s>>, CoreError> {
+        let i = self.indexed;
+        let Some((_, id)) = self.node(i)? else {
+            return Ok(None);
+        };
         let key = id_key(id)?;
         if self.positions.insert(key.clone(), i).is_some() {
-            return Ok(false);
+            return Ok(None);
         }
-        self.items.push(node);
-        self.ids.push(id);
-        self.keys.push(key);
-        Ok(true)
+        self.indexed += 1;
+        Ok(Some(key))
     }
-}
-
-/// A new node's fate, in the new schema's order.
-enum Outcome<'s, S> {
-    Same,
-    Modified(S),
-    /// Not among the old nodes indexed when it was reached: decided at the end.
-    Later(S, IdKey<'s>, Option<S>),
 }
 
 /// The delta in one pass over both node lists when every id is unique: a new node is
@@ -850,6 +905,10 @@ enum Outcome<'s, S> {
 /// they are fresh in the cache. Inserted, removed and moved nodes put the pairing out of
 /// step only until the next node both lists share. `None` for a schema this does not
 /// decide (a duplicate id, a node that is not a dict, nodes that are not a list).
+///
+/// The walk's own memory stays small (an index of the old ids, a flag per old node):
+/// a duplicate id in the new list shows as an old node paired twice, or, for ids the
+/// old list lacks, among the few nodes left to the end.
 fn walk_in_step<'s, S: Source<'s>>(old: S, new: S) -> Result<Option<Delta<S>>, CoreError> {
     let (Read::Object(old_object), Read::Object(new_object)) = (old.shape()?, new.shape()?) else {
         return Ok(None);
@@ -860,94 +919,86 @@ fn walk_in_step<'s, S: Source<'s>>(old: S, new: S) -> Result<Option<Delta<S>>, C
     let (old_len, new_len) = (old_nodes.len(), new_nodes.len());
     let mut old_side = OldNodes {
         nodes: old_nodes,
-        items: Vec::with_capacity(old_len),
-        ids: Vec::with_capacity(old_len),
-        keys: Vec::with_capacity(old_len),
+        indexed: 0,
         positions: FxHashMap::with_capacity_and_hasher(old_len, FxBuildHasher),
         paired: vec![false; old_len],
         id_name: IdName::Unknown,
     };
-    let mut new_keys: FxHashSet<IdKey<'s>> = FxHashSet::with_capacity_and_hasher(new_len, FxBuildHasher);
     let mut new_id_name = IdName::Unknown;
-    let mut comparer = Comparer::new();
-    let mut outcomes = Vec::with_capacity(new_len);
-    let mut cursor = 0;
-    for j in 0..new_len {
+    let new_node = |j: usize, id_name: &mut IdName<_>| -> Result<Option<(S, Option<S>, IdKey<'s>)>, CoreError> {
         let Some(node) = new_nodes.get(j)? else {
             return Ok(None);
         };
         if !is_dict(node)? {
             return Ok(None);
         }
-        let id = node_id(node, &mut new_id_name)?;
-        let key = id_key(id)?;
-        if !new_keys.insert(key.clone()) {
+        let id = node_id(node, id_name)?;
+        Ok(Some((node, id, id_key(id)?)))
+    };
+    let mut comparer = Comparer::new();
+    // Modified nodes with their positions in the new list; the positions of new nodes
+    // left to the end.
+    let (mut modified, mut later) = (Vec::new(), Vec::new());
+    let mut cursor = 0;
+    for j in 0..new_len {
+        let Some((node, id, key)) = new_node(j, &mut new_id_name)? else {
             return Ok(None);
-        }
-        while cursor < old_side.indexed() && old_side.paired[cursor] {
-            cursor += 1;
-        }
-        if cursor == old_side.indexed() && cursor < old_len && !old_side.index_next()? {
-            return Ok(None);
-        }
-        let mut partner = if cursor < old_side.indexed() && old_side.keys[cursor] == key {
-            Some(cursor)
-        } else {
-            old_side.positions.get(&key).copied()
         };
-        let limit = (old_side.indexed() + LOOKAHEAD).min(old_len);
-        while partner.is_none() && old_side.indexed() < limit {
-            if !old_side.index_next()? {
+        let at = match old_side.find(&key, &mut cursor)? {
+            Found::At(at) => at,
+            Found::NotYet => {
+                later.push(j);
+                continue;
+            }
+            Found::GiveUp => return Ok(None),
+        };
+        if std::mem::replace(&mut old_side.paired[at], true) {
+            return Ok(None); // the id was seen before in the new list
+        }
+        let Some(old_node) = Array::get(old_side.nodes, at)? else {
+            return Ok(None);
+        };
+        if !comparer.compare_node(old_node, node, id)? {
+            modified.push((j, node));
+        }
+    }
+    while old_side.indexed < old_len {
+        if old_side.index_next()?.is_none() {
+            return Ok(None);
+        }
+    }
+    let mut added = Vec::new();
+    let mut added_keys = FxHashSet::default();
+    let settled = modified.len();
+    for j in later {
+        let Some((node, id, key)) = new_node(j, &mut new_id_name)? else {
+            return Ok(None);
+        };
+        if let Some(&at) = old_side.positions.get(&key) {
+            if std::mem::replace(&mut old_side.paired[at], true) {
                 return Ok(None);
             }
-            let last = old_side.indexed() - 1;
-            if old_side.keys[last] == key {
-                partner = Some(last);
+            let Some(old_node) = Array::get(old_side.nodes, at)? else {
+                return Ok(None);
+            };
+            if !comparer.compare_node(old_node, node, id)? {
+                modified.push((j, node));
             }
-        }
-        outcomes.push(match partner {
-            Some(at) => {
-                old_side.paired[at] = true;
-                cursor = cursor.max(at + 1);
-                if comparer.compare_node(old_side.items[at], node, id)? {
-                    Outcome::Same
-                } else {
-                    Outcome::Modified(node)
-                }
+        } else {
+            if !added_keys.insert(key) {
+                return Ok(None);
             }
-            None => Outcome::Later(node, key, id),
-        });
-    }
-    while old_side.indexed() < old_len {
-        if !old_side.index_next()? {
-            return Ok(None);
+            scan(node, NODE_DEPTH)?;
+            added.push(node);
         }
     }
-    let (mut added, mut modified) = (Vec::new(), Vec::new());
-    for outcome in outcomes {
-        match outcome {
-            Outcome::Same => {}
-            Outcome::Modified(node) => modified.push(node),
-            Outcome::Later(node, key, id) => {
-                if let Some(&at) = old_side.positions.get(&key) {
-                    old_side.paired[at] = true;
-                    if !comparer.compare_node(old_side.items[at], node, id)? {
-                        modified.push(node);
-                    }
-                } else {
-                    scan(node, NODE_DEPTH)?;
-                    added.push(node);
-                }
-            }
-        }
+    if modified.len() > settled {
+        modified.sort_by_key(|&(j, _)| j);
     }
-    let mut removed = Vec::new();
-    for (i, &paired) in old_side.paired.iter().enumerate() {
-        if !paired {
-            scan(old_side.items[i], NODE_DEPTH)?;
-            removed.push(old_side.ids[i]);
-        }
-    }
+    let Some(removed) = old_side.unpaired()? else {
+        return Ok(None);
+    };
+    let modified = modified.into_iter().map(|(_, node)| node).collect();
     let delta = Delta { added, modified, removed, changes: Vec::new() };
     finish(old_object, new_object, old, new, &mut comparer, delta).map(Some)
 }

@@ -265,9 +265,47 @@ impl<'s, 'py> PyVal<'s, 'py> {
         Ok(None)
     }
 
-    /// JSON equality: [`PyVal::decide`], else the generic comparison.
-    #[inline]
+    /// JSON equality of two members of dicts or lists being compared: the commonest
+    /// pairs (equal strs, small ints) in place, containers and the rest out of line.
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     fn equal<C: Compare<'s, Self>>(self, other: Self, depth: usize, with: &mut C) -> Result<bool, CoreError> {
+        let ty = self.type_ptr();
+        if self.ptr != other.ptr && ty == other.type_ptr() {
+            if ty == &raw mut ffi::PyUnicode_Type {
+                // SAFETY: two live exact strs; comparing them runs no Python code.
+                if unsafe { ffi::PyUnicode_Compare(self.ptr.as_ptr(), other.ptr.as_ptr()) } == 0 {
+                    return Ok(true);
+                }
+            } else if ty == &raw mut ffi::PyDict_Type || ty == &raw mut ffi::PyList_Type {
+                return self.containers_equal(other, depth, with);
+            }
+        }
+        self.equal_otherwise(other, depth, with)
+    }
+
+    /// [`PyVal::equal`] for two dicts or two lists.
+    #[inline(never)]
+    fn containers_equal<C: Compare<'s, Self>>(
+        self,
+        other: Self,
+        depth: usize,
+        with: &mut C,
+    ) -> Result<bool, CoreError> {
+        if depth > MAX_DEPTH {
+            return Err(CoreError::too_deep());
+        }
+        if self.is_type(&raw mut ffi::PyDict_Type) {
+            self.dicts_equal(other, depth, with)
+        } else {
+            self.lists_equal(other, depth, with)
+        }
+    }
+
+    /// [`PyVal::equal`] for every other pair: [`PyVal::decide`], else the generic
+    /// comparison.
+    #[inline(never)]
+    fn equal_otherwise<C: Compare<'s, Self>>(self, other: Self, depth: usize, with: &mut C) -> Result<bool, CoreError> {
         match self.decide(other, depth, with)? {
             Some(equal) => Ok(equal),
             None => with.compare_generic(self, other, depth),
