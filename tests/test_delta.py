@@ -383,10 +383,13 @@ def test_long_node_lists_edited_anywhere(impl: ModuleType, seed: int) -> None:
             new_nodes[i], new_nodes[j] = new_nodes[j], new_nodes[i]
     old, new = _schema(*old_nodes), _schema(*new_nodes)
     assert _as_dict(lf.calculate_schema_delta(old, new)) == fixed_delta(old, new)
-    # The same lists with an id repeated late in one of them, then with a node at the
-    # end that is not a dict.
-    if seed % 2:
+    # The same lists with an id repeated late in one of them (one the old list has, or
+    # a new one), then with a node at the end that is not a dict.
+    if seed % 3 == 0:
         new["nodes"].append(_node("n3", props={"late": True}))
+    elif seed % 3 == 1:
+        new["nodes"][5:5] = [_node("fresh", props={"k": 1})]
+        new["nodes"].append(_node("fresh", props={"k": 2}))
     else:
         old["nodes"].insert(50, _node("n55", props={"early": True}))
     assert _as_dict(lf.calculate_schema_delta(old, new)) == fixed_delta(old, new)
