@@ -88,11 +88,13 @@ pub(crate) fn id_key<'s, S: Source<'s>>(id: Option<S>) -> Result<IdKey<'s>, Core
 }
 
 /// An insertion-ordered map from id keys to (first id, last node), like a JS `Map`.
-pub(crate) struct NodeIndex<'s, S> {
+pub(crate) struct NodeIndex<'s, S: Source<'s>> {
     pub(crate) entries: Vec<(IdKey<'s>, Option<S>, S)>,
     positions: FxHashMap<IdKey<'s>, usize>,
     /// Nodes replaced by a later node with the same id.
     pub(crate) superseded: Vec<S>,
+    /// The key objects of the nodes' fields.
+    keys: NodeKeys<'s, S>,
 }
 
 impl<'s, S: Source<'s>> NodeIndex<'s, S> {
@@ -101,10 +103,10 @@ impl<'s, S: Source<'s>> NodeIndex<'s, S> {
             entries: Vec::with_capacity(nodes.len()),
             positions: FxHashMap::with_capacity_and_hasher(nodes.len(), FxBuildHasher),
             superseded: Vec::new(),
+            keys: NodeKeys::new(),
         };
-        let mut id_name = IdName::Unknown;
         nodes.for_each(|i, node| {
-            let id = node_id(node, &mut id_name)?;
+            let id = index.keys.get(node, ID)?;
             let key = id_key(id).map_err(|e| at_node(e, list, i, Some("id")))?;
             if let Some(&at) = index.positions.get(&key) {
                 index.superseded.push(std::mem::replace(&mut index.entries[at].2, node));
@@ -126,39 +128,44 @@ impl<'s, S: Source<'s>> NodeIndex<'s, S> {
     }
 }
 
-/// The key object a schema's nodes use for `"id"`, once the first node has shown it.
-#[derive(Clone, Copy)]
-enum IdName<K> {
-    Unknown,
-    Known(K),
-    Absent,
-}
+/// The node fields the delta reads: the id, and what the reference's comparison reads.
+const NODE_KEYS: [&str; 4] = ["id", "type", "children", "props"];
+const ID: usize = 0;
 
-/// `node.id` (`node` is a dict). Parsed schemas share one key object per name: the first
-/// node's `"id"` key object is used to look the others up, which finds the member by
-/// identity instead of by text.
-fn node_id<'s, S: Source<'s>>(
-    node: S,
-    id_name: &mut IdName<<S::Object as Object<'s, S>>::Key>,
-) -> Result<Option<S>, CoreError> {
-    let Read::Object(object) = node.shape()? else {
-        return node.get("id");
-    };
-    match *id_name {
-        IdName::Known(name) => return object.lookup(name),
-        IdName::Absent => return node.get("id"),
-        IdName::Unknown => {}
+/// The key objects one schema's nodes use for [`NODE_KEYS`], as nodes show them. Parsed
+/// schemas share one key object per name: a lookup with the schema's own key object
+/// finds the member by identity instead of by text.
+pub(crate) struct NodeKeys<'s, S: Source<'s>>([Option<<S::Object as Object<'s, S>>::Key>; 4]);
+
+impl<'s, S: Source<'s>> NodeKeys<'s, S> {
+    pub(crate) fn new() -> Self {
+        NodeKeys([None, None, None, None])
     }
-    let mut found = IdName::Absent;
-    object.for_each_keyed(|key, _| {
-        if matches!(found, IdName::Absent) && S::Object::key_plain(key) && S::Object::key_str(key)?.as_bytes() == b"id"
-        {
-            found = IdName::Known(key);
+
+    /// `node[NODE_KEYS[field]]`.
+    fn get(&mut self, node: S, field: usize) -> Result<Option<S>, CoreError> {
+        let name = NODE_KEYS[field];
+        let Read::Object(object) = node.shape()? else {
+            return node.get(name);
+        };
+        if let Some(key) = self.0[field] {
+            return object.lookup(key);
         }
-        Ok(())
-    })?;
-    *id_name = found;
-    node.get("id")
+        let mut found = None;
+        object.for_each_keyed(|key, _| {
+            if found.is_none() && S::Object::key_plain(key) && S::Object::key_str(key)?.as_bytes() == name.as_bytes() {
+                found = Some(key);
+            }
+            Ok(())
+        })?;
+        self.0[field] = found;
+        node.get(name)
+    }
+
+    /// The node's `type`, `children` and `props`.
+    fn fields(&mut self, node: S) -> Result<[Option<S>; 3], CoreError> {
+        Ok([self.get(node, 1)?, self.get(node, 2)?, self.get(node, 3)?])
+    }
 }
 
 fn at_node(err: CoreError, list: &'static str, index: usize, field: Option<&str>) -> CoreError {
@@ -273,43 +280,13 @@ fn scalar<'s, S: Source<'s>>(read: &Read<'s, S>) -> Option<Scalar<'s>> {
 pub(crate) struct Comparer {
     /// Direct-mapped by the left key's identity: `(left, right)` found equal.
     keys: Vec<(usize, usize)>,
-    /// Direct-mapped by a key's identity: the node field it names (see `Comparer::field`).
-    fields: Vec<(usize, Option<usize>)>,
-}
-
-/// The node fields the reference's comparison reads.
-const FIELDS: [&str; 3] = ["type", "children", "props"];
-
-/// The values of [`FIELDS`] in two nodes, picked up while comparing them.
-pub(crate) struct NodeFields<S> {
-    old: [Option<S>; 3],
-    new: [Option<S>; 3],
-    /// False if some key was not plain: then the fields are looked up instead.
-    plain: bool,
-}
-
-impl<S: Copy> NodeFields<S> {
-    fn record(&mut self, field: Option<usize>, old: Option<S>, new: Option<S>) {
-        match field {
-            Some(i) if i < FIELDS.len() => {
-                if old.is_some() {
-                    self.old[i] = old;
-                }
-                if new.is_some() {
-                    self.new[i] = new;
-                }
-            }
-            Some(_) => self.plain = false,
-            None => {}
-        }
-    }
 }
 
 impl Comparer {
     const SLOTS: usize = 512;
 
     pub(crate) fn new() -> Self {
-        Comparer { keys: Vec::new(), fields: Vec::new() }
+        Comparer { keys: Vec::new() }
     }
 
     /// The slot of a key object in the direct-mapped caches.
@@ -378,7 +355,7 @@ impl Comparer {
                 if depth > MAX_DEPTH {
                     return Err(CoreError::too_deep());
                 }
-                return self.compare_objects::<S>(*x, *y, depth, None);
+                return self.compare_objects::<S>(*x, *y, depth);
             }
             (Read::Array(x), Read::Array(y)) => {
                 if depth > MAX_DEPTH {
@@ -434,14 +411,12 @@ impl Comparer {
         Ok(equal)
     }
 
-    /// JSON equality of two objects (at `depth`), recording the node fields the
-    /// reference's comparison reads when `fields` is given.
+    /// JSON equality of two objects (at `depth`).
     fn compare_objects<'s, S: Source<'s>>(
         &mut self,
         x: S::Object,
         y: S::Object,
         depth: usize,
-        mut fields: Option<&mut NodeFields<S>>,
     ) -> Result<bool, CoreError> {
         // Objects parsed from similar text usually list their keys in the same order:
         // `y` is walked alongside `x`, and a lookup is needed only where the keys part.
@@ -468,24 +443,12 @@ impl Comparer {
                 value.prefetch();
             }
             let found = match in_place {
-                Some((other_key, other)) if self.key_eq::<S>(key, other_key)? => {
-                    if let Some(fields) = fields.as_deref_mut() {
-                        fields.plain &= S::Object::key_plain(other_key);
-                    }
-                    Some(other)
-                }
+                Some((other_key, other)) if self.key_eq::<S>(key, other_key)? => Some(other),
                 _ => {
                     in_step = false;
-                    if let Some(fields) = fields.as_deref_mut() {
-                        // Found by JS string equality, which `get` may not agree with.
-                        fields.plain = false;
-                    }
                     member::<S>(y, key)?
                 }
             };
-            if let Some(fields) = fields.as_deref_mut() {
-                fields.record(self.field::<S>(key)?, Some(item), found);
-            }
             if let Some(other) = found {
                 matched += 1;
                 // The same scalar on both sides (a leaf both schemas share): nothing to
@@ -507,9 +470,6 @@ impl Comparer {
         if matched < y_len {
             y.for_each_keyed(|key, item| {
                 if member::<S>(x, key)?.is_none() {
-                    if let Some(fields) = fields.as_deref_mut() {
-                        fields.record(self.field::<S>(key)?, None, Some(item));
-                    }
                     scan(item, depth + 1)?;
                 }
                 Ok(())
@@ -518,47 +478,20 @@ impl Comparer {
         Ok(equal)
     }
 
-    /// Which node field (`type`, `children`, `props`) a key names, if any;
-    /// `Some(FIELDS.len())` for a key that is not plain (see `Object::key_plain`).
-    fn field<'s, S: Source<'s>>(&mut self, key: <S::Object as Object<'s, S>>::Key) -> Result<Option<usize>, CoreError> {
-        let identity = S::Object::key_identity(key);
-        let slot = Self::slot(identity);
-        if let Some(&(known, tag)) = self.fields.get(slot)
-            && known == identity
-        {
-            return Ok(tag);
-        }
-        let tag = if S::Object::key_plain(key) {
-            let text = S::Object::key_str(key)?;
-            FIELDS.iter().position(|f| f.as_bytes() == text.as_bytes())
-        } else {
-            Some(FIELDS.len())
-        };
-        if self.fields.is_empty() {
-            self.fields = vec![(0, None); Self::SLOTS];
-        }
-        self.fields[slot] = (identity, tag);
-        Ok(tag)
-    }
-
     /// JSON equality of two matched top-level nodes, raising where the reference's
-    /// comparison throws (see [`check_comparable`]). One walk: the fields that check
-    /// reads are picked up while comparing.
-    pub(crate) fn compare_node<'s, S: Source<'s>>(&mut self, old: S, new: S, id: Option<S>) -> Result<bool, CoreError> {
-        if old.identity() != new.identity()
-            && let (Read::Object(x), Read::Object(y)) = (old.shape()?, new.shape()?)
-        {
-            let mut fields = NodeFields { old: [None; 3], new: [None; 3], plain: true };
-            let equal = self.compare_objects(x, y, NODE_DEPTH, Some(&mut fields))?;
-            if fields.plain {
-                check_fields(fields.old, fields.new, id)?;
-            } else {
-                check_comparable(old, new, id)?;
-            }
-            return Ok(equal);
-        }
-        check_comparable(old, new, id)?;
-        self.compare(old, new, NODE_DEPTH)
+    /// comparison throws (see [`check_comparable`]); `keys` are the two schemas' node
+    /// keys.
+    pub(crate) fn compare_node<'s, S: Source<'s>>(
+        &mut self,
+        old: S,
+        new: S,
+        id: Option<S>,
+        keys: [&mut NodeKeys<'s, S>; 2],
+    ) -> Result<bool, CoreError> {
+        let [old_keys, new_keys] = keys;
+        let equal = self.compare(old, new, NODE_DEPTH)?;
+        check_fields(old_keys.fields(old)?, new_keys.fields(new)?, id)?;
+        Ok(equal)
     }
 }
 
@@ -675,7 +608,7 @@ fn id_json<'s, S: Source<'s>>(id: Option<S>) -> String {
 /// `Object.keys(props)` of both nodes (old first).
 pub(crate) fn check_comparable<'s, S: Source<'s>>(old: S, new: S, id: Option<S>) -> Result<(), CoreError> {
     let fields = |node: S| -> Result<[Option<S>; 3], CoreError> {
-        Ok([node.get(FIELDS[0])?, node.get(FIELDS[1])?, node.get(FIELDS[2])?])
+        Ok([node.get(NODE_KEYS[1])?, node.get(NODE_KEYS[2])?, node.get(NODE_KEYS[3])?])
     };
     check_fields(fields(old)?, fields(new)?, id)
 }
@@ -735,19 +668,19 @@ fn walk<'s, S: Source<'s>>(old: S, new: S, old_nodes: S::Array, new_nodes: S::Ar
     let (Read::Object(old_object), Read::Object(new_object)) = (old.shape()?, new.shape()?) else {
         return Err(ErrorKind::NodesNotArray.into());
     };
-    let old_index = NodeIndex::build(old_nodes, "nodes")?;
-    let new_index = NodeIndex::build(new_nodes, "nodes")?;
+    let mut old_index = NodeIndex::build(old_nodes, "nodes")?;
+    let mut new_index = NodeIndex::build(new_nodes, "nodes")?;
     let mut comparer = Comparer::new();
     let mut added = Vec::new();
     let mut modified = Vec::new();
     for (key, id, node) in &new_index.entries {
-        match old_index.get(key) {
+        match old_index.get(key).map(|entry| entry.2) {
             None => {
                 scan(*node, NODE_DEPTH)?;
                 added.push(*node);
             }
-            Some(&(_, _, old_node)) => {
-                if !comparer.compare_node(old_node, *node, *id)? {
+            Some(old_node) => {
+                if !comparer.compare_node(old_node, *node, *id, [&mut old_index.keys, &mut new_index.keys])? {
                     modified.push(*node);
                 }
             }
@@ -825,7 +758,7 @@ struct OldNodes<'s, S: Source<'s>> {
     indexed: usize,
     positions: FxHashMap<IdKey<'s>, usize>,
     paired: Vec<bool>,
-    id_name: IdName<<S::Object as Object<'s, S>>::Key>,
+    keys: NodeKeys<'s, S>,
 }
 
 impl<'s, S: Source<'s>> OldNodes<'s, S> {
@@ -837,7 +770,7 @@ impl<'s, S: Source<'s>> OldNodes<'s, S> {
         if !is_dict(node)? {
             return Ok(None);
         }
-        Ok(Some((node, node_id(node, &mut self.id_name)?)))
+        Ok(Some((node, self.keys.get(node, ID)?)))
     }
 
     /// Where the walk in step finds the old node with `key`, `cursor` being the first
@@ -846,8 +779,15 @@ impl<'s, S: Source<'s>> OldNodes<'s, S> {
         while *cursor < self.indexed && self.paired[*cursor] {
             *cursor += 1;
         }
-        if *cursor == self.indexed && *cursor < self.paired.len() && self.index_next()?.is_none() {
-            return Ok(Found::GiveUp);
+        if *cursor == self.indexed && *cursor < self.paired.len() {
+            // In step: the next old node is indexed now, and is most likely the one.
+            let Some(next) = self.index_next()? else {
+                return Ok(Found::GiveUp);
+            };
+            if next == *key {
+                *cursor += 1;
+                return Ok(Found::At(*cursor - 1));
+            }
         }
         let mut found = self.positions.get(key).copied();
         let limit = (self.indexed + LOOKAHEAD).min(self.paired.len());
@@ -922,17 +862,17 @@ fn walk_in_step<'s, S: Source<'s>>(old: S, new: S) -> Result<Option<Delta<S>>, C
         indexed: 0,
         positions: FxHashMap::with_capacity_and_hasher(old_len, FxBuildHasher),
         paired: vec![false; old_len],
-        id_name: IdName::Unknown,
+        keys: NodeKeys::new(),
     };
-    let mut new_id_name = IdName::Unknown;
-    let new_node = |j: usize, id_name: &mut IdName<_>| -> Result<Option<(S, Option<S>, IdKey<'s>)>, CoreError> {
+    let mut new_keys = NodeKeys::new();
+    let new_node = |j: usize, keys: &mut NodeKeys<'s, S>| -> Result<Option<(S, Option<S>, IdKey<'s>)>, CoreError> {
         let Some(node) = new_nodes.get(j)? else {
             return Ok(None);
         };
         if !is_dict(node)? {
             return Ok(None);
         }
-        let id = node_id(node, id_name)?;
+        let id = keys.get(node, ID)?;
         Ok(Some((node, id, id_key(id)?)))
     };
     let mut comparer = Comparer::new();
@@ -941,7 +881,7 @@ fn walk_in_step<'s, S: Source<'s>>(old: S, new: S) -> Result<Option<Delta<S>>, C
     let (mut modified, mut later) = (Vec::new(), Vec::new());
     let mut cursor = 0;
     for j in 0..new_len {
-        let Some((node, id, key)) = new_node(j, &mut new_id_name)? else {
+        let Some((node, id, key)) = new_node(j, &mut new_keys)? else {
             return Ok(None);
         };
         let at = match old_side.find(&key, &mut cursor)? {
@@ -958,7 +898,7 @@ fn walk_in_step<'s, S: Source<'s>>(old: S, new: S) -> Result<Option<Delta<S>>, C
         let Some(old_node) = Array::get(old_side.nodes, at)? else {
             return Ok(None);
         };
-        if !comparer.compare_node(old_node, node, id)? {
+        if !comparer.compare_node(old_node, node, id, [&mut old_side.keys, &mut new_keys])? {
             modified.push((j, node));
         }
     }
@@ -971,7 +911,7 @@ fn walk_in_step<'s, S: Source<'s>>(old: S, new: S) -> Result<Option<Delta<S>>, C
     let mut added_keys = FxHashSet::default();
     let settled = modified.len();
     for j in later {
-        let Some((node, id, key)) = new_node(j, &mut new_id_name)? else {
+        let Some((node, id, key)) = new_node(j, &mut new_keys)? else {
             return Ok(None);
         };
         if let Some(&at) = old_side.positions.get(&key) {
@@ -981,7 +921,7 @@ fn walk_in_step<'s, S: Source<'s>>(old: S, new: S) -> Result<Option<Delta<S>>, C
             let Some(old_node) = Array::get(old_side.nodes, at)? else {
                 return Ok(None);
             };
-            if !comparer.compare_node(old_node, node, id)? {
+            if !comparer.compare_node(old_node, node, id, [&mut old_side.keys, &mut new_keys])? {
                 modified.push((j, node));
             }
         } else {

@@ -266,7 +266,7 @@ impl<'s, 'py> PyVal<'s, 'py> {
     }
 
     /// JSON equality of two members of dicts or lists being compared: the commonest
-    /// pairs (equal strs, small ints) in place, containers and the rest out of line.
+    /// pairs (equal strs, numbers) in place, containers and the rest out of line.
     #[allow(clippy::inline_always)]
     #[inline(always)]
     fn equal<C: Compare<'s, Self>>(self, other: Self, depth: usize, with: &mut C) -> Result<bool, CoreError> {
@@ -279,6 +279,19 @@ impl<'s, 'py> PyVal<'s, 'py> {
                 }
             } else if ty == &raw mut ffi::PyDict_Type || ty == &raw mut ffi::PyList_Type {
                 return self.containers_equal(other, depth, with);
+            } else if ty == &raw mut ffi::PyLong_Type {
+                if let (Some(x), Some(y)) = (self.small_int(), other.small_int()) {
+                    #[allow(clippy::float_cmp)] // JSON numbers compare as doubles
+                    return Ok(x as f64 == y as f64);
+                }
+            } else if ty == &raw mut ffi::PyFloat_Type {
+                // SAFETY: two live exact floats; cannot fail.
+                let (x, y) =
+                    unsafe { (ffi::PyFloat_AsDouble(self.ptr.as_ptr()), ffi::PyFloat_AsDouble(other.ptr.as_ptr())) };
+                if x.is_finite() && y.is_finite() {
+                    #[allow(clippy::float_cmp)]
+                    return Ok(x == y);
+                }
             }
         }
         self.equal_otherwise(other, depth, with)
