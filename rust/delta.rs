@@ -15,7 +15,7 @@ use std::borrow::Cow;
 
 use crate::canonical::stringify;
 use crate::error::{CoreError, ErrorKind, MAX_DEPTH, Seg};
-use crate::value::{Array, Compare, JsStr, Object, Read, Source, is_dict, join_surrogate_pairs};
+use crate::value::{Array, Compare, JsStr, Object, Read, Source, Watch, is_dict, join_surrogate_pairs};
 
 /// The schema-level keys a delta carries.
 pub(crate) const META_KEYS: [&str; 3] = ["version", "theme", "navigation"];
@@ -162,9 +162,38 @@ impl<'s, S: Source<'s>> NodeKeys<'s, S> {
         node.get(name)
     }
 
-    /// The node's `type`, `children` and `props`.
-    fn fields(&mut self, node: S) -> Result<[Option<S>; 3], CoreError> {
-        Ok([self.get(node, 1)?, self.get(node, 2)?, self.get(node, 3)?])
+    /// The node's `type`, `children` and `props`: those in `seen`, else looked up.
+    fn fields(&mut self, node: S, seen: [Option<S>; 3]) -> Result<[Option<S>; 3], CoreError> {
+        let mut fields = seen;
+        for (i, field) in fields.iter_mut().enumerate() {
+            if field.is_none() {
+                *field = self.get(node, i + 1)?;
+            }
+        }
+        Ok(fields)
+    }
+
+    /// The identities of the key objects known for `type`, `children` and `props`.
+    fn field_keys(&self) -> [Option<usize>; 3] {
+        [1, 2, 3].map(|i| self.0[i].map(S::Object::key_identity))
+    }
+}
+
+/// The `type`, `children` and `props` members of two nodes, seen while comparing them
+/// (by the key objects their schemas use).
+struct FieldWatch<S> {
+    keys: [[Option<usize>; 3]; 2],
+    seen: [[Option<S>; 3]; 2],
+}
+
+impl<S: Copy> Watch<S> for FieldWatch<S> {
+    #[inline]
+    fn see(&mut self, side: usize, key: usize, value: S) {
+        for (known, seen) in self.keys[side].iter().zip(&mut self.seen[side]) {
+            if *known == Some(key) {
+                *seen = Some(value);
+            }
+        }
     }
 }
 
@@ -332,7 +361,7 @@ impl Comparer {
     /// differ, so that every value of both is also scanned for being JSON.
     #[inline]
     pub(crate) fn compare<'s, S: Source<'s>>(&mut self, a: S, b: S, depth: usize) -> Result<bool, CoreError> {
-        match a.fast_equal(b, depth, self)? {
+        match a.fast_equal(b, depth, self, &mut ())? {
             Some(equal) => Ok(equal),
             None => self.compare_generic(a, b, depth),
         }
@@ -489,8 +518,13 @@ impl Comparer {
         keys: [&mut NodeKeys<'s, S>; 2],
     ) -> Result<bool, CoreError> {
         let [old_keys, new_keys] = keys;
-        let equal = self.compare(old, new, NODE_DEPTH)?;
-        check_fields(old_keys.fields(old)?, new_keys.fields(new)?, id)?;
+        let mut watch = FieldWatch { keys: [old_keys.field_keys(), new_keys.field_keys()], seen: [[None; 3]; 2] };
+        let equal = match old.fast_equal(new, NODE_DEPTH, self, &mut watch)? {
+            Some(equal) => equal,
+            None => self.compare_generic(old, new, NODE_DEPTH)?,
+        };
+        let [old_seen, new_seen] = watch.seen;
+        check_fields(old_keys.fields(old, old_seen)?, new_keys.fields(new, new_seen)?, id)?;
         Ok(equal)
     }
 }

@@ -237,15 +237,31 @@ pub(crate) trait Source<'s>: Copy + 's {
     /// JSON equality of `self` and `other` (at `depth`) by a path faster than the
     /// generic walk, handing the pairs it does not decide itself back to `with`; `None`,
     /// having done nothing, when the source has no such path for this pair.
+    ///
+    /// When the two are objects, `watch` sees their members as the comparison passes
+    /// them (not necessarily all of them).
     #[inline]
-    fn fast_equal<C: Compare<'s, Self>>(
+    fn fast_equal<C: Compare<'s, Self>, W: Watch<Self>>(
         self,
         _other: Self,
         _depth: usize,
         _with: &mut C,
+        _watch: &mut W,
     ) -> Result<Option<bool>, CoreError> {
         Ok(None)
     }
+}
+
+/// What sees the members of two objects as [`Source::fast_equal`] compares them.
+pub(crate) trait Watch<S> {
+    /// A member of the first object (`side` 0) or the second (1), by its key's identity.
+    fn see(&mut self, side: usize, key: usize, value: S);
+}
+
+/// No watch.
+impl<S> Watch<S> for () {
+    #[inline]
+    fn see(&mut self, _side: usize, _key: usize, _value: S) {}
 }
 
 /// The generic JSON comparison, as a source's [`Source::fast_equal`] sees it: what it

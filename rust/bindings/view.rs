@@ -22,7 +22,7 @@ use pyo3::types::{PyBytes, PyString, PyType};
 use pyo3::{Borrowed, intern};
 
 use crate::error::{CoreError, ErrorKind, MAX_DEPTH, Path};
-use crate::value::{Array, Compare, JsStr, Object, Read, Source};
+use crate::value::{Array, Compare, JsStr, Object, Read, Source, Watch};
 
 /// `msgspec.Struct` and `msgspec.UNSET`, looked up once.
 struct Msgspec {
@@ -210,7 +210,13 @@ impl<'s, 'py> PyVal<'s, 'py> {
     /// code points, which may still be equal UTF-16 (a surrogate pair held as two code
     /// points): the generic comparison decides those.
     #[inline]
-    fn decide<C: Compare<'s, Self>>(self, other: Self, depth: usize, with: &mut C) -> Result<Option<bool>, CoreError> {
+    fn decide<C: Compare<'s, Self>, W: Watch<Self>>(
+        self,
+        other: Self,
+        depth: usize,
+        with: &mut C,
+        watch: &mut W,
+    ) -> Result<Option<bool>, CoreError> {
         let (a, b) = (self.ptr.as_ptr(), other.ptr.as_ptr());
         if a == b {
             // A shared leaf; a shared container still needs its contents scanned.
@@ -236,7 +242,7 @@ impl<'s, 'py> PyVal<'s, 'py> {
             if depth > MAX_DEPTH {
                 return Err(CoreError::too_deep());
             }
-            return self.dicts_equal(other, depth, with).map(Some);
+            return self.dicts_equal(other, depth, with, watch).map(Some);
         }
         if ty == &raw mut ffi::PyList_Type {
             if depth > MAX_DEPTH {
@@ -309,7 +315,7 @@ impl<'s, 'py> PyVal<'s, 'py> {
             return Err(CoreError::too_deep());
         }
         if self.is_type(&raw mut ffi::PyDict_Type) {
-            self.dicts_equal(other, depth, with)
+            self.dicts_equal(other, depth, with, &mut ())
         } else {
             self.lists_equal(other, depth, with)
         }
@@ -319,7 +325,7 @@ impl<'s, 'py> PyVal<'s, 'py> {
     /// comparison.
     #[inline(never)]
     fn equal_otherwise<C: Compare<'s, Self>>(self, other: Self, depth: usize, with: &mut C) -> Result<bool, CoreError> {
-        match self.decide(other, depth, with)? {
+        match self.decide(other, depth, with, &mut ())? {
             Some(equal) => Ok(equal),
             None => with.compare_generic(self, other, depth),
         }
@@ -336,21 +342,32 @@ impl<'s, 'py> PyVal<'s, 'py> {
     }
 
     /// JSON equality of two dicts (at `depth`), as `Comparer::compare_objects`: walked in
-    /// step while their keys agree, by lookup after that, and every value scanned.
-    fn dicts_equal<C: Compare<'s, Self>>(self, other: Self, depth: usize, with: &mut C) -> Result<bool, CoreError> {
+    /// step while their keys agree, by lookup after that, and every value scanned. The
+    /// sizes, asked for once, spare a last `PyDict_Next` on each side; each value is
+    /// prefetched as soon as it is known, so that its cache miss overlaps the other
+    /// side's.
+    fn dicts_equal<C: Compare<'s, Self>, W: Watch<Self>>(
+        self,
+        other: Self,
+        depth: usize,
+        with: &mut C,
+        watch: &mut W,
+    ) -> Result<bool, CoreError> {
         let (x, y) = (self.ptr.as_ptr(), other.ptr.as_ptr());
         let (mut x_pos, mut y_pos): (ffi::Py_ssize_t, ffi::Py_ssize_t) = (0, 0);
+        // SAFETY: two live dicts.
+        let (x_len, y_len) = unsafe { (ffi::PyDict_Size(x), ffi::PyDict_Size(y)) };
         let (mut equal, mut in_step) = (true, true);
-        let (mut count, mut matched) = (0_usize, 0_usize);
-        loop {
+        let mut matched = 0;
+        for _ in 0..x_len {
             let (mut key, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
             // SAFETY: a live dict; `x_pos` is a position PyDict_Next returned (or 0); the
             // results are borrowed references.
             if unsafe { ffi::PyDict_Next(x, &raw mut x_pos, &raw mut key, &raw mut value) } == 0 {
                 break;
             }
-            count += 1;
             let (key, value) = (self.child(key), self.child(value));
+            value.prefetch();
             if !key.is_str() {
                 return Err(non_str_key(key));
             }
@@ -359,11 +376,13 @@ impl<'s, 'py> PyVal<'s, 'py> {
                 let (mut other_key, mut other_value) = (std::ptr::null_mut(), std::ptr::null_mut());
                 // SAFETY: as above, for `y`.
                 if unsafe { ffi::PyDict_Next(y, &raw mut y_pos, &raw mut other_key, &raw mut other_value) } != 0 {
+                    other.child(other_value).prefetch();
                     let other_key = other.child(other_key);
                     if !other_key.is_str() {
                         return Err(non_str_key(other_key));
                     }
                     if with.key_eq(key, other_key)? {
+                        watch.see(1, other_key.identity(), other.child(other_value));
                         found = Some(other.child(other_value));
                     }
                 }
@@ -372,6 +391,7 @@ impl<'s, 'py> PyVal<'s, 'py> {
             if !in_step {
                 found = with.member(PyObject::Dict(other), key)?;
             }
+            watch.see(0, key.identity(), value);
             if let Some(found) = found {
                 matched += 1;
                 equal &= value.equal(found, depth + 1, with)?;
@@ -380,16 +400,11 @@ impl<'s, 'py> PyVal<'s, 'py> {
                 with.scan(value, depth + 1)?;
             }
         }
-        if in_step {
-            let (mut key, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
-            // SAFETY: as above, for `y`.
-            if unsafe { ffi::PyDict_Next(y, &raw mut y_pos, &raw mut key, &raw mut value) } == 0 {
-                // Every key of `x` met its twin in place and `y` has no more.
-                return Ok(equal);
-            }
+        if in_step && x_len == y_len {
+            // Every key of `self` met its twin in place, and `other` has no more.
+            return Ok(equal);
         }
-        let y_len = PyObject::Dict(other).len();
-        equal &= count == y_len;
+        equal &= x_len == y_len;
         if matched < y_len {
             PyObject::Dict(other).for_each_keyed(|key, item| {
                 if with.member(PyObject::Dict(self), key)?.is_none() {
@@ -564,13 +579,14 @@ impl<'s, 'py: 's> Source<'s> for PyVal<'s, 'py> {
     }
 
     #[inline]
-    fn fast_equal<C: Compare<'s, Self>>(
+    fn fast_equal<C: Compare<'s, Self>, W: Watch<Self>>(
         self,
         other: Self,
         depth: usize,
         with: &mut C,
+        watch: &mut W,
     ) -> Result<Option<bool>, CoreError> {
-        self.decide(other, depth, with)
+        self.decide(other, depth, with, watch)
     }
 
     fn shape(self) -> Result<Read<'s, Self>, CoreError> {
