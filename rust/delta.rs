@@ -312,7 +312,10 @@ pub(crate) struct Comparer {
 }
 
 impl Comparer {
-    const SLOTS: usize = 512;
+    /// Slots of the key-pair cache: far more than the distinct keys of a schema (a
+    /// hundred or so), so that two of them seldom share a slot. Only the slots used are
+    /// ever loaded into the cache.
+    const SLOTS: usize = 2048;
 
     pub(crate) fn new() -> Self {
         Comparer { keys: Vec::new() }
@@ -320,7 +323,8 @@ impl Comparer {
 
     /// The slot of a key object in the direct-mapped caches.
     fn slot(identity: usize) -> usize {
-        (identity >> 4 ^ identity >> 13) & (Self::SLOTS - 1)
+        // Fibonacci hashing: the top bits of the product mix every bit of the address.
+        (identity as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize >> (usize::BITS - Self::SLOTS.trailing_zeros())
     }
 
     /// JS string equality of two keys.
