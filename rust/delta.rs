@@ -342,6 +342,14 @@ impl Comparer {
         self.learn_keys::<S>(a, b)
     }
 
+    /// Whether the pair of distinct key objects was found equal before (only such pairs
+    /// are remembered).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn keys_known(&self, left: usize, right: usize) -> bool {
+        self.keys.get(Self::slot(left)) == Some(&(left, right))
+    }
+
     /// [`Comparer::key_eq`] for a pair of key objects not seen yet.
     #[inline(never)]
     fn learn_keys<'s, S: Source<'s>>(
@@ -546,6 +554,12 @@ impl<'s, S: Source<'s>> Compare<'s, S> for Comparer {
         b: <S::Object as Object<'s, S>>::Key,
     ) -> Result<bool, CoreError> {
         Comparer::key_eq::<S>(self, a, b)
+    }
+
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn keys_known(&self, a: <S::Object as Object<'s, S>>::Key, b: <S::Object as Object<'s, S>>::Key) -> bool {
+        Comparer::keys_known(self, S::Object::key_identity(a), S::Object::key_identity(b))
     }
 
     fn member(&mut self, object: S::Object, key: <S::Object as Object<'s, S>>::Key) -> Result<Option<S>, CoreError> {

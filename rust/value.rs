@@ -278,6 +278,10 @@ pub(crate) trait Compare<'s, S: Source<'s>> {
         b: <S::Object as Object<'s, S>>::Key,
     ) -> Result<bool, CoreError>;
 
+    /// True if two distinct key objects were found equal before (and so are keys of a
+    /// valid type); false says nothing.
+    fn keys_known(&self, a: <S::Object as Object<'s, S>>::Key, b: <S::Object as Object<'s, S>>::Key) -> bool;
+
     /// `object[key]` by JS string equality.
     fn member(&mut self, object: S::Object, key: <S::Object as Object<'s, S>>::Key) -> Result<Option<S>, CoreError>;
 

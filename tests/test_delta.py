@@ -433,6 +433,17 @@ def test_calculate_errors(impl: ModuleType) -> None:
         lf.calculate_schema_delta(_schema(), bad)
     with pytest.raises(lf.ProtocolError, match=r"^dict key must be str, got int at \$\.theme$"):
         lf.calculate_schema_delta(_schema(theme={1: 2}), _schema())
+    # A key that is not a str, in both schemas, after keys the comparison has learned
+    # (and one object on both sides, as a small int is).
+    for where in ("first", "last"):
+        props = {"a": 1, 7: 2} if where == "last" else {7: 2, "a": 1}
+        old = _schema(_node("x", props={"a": 1}), _node("y", props=dict(props)))
+        new = _schema(_node("x", props={"a": 1}), _node("y", props=dict(props)))
+        with pytest.raises(
+            lf.ProtocolError,
+            match=r"^dict key must be str, got int at \$\.nodes\[1\]\.props$",
+        ):
+            lf.calculate_schema_delta(old, new)
 
 
 def test_reference_comparison_throws_are_errors(impl: ModuleType) -> None:

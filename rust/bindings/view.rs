@@ -368,27 +368,28 @@ impl<'s, 'py> PyVal<'s, 'py> {
             }
             let (key, value) = (self.child(key), self.child(value));
             value.prefetch();
-            if !key.is_str() {
-                return Err(non_str_key(key));
-            }
             let mut found = None;
             if in_step {
                 let (mut other_key, mut other_value) = (std::ptr::null_mut(), std::ptr::null_mut());
                 // SAFETY: as above, for `y`.
                 if unsafe { ffi::PyDict_Next(y, &raw mut y_pos, &raw mut other_key, &raw mut other_value) } != 0 {
-                    other.child(other_value).prefetch();
-                    let other_key = other.child(other_key);
-                    if !other_key.is_str() {
-                        return Err(non_str_key(other_key));
-                    }
-                    if with.key_eq(key, other_key)? {
-                        watch.see(1, other_key.identity(), other.child(other_value));
-                        found = Some(other.child(other_value));
+                    let (other_key, other_value) = (other.child(other_key), other.child(other_value));
+                    other_value.prefetch();
+                    // A pair of keys met before needs no reading: the key objects
+                    // themselves are not even loaded.
+                    if with.keys_known(key, other_key) || {
+                        key.check_key()?;
+                        other_key.check_key()?;
+                        with.key_eq(key, other_key)?
+                    } {
+                        watch.see(1, other_key.identity(), other_value);
+                        found = Some(other_value);
                     }
                 }
                 in_step = found.is_some();
             }
             if !in_step {
+                key.check_key()?;
                 found = with.member(PyObject::Dict(other), key)?;
             }
             watch.see(0, key.identity(), value);
@@ -414,6 +415,12 @@ impl<'s, 'py> PyVal<'s, 'py> {
             })?;
         }
         Ok(equal)
+    }
+
+    /// Raise unless the value is a str: a dict key the walk met.
+    #[inline]
+    fn check_key(self) -> Result<(), CoreError> {
+        if self.is_str() { Ok(()) } else { Err(non_str_key(self)) }
     }
 
     /// JSON equality of two lists (at `depth`), as `Comparer::compare_arrays`.
