@@ -206,9 +206,8 @@ impl<'s, 'py> PyVal<'s, 'py> {
 
     /// [`Source::fast_equal`] for two values of one exact builtin type: the pairs that
     /// make up nearly all of two schemas, compared without building a [`Read`] for
-    /// either. `None` (nothing done) for anything else, and for two strs that differ in
-    /// code points, which may still be equal UTF-16 (a surrogate pair held as two code
-    /// points): the generic comparison decides those.
+    /// either. `None` (nothing done) for anything else, and for what only the generic
+    /// comparison knows (see the `*_equal` helpers).
     #[inline]
     fn decide<C: Compare<'s, Self>, W: Watch<Self>>(
         self,
@@ -217,8 +216,7 @@ impl<'s, 'py> PyVal<'s, 'py> {
         with: &mut C,
         watch: &mut W,
     ) -> Result<Option<bool>, CoreError> {
-        let (a, b) = (self.ptr.as_ptr(), other.ptr.as_ptr());
-        if a == b {
+        if self.ptr == other.ptr {
             // A shared leaf; a shared container still needs its contents scanned.
             return Ok(self.is_scalar().then_some(true));
         }
@@ -226,49 +224,20 @@ impl<'s, 'py> PyVal<'s, 'py> {
         if ty != other.type_ptr() {
             return Ok(None);
         }
-        if ty == &raw mut ffi::PyUnicode_Type {
-            // SAFETY: two live exact strs; comparing them runs no Python code.
-            let order = unsafe { ffi::PyUnicode_Compare(a, b) };
-            if order == 0 {
-                return Ok(Some(true));
-            }
-            if order == -1 {
-                // -1 is also the error return (a legacy string that cannot be readied).
-                drop(PyErr::take(self.ctx.py));
-            }
-            return Ok(None);
+        if ty == &raw mut ffi::PyDict_Type || ty == &raw mut ffi::PyList_Type {
+            return self.containers_equal(other, depth, with, watch).map(Some);
         }
-        if ty == &raw mut ffi::PyDict_Type {
-            if depth > MAX_DEPTH {
-                return Err(CoreError::too_deep());
-            }
-            return self.dicts_equal(other, depth, with, watch).map(Some);
-        }
-        if ty == &raw mut ffi::PyList_Type {
-            if depth > MAX_DEPTH {
-                return Err(CoreError::too_deep());
-            }
-            return self.lists_equal(other, depth, with).map(Some);
-        }
-        #[allow(clippy::float_cmp)] // JSON numbers compare as doubles
-        if ty == &raw mut ffi::PyLong_Type {
-            return Ok(match (self.small_int(), other.small_int()) {
-                (Some(x), Some(y)) => Some(x as f64 == y as f64),
-                _ => None,
-            });
-        }
-        #[allow(clippy::float_cmp)]
-        if ty == &raw mut ffi::PyFloat_Type {
-            // SAFETY: two live exact floats; cannot fail.
-            let (x, y) = unsafe { (ffi::PyFloat_AsDouble(a), ffi::PyFloat_AsDouble(b)) };
-            // A non-finite number is `null`: the generic comparison knows.
-            return Ok((x.is_finite() && y.is_finite()).then_some(x == y));
-        }
-        if ty == &raw mut ffi::PyBool_Type {
-            // Two distinct bools: `true` and `false`.
-            return Ok(Some(false));
-        }
-        Ok(None)
+        Ok(if ty == &raw mut ffi::PyUnicode_Type {
+            self.strs_equal(other)
+        } else if ty == &raw mut ffi::PyLong_Type {
+            self.ints_equal(other)
+        } else if ty == &raw mut ffi::PyFloat_Type {
+            self.floats_equal(other)
+        } else if ty == &raw mut ffi::PyBool_Type {
+            Some(false) // two distinct bools: `true` and `false`
+        } else {
+            None
+        })
     }
 
     /// JSON equality of two members of dicts or lists being compared: the commonest
@@ -278,26 +247,19 @@ impl<'s, 'py> PyVal<'s, 'py> {
     fn equal<C: Compare<'s, Self>>(self, other: Self, depth: usize, with: &mut C) -> Result<bool, CoreError> {
         let ty = self.type_ptr();
         if self.ptr != other.ptr && ty == other.type_ptr() {
-            if ty == &raw mut ffi::PyUnicode_Type {
-                // SAFETY: two live exact strs; comparing them runs no Python code.
-                if unsafe { ffi::PyUnicode_Compare(self.ptr.as_ptr(), other.ptr.as_ptr()) } == 0 {
-                    return Ok(true);
-                }
+            let decided = if ty == &raw mut ffi::PyUnicode_Type {
+                self.strs_equal(other)
             } else if ty == &raw mut ffi::PyDict_Type || ty == &raw mut ffi::PyList_Type {
-                return self.containers_equal(other, depth, with);
+                return self.containers_equal(other, depth, with, &mut ());
             } else if ty == &raw mut ffi::PyLong_Type {
-                if let (Some(x), Some(y)) = (self.small_int(), other.small_int()) {
-                    #[allow(clippy::float_cmp)] // JSON numbers compare as doubles
-                    return Ok(x as f64 == y as f64);
-                }
+                self.ints_equal(other)
             } else if ty == &raw mut ffi::PyFloat_Type {
-                // SAFETY: two live exact floats; cannot fail.
-                let (x, y) =
-                    unsafe { (ffi::PyFloat_AsDouble(self.ptr.as_ptr()), ffi::PyFloat_AsDouble(other.ptr.as_ptr())) };
-                if x.is_finite() && y.is_finite() {
-                    #[allow(clippy::float_cmp)]
-                    return Ok(x == y);
-                }
+                self.floats_equal(other)
+            } else {
+                None
+            };
+            if let Some(equal) = decided {
+                return Ok(equal);
             }
         }
         self.equal_otherwise(other, depth, with)
@@ -305,17 +267,18 @@ impl<'s, 'py> PyVal<'s, 'py> {
 
     /// [`PyVal::equal`] for two dicts or two lists.
     #[inline(never)]
-    fn containers_equal<C: Compare<'s, Self>>(
+    fn containers_equal<C: Compare<'s, Self>, W: Watch<Self>>(
         self,
         other: Self,
         depth: usize,
         with: &mut C,
+        watch: &mut W,
     ) -> Result<bool, CoreError> {
         if depth > MAX_DEPTH {
             return Err(CoreError::too_deep());
         }
         if self.is_type(&raw mut ffi::PyDict_Type) {
-            self.dicts_equal(other, depth, with, &mut ())
+            self.dicts_equal(other, depth, with, watch)
         } else {
             self.lists_equal(other, depth, with)
         }
@@ -331,14 +294,42 @@ impl<'s, 'py> PyVal<'s, 'py> {
         }
     }
 
-    /// An exact int's value when it fits an `i64` (and is not -1, the C API's error
-    /// sentinel, which the generic comparison checks).
+    /// Two exact strs: equal if their code points are; `None` otherwise, since two
+    /// different code point sequences may still be equal UTF-16 (a surrogate pair held
+    /// as two code points).
     #[inline]
-    fn small_int(self) -> Option<i64> {
-        let mut overflow = 0;
-        // SAFETY: a live exact int.
-        let value = unsafe { ffi::PyLong_AsLongLongAndOverflow(self.ptr.as_ptr(), &raw mut overflow) };
-        (overflow == 0 && value != -1).then_some(value)
+    fn strs_equal(self, other: Self) -> Option<bool> {
+        // SAFETY: two live exact strs; comparing them runs no Python code.
+        let order = unsafe { ffi::PyUnicode_Compare(self.ptr.as_ptr(), other.ptr.as_ptr()) };
+        if order == -1 {
+            // -1 is also the error return (a legacy string that cannot be readied).
+            drop(PyErr::take(self.ctx.py));
+        }
+        (order == 0).then_some(true)
+    }
+
+    /// Two exact ints, equal as doubles; `None` for one beyond `i64`, or -1 (the C
+    /// API's error sentinel, which the generic comparison checks).
+    #[inline]
+    fn ints_equal(self, other: Self) -> Option<bool> {
+        let value = |int: Self| {
+            let mut overflow = 0;
+            // SAFETY: a live exact int.
+            let value = unsafe { ffi::PyLong_AsLongLongAndOverflow(int.ptr.as_ptr(), &raw mut overflow) };
+            (overflow == 0 && value != -1).then_some(value)
+        };
+        #[allow(clippy::float_cmp)] // JSON numbers compare as doubles
+        Some(value(self)? as f64 == value(other)? as f64)
+    }
+
+    /// Two exact floats; `None` unless both are finite (a non-finite number is `null`,
+    /// which the generic comparison knows).
+    #[inline]
+    fn floats_equal(self, other: Self) -> Option<bool> {
+        // SAFETY: two live exact floats; cannot fail.
+        let (x, y) = unsafe { (ffi::PyFloat_AsDouble(self.ptr.as_ptr()), ffi::PyFloat_AsDouble(other.ptr.as_ptr())) };
+        #[allow(clippy::float_cmp)]
+        (x.is_finite() && y.is_finite()).then_some(x == y)
     }
 
     /// JSON equality of two dicts (at `depth`), as `Comparer::compare_objects`: walked in
