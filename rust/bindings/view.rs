@@ -216,42 +216,6 @@ impl<'s, 'py> PyVal<'s, 'py> {
         Read::Float(unsafe { ffi::PyFloat_AsDouble(self.ptr.as_ptr()) })
     }
 
-    /// [`Source::fast_equal`] for two values of one exact builtin type: the pairs that
-    /// make up nearly all of two schemas, compared without building a [`Read`] for
-    /// either. `None` (nothing done) for anything else, and for what only the generic
-    /// comparison knows (see the `*_equal` helpers).
-    #[inline]
-    fn decide<C: Compare<'s, Self>, W: Watch<Self>>(
-        self,
-        other: Self,
-        depth: usize,
-        with: &mut C,
-        watch: &mut W,
-    ) -> Result<Option<bool>, CoreError> {
-        if self.ptr == other.ptr {
-            // A shared leaf; a shared container still needs its contents scanned.
-            return Ok(self.is_scalar().then_some(true));
-        }
-        let ty = self.type_ptr();
-        if ty != other.type_ptr() {
-            return Ok(None);
-        }
-        if ty == &raw mut ffi::PyDict_Type || ty == &raw mut ffi::PyList_Type {
-            return self.containers_equal(other, depth, with, watch).map(Some);
-        }
-        Ok(if ty == &raw mut ffi::PyUnicode_Type {
-            self.strs_equal(other)
-        } else if ty == &raw mut ffi::PyLong_Type {
-            self.ints_equal(other)
-        } else if ty == &raw mut ffi::PyFloat_Type {
-            self.floats_equal(other)
-        } else if ty == &raw mut ffi::PyBool_Type {
-            Some(false) // two distinct bools: `true` and `false`
-        } else {
-            None
-        })
-    }
-
     /// JSON equality of two members of dicts or lists being compared: the commonest
     /// pairs (equal strs, numbers) in place, containers and the rest out of line.
     #[allow(clippy::inline_always)]
@@ -296,11 +260,11 @@ impl<'s, 'py> PyVal<'s, 'py> {
         }
     }
 
-    /// [`PyVal::equal`] for every other pair: [`PyVal::decide`], else the generic
+    /// [`PyVal::equal`] for every other pair: [`Source::fast_equal`], else the generic
     /// comparison.
     #[inline(never)]
     fn equal_otherwise<C: Compare<'s, Self>>(self, other: Self, depth: usize, with: &mut C) -> Result<bool, CoreError> {
-        match self.decide(other, depth, with, &mut ())? {
+        match self.fast_equal(other, depth, with, &mut ())? {
             Some(equal) => Ok(equal),
             None => with.compare_generic(self, other, depth),
         }
@@ -611,6 +575,10 @@ impl<'s, 'py: 's> Source<'s> for PyVal<'s, 'py> {
             || self.ptr.as_ptr() == unsafe { ffi::Py_None() }
     }
 
+    /// For two values of one exact builtin type: the pairs that make up nearly all of
+    /// two schemas, compared without building a [`Read`] for either. `None` (nothing
+    /// done) for anything else, and for what only the generic comparison knows (see the
+    /// `*_equal` helpers).
     #[inline]
     fn fast_equal<C: Compare<'s, Self>, W: Watch<Self>>(
         self,
@@ -619,7 +587,28 @@ impl<'s, 'py: 's> Source<'s> for PyVal<'s, 'py> {
         with: &mut C,
         watch: &mut W,
     ) -> Result<Option<bool>, CoreError> {
-        self.decide(other, depth, with, watch)
+        if self.ptr == other.ptr {
+            // A shared leaf; a shared container still needs its contents scanned.
+            return Ok(self.is_scalar().then_some(true));
+        }
+        let ty = self.type_ptr();
+        if ty != other.type_ptr() {
+            return Ok(None);
+        }
+        if ty == &raw mut ffi::PyDict_Type || ty == &raw mut ffi::PyList_Type {
+            return self.containers_equal(other, depth, with, watch).map(Some);
+        }
+        Ok(if ty == &raw mut ffi::PyUnicode_Type {
+            self.strs_equal(other)
+        } else if ty == &raw mut ffi::PyLong_Type {
+            self.ints_equal(other)
+        } else if ty == &raw mut ffi::PyFloat_Type {
+            self.floats_equal(other)
+        } else if ty == &raw mut ffi::PyBool_Type {
+            Some(false) // two distinct bools: `true` and `false`
+        } else {
+            None
+        })
     }
 
     fn shape(self) -> Result<Read<'s, Self>, CoreError> {
