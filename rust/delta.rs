@@ -162,6 +162,17 @@ impl<'s, S: Source<'s>> NodeKeys<'s, S> {
         node.get(name)
     }
 
+    /// Node `i` of `nodes` and its id, if it is a dict.
+    fn node(&mut self, nodes: S::Array, i: usize) -> Result<Option<(S, Option<S>)>, CoreError> {
+        let Some(node) = nodes.get(i)? else {
+            return Ok(None);
+        };
+        if !is_dict(node)? {
+            return Ok(None);
+        }
+        Ok(Some((node, self.get(node, ID)?)))
+    }
+
     /// The node's `type`, `children` and `props`: those in `seen`, else looked up.
     fn fields(&mut self, node: S, seen: [Option<S>; 3]) -> Result<[Option<S>; 3], CoreError> {
         let mut fields = seen;
@@ -336,7 +347,7 @@ impl Comparer {
         b: <S::Object as Object<'s, S>>::Key,
     ) -> Result<bool, CoreError> {
         let (left, right) = (S::Object::key_identity(a), S::Object::key_identity(b));
-        if left == right || self.keys.get(Self::slot(left)) == Some(&(left, right)) {
+        if left == right || self.keys_known(left, right) {
             return Ok(true);
         }
         self.learn_keys::<S>(a, b)
@@ -827,13 +838,7 @@ struct OldNodes<'s, S: Source<'s>> {
 impl<'s, S: Source<'s>> OldNodes<'s, S> {
     /// Node `i` and its id, if it is a dict.
     fn node(&mut self, i: usize) -> Result<Option<(S, Option<S>)>, CoreError> {
-        let Some(node) = self.nodes.get(i)? else {
-            return Ok(None);
-        };
-        if !is_dict(node)? {
-            return Ok(None);
-        }
-        Ok(Some((node, self.keys.get(node, ID)?)))
+        self.keys.node(self.nodes, i)
     }
 
     /// Where the walk in step finds the old node with `key`, `cursor` being the first
@@ -929,13 +934,9 @@ fn walk_in_step<'s, S: Source<'s>>(old: S, new: S) -> Result<Option<Delta<S>>, C
     };
     let mut new_keys = NodeKeys::new();
     let new_node = |j: usize, keys: &mut NodeKeys<'s, S>| -> Result<Option<(S, Option<S>, IdKey<'s>)>, CoreError> {
-        let Some(node) = new_nodes.get(j)? else {
+        let Some((node, id)) = keys.node(new_nodes, j)? else {
             return Ok(None);
         };
-        if !is_dict(node)? {
-            return Ok(None);
-        }
-        let id = keys.get(node, ID)?;
         Ok(Some((node, id, id_key(id)?)))
     };
     let mut comparer = Comparer::new();
