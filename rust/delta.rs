@@ -396,9 +396,6 @@ impl Comparer {
             scan(a, depth)?;
             return Ok(true);
         }
-        if a.same_str(b) {
-            return Ok(true);
-        }
         let (ra, rb) = (a.read()?, b.read()?);
         // The common pairs first, matched in place (moving `Read`s around stalls).
         match (&ra, &rb) {

@@ -220,13 +220,6 @@ pub(crate) trait Source<'s>: Copy + 's {
     #[inline]
     fn prefetch(self) {}
 
-    /// True if `self` and `other` are strings known to be equal, found cheaply (false
-    /// says nothing: compare them as usual).
-    #[inline]
-    fn same_str(self, _other: Self) -> bool {
-        false
-    }
-
     /// True if the value is a JSON scalar (string, number, boolean or null), found
     /// without reading it.
     #[inline]

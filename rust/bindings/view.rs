@@ -549,22 +549,6 @@ impl<'s, 'py: 's> Source<'s> for PyVal<'s, 'py> {
     }
 
     #[inline]
-    fn same_str(self, other: Self) -> bool {
-        if !self.is_type(&raw mut ffi::PyUnicode_Type) || !other.is_type(&raw mut ffi::PyUnicode_Type) {
-            return false;
-        }
-        // SAFETY: two live exact strs; comparing them runs no Python code. Equal code
-        // points are equal UTF-16 (the converse fails only for a surrogate pair held as
-        // two code points, which the caller's own comparison finds).
-        let order = unsafe { ffi::PyUnicode_Compare(self.ptr.as_ptr(), other.ptr.as_ptr()) };
-        if order == -1 {
-            // -1 is also the error return (a legacy string that cannot be readied).
-            drop(PyErr::take(self.ctx.py));
-        }
-        order == 0
-    }
-
-    #[inline]
     fn is_scalar(self) -> bool {
         let ty = self.type_ptr();
         ty == &raw mut ffi::PyUnicode_Type
