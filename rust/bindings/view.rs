@@ -320,30 +320,22 @@ impl<'s, 'py> PyVal<'s, 'py> {
         with: &mut C,
         watch: &mut W,
     ) -> Result<bool, CoreError> {
-        let (x, y) = (self.ptr.as_ptr(), other.ptr.as_ptr());
         let (mut x_pos, mut y_pos): (ffi::Py_ssize_t, ffi::Py_ssize_t) = (0, 0);
         // Both key tables load at once, instead of each on its first PyDict_Next.
         self.prefetch_table();
         other.prefetch_table();
         // SAFETY: two live dicts.
-        let (x_len, y_len) = unsafe { (ffi::PyDict_Size(x), ffi::PyDict_Size(y)) };
+        let (x_len, y_len) = unsafe { (ffi::PyDict_Size(self.ptr.as_ptr()), ffi::PyDict_Size(other.ptr.as_ptr())) };
         let (mut equal, mut in_step) = (true, true);
         let mut matched = 0;
         for _ in 0..x_len {
-            let (mut key, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
-            // SAFETY: a live dict; `x_pos` is a position PyDict_Next returned (or 0); the
-            // results are borrowed references.
-            if unsafe { ffi::PyDict_Next(x, &raw mut x_pos, &raw mut key, &raw mut value) } == 0 {
+            let Some((key, value)) = self.dict_next(&mut x_pos) else {
                 break;
-            }
-            let (key, value) = (self.child(key), self.child(value));
+            };
             value.prefetch();
             let mut found = None;
             if in_step {
-                let (mut other_key, mut other_value) = (std::ptr::null_mut(), std::ptr::null_mut());
-                // SAFETY: as above, for `y`.
-                if unsafe { ffi::PyDict_Next(y, &raw mut y_pos, &raw mut other_key, &raw mut other_value) } != 0 {
-                    let (other_key, other_value) = (other.child(other_key), other.child(other_value));
+                if let Some((other_key, other_value)) = other.dict_next(&mut y_pos) {
                     other_value.prefetch();
                     // A pair of keys met before needs no reading: the key objects
                     // themselves are not even loaded.
@@ -405,6 +397,17 @@ impl<'s, 'py> PyVal<'s, 'py> {
                 _mm_prefetch::<_MM_HINT_T0>(table);
             }
         }
+    }
+
+    /// The member of a dict after position `pos` (0, or a position this returned), as
+    /// (key, value) views.
+    #[inline]
+    fn dict_next(self, pos: &mut ffi::Py_ssize_t) -> Option<(Self, Self)> {
+        let (mut key, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
+        // SAFETY: a live dict and a position PyDict_Next returned (or 0); the results are
+        // borrowed references.
+        let more = unsafe { ffi::PyDict_Next(self.ptr.as_ptr(), pos, &raw mut key, &raw mut value) };
+        (more != 0).then(|| (self.child(key), self.child(value)))
     }
 
     /// Raise unless the value is a str: a dict key the walk met.
@@ -730,20 +733,13 @@ impl<'s, 'py: 's> Object<'s, PyVal<'s, 'py>> for PyObject<'s, 'py> {
         match self {
             PyObject::Dict(dict) => {
                 let mut pos = *cursor as ffi::Py_ssize_t;
-                let mut key: *mut ffi::PyObject = std::ptr::null_mut();
-                let mut value: *mut ffi::PyObject = std::ptr::null_mut();
-                // SAFETY: a live dict; `pos` is a position PyDict_Next returned (or 0);
-                // the results are borrowed references.
-                let more = unsafe { ffi::PyDict_Next(dict.ptr.as_ptr(), &raw mut pos, &raw mut key, &raw mut value) };
+                let next = dict.dict_next(&mut pos);
                 *cursor = pos as usize;
-                if more == 0 {
+                let Some((key, value)) = next else {
                     return Ok(None);
-                }
-                let key = dict.child(key);
-                if !key.is_str() {
-                    return Err(non_str_key(key));
-                }
-                Ok(Some((key, dict.child(value))))
+                };
+                key.check_key()?;
+                Ok(Some((key, value)))
             }
             PyObject::Struct(object) => struct_member(object, cursor),
         }
@@ -769,15 +765,9 @@ impl<'s, 'py: 's> Object<'s, PyVal<'s, 'py>> for PyObject<'s, 'py> {
         match self {
             PyObject::Dict(dict) => {
                 let mut pos: ffi::Py_ssize_t = 0;
-                let mut key: *mut ffi::PyObject = std::ptr::null_mut();
-                let mut value: *mut ffi::PyObject = std::ptr::null_mut();
-                // SAFETY: a live dict; PyDict_Next yields borrowed references.
-                while unsafe { ffi::PyDict_Next(dict.ptr.as_ptr(), &raw mut pos, &raw mut key, &raw mut value) } != 0 {
-                    let key = dict.child(key);
-                    if !key.is_str() {
-                        return Err(non_str_key(key));
-                    }
-                    f(key, dict.child(value))?;
+                while let Some((key, value)) = dict.dict_next(&mut pos) {
+                    key.check_key()?;
+                    f(key, value)?;
                 }
                 Ok(())
             }
