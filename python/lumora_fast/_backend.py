@@ -1,15 +1,20 @@
 """Selects the backend: the native core ``lumora_fast._core`` or ``lumora_fast.pure``.
 
 This is the only module that imports ``_core``. ``LUMORA_FAST_PURE=1`` forces the
-pure-Python implementation; otherwise a missing or mismatched native module is an
-``ImportError`` that says what to do, never a silent slowdown.
+pure-Python implementation; otherwise a native module that cannot be imported is an
+``ImportError`` that says what to do, never a silent slowdown. Importing this module
+costs little more than loading ``_core``: ``lumora_fast`` imports it eagerly.
 """
 
 from __future__ import annotations
 
 import os
-from types import ModuleType
-from typing import TYPE_CHECKING
+
+# ``typing`` and ``types`` cost more to import than everything else this module does;
+# type checkers treat any name ``TYPE_CHECKING`` as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import ModuleType
 
 __all__ = ["BACKEND", "core"]
 
@@ -30,14 +35,6 @@ def _load() -> tuple[str, ModuleType]:
             "`pip install .` from a source checkout), or set LUMORA_FAST_PURE=1 to use "
             "the much slower pure-Python implementation."
         ) from exc
-    from ._version import __version__  # noqa: PLC0415
-
-    if _core.__version__ != __version__:
-        raise ImportError(
-            f"lumora_fast._core is version {_core.__version__} but the Python package "
-            f"is {__version__}: a stale build is on the path. Rebuild the extension "
-            "(`pip install .` or `maturin develop`)."
-        )
     return "native", _core
 
 
