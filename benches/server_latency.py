@@ -28,6 +28,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import threading
@@ -48,18 +49,35 @@ T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 ISOLATION_S = 0.11
 """Pause between edits: longer than the server's 100 ms coalescing window."""
+MIN_OPEN_FILES = 2048
+"""Below this soft limit on open files, :func:`raise_fd_limit` raises it to the hard one."""
 
 
 def _make_schema_module() -> Any:
-    """``tests.make_schema`` (vendored), or the shared workloads copy as a fallback."""
+    """``tests.make_schema`` (vendored), or the shared workloads copy beside the checkout."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     try:
         from tests import make_schema
     except ImportError:
-        sys.path.insert(0, "/work/shared/workloads")
+        sys.path.insert(0, str(ROOT.parent / "shared" / "workloads"))
         import make_schema  # type: ignore[no-redef]
     return make_schema
+
+
+def raise_fd_limit(minimum: int = MIN_OPEN_FILES) -> int:
+    """Raise the soft limit on open files to the hard limit if it is below ``minimum``.
+
+    Every device is a socket in its farm and another in the server (a common default
+    soft limit is 1024). Returns the soft limit now in force.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < minimum:
+        target = max(minimum, 65536) if hard == resource.RLIM_INFINITY else hard
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return soft
 
 
 def workload(size: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -94,6 +112,7 @@ async def _raw_device(
 
 
 async def _farm(url: str, count: int, mode: str) -> None:
+    raise_fd_limit()
     session_id = url.rsplit("session=", 1)[1]
     parse: Callable[[bytes], Any] | None = None
     if mode == "parse":
@@ -123,7 +142,12 @@ async def _farm(url: str, count: int, mode: str) -> None:
 
 
 class LatencyRig:
-    """A server thread plus device farms; :meth:`edit` measures one edit in ms."""
+    """A server thread plus device farms; :meth:`edit` measures one edit in ms.
+
+    ``with LatencyRig(...) as rig`` starts both and stops both. In steps (as
+    ``benches/load_server.py`` does, to measure between them): :meth:`start_server`,
+    :meth:`connect_devices`, edits, :meth:`disconnect_devices`, :meth:`stop_server`.
+    """
 
     def __init__(
         self, size: str, devices: int, *, processes: int | None = None, mode: str = "ack"
@@ -141,14 +165,33 @@ class LatencyRig:
         self._last_edit = 0.0
         self._server: Server | None = None
 
-    def _call(self, coroutine: Coroutine[Any, Any, T], timeout: float = 120) -> T:
+    def call(self, coroutine: Coroutine[Any, Any, T], timeout: float = 120) -> T:
+        """Run ``coroutine`` on the server's event loop (thread); its result."""
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
 
+    @property
+    def server(self) -> Server:
+        """The running server (after :meth:`start_server`)."""
+        if self._server is None:
+            raise RuntimeError("the server is not started")
+        return self._server
+
     def start(self) -> LatencyRig:
+        """Start the server and connect every device."""
+        self.start_server()
+        self.connect_devices()
+        return self
+
+    def start_server(self) -> None:
+        """Start the server thread and create the session (no device yet)."""
+        raise_fd_limit(max(MIN_OPEN_FILES, self.devices + 256))
         self._thread.start()
-        self._server = self._call(self._start())
+        self._server = self.call(self._start())
         self.session_id = self._server.create_session(self.schemas[0])
-        url = self._server.url(self.session_id)
+
+    def connect_devices(self) -> None:
+        """Start the farms; return once every device has its ``connected`` message."""
+        url = self.server.url(self.session_id)
         shares = [
             self.devices // self.processes + (i < self.devices % self.processes)
             for i in range(self.processes)
@@ -179,9 +222,8 @@ class LatencyRig:
             line = farm.stdout.readline()
             if line.strip() != b"ready":
                 raise RuntimeError("a device farm failed to start")
-        session = self._server.protocol.sessions[self.session_id]
+        session = self.server.protocol.sessions[self.session_id]
         assert len(session.devices) == self.devices
-        return self
 
     async def _start(self) -> Server:
         return await serve(on_event=self._on_event)
@@ -202,7 +244,7 @@ class LatencyRig:
 
     def edit(self) -> float:
         """Publish the next edit; milliseconds until every device acked it."""
-        return self._call(self._edit())
+        return self.call(self._edit())
 
     async def _edit(self) -> float:
         assert self._server is not None
@@ -223,9 +265,16 @@ class LatencyRig:
         return elapsed
 
     def close(self) -> None:
-        for farm in self._farms:
+        """Stop the farms, then the server."""
+        self.disconnect_devices()
+        self.stop_server()
+
+    def disconnect_devices(self) -> None:
+        """Terminate the farms (their sockets close with them); the server keeps running."""
+        farms, self._farms = self._farms, []
+        for farm in farms:
             farm.terminate()
-        for farm in self._farms:
+        for farm in farms:
             try:
                 farm.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -233,11 +282,17 @@ class LatencyRig:
                 farm.wait()
             if farm.stdout is not None:
                 farm.stdout.close()
+
+    def stop_server(self) -> None:
+        """Close the server and stop its thread."""
         if self._server is not None:
-            self._call(self._server.close())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
+            self.call(self._server.close())
+            self._server = None
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+        if not self._loop.is_running():
+            self._loop.close()
 
     def __enter__(self) -> LatencyRig:
         return self.start()
