@@ -23,17 +23,22 @@ Resources of this process (the one running the server thread) are sampled:
 * connected: every device has its ``connected`` message (the full schema);
 * peak: the highest resident set (``VmHWM``, reset once the devices are connected) and
   file descriptor count during the edits;
-* after: the farms terminated, the server has dropped every connection, ``gc.collect()``.
+* after: the farms terminated, the server has dropped every connection, ``gc.collect()``;
+* trimmed: then glibc's ``malloc_trim(0)`` (when there is one).
 
-RSS is ``VmRSS`` of ``/proc/self/status``, file descriptors ``/proc/self/fd``. The allocator
-keeps some freed memory, so RSS after may stay above the baseline without a leak: the
-Python allocated block count (``sys.getallocatedblocks``) tells the two apart. Open file
-descriptors should come back to the baseline. Linux only (``/proc``).
+RSS is ``VmRSS`` of ``/proc/self/status``, file descriptors ``/proc/self/fd``. The C
+allocator keeps freed memory, so RSS after may stay above the baseline without a leak:
+trimmed shows what is left once it returns what it can, and the count of small Python
+objects' blocks (``sys.getallocatedblocks``; large buffers are not in it) shows leaked
+objects. Open file descriptors should come back to the baseline. The peak RSS while the
+devices join (each gets the full schema) is reported too. Linux only (``/proc``).
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import gc
 import json
 import math
@@ -92,6 +97,17 @@ def reset_peak_rss() -> bool:
     return True
 
 
+def malloc_trim() -> bool:
+    """Have glibc return the free memory it holds to the system; False without glibc."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim(0)
+    return True
+
+
 def default_processes(devices: int) -> int:
     return max(1, min(MAX_FARMS, math.ceil(devices / DEVICES_PER_FARM)))
 
@@ -138,13 +154,15 @@ def run(
         rig.start_server()
         gc.collect()
         before = sample()
+        peak_tracked = reset_peak_rss()
 
         started = time.perf_counter()
         rig.connect_devices()
         join_s = time.perf_counter() - started
+        join_peak = _status_kb("VmHWM") if peak_tracked else None
         gc.collect()
         connected = sample()
-        peak_tracked = reset_peak_rss()
+        peak_tracked = peak_tracked and reset_peak_rss()
 
         for _ in range(warmup):
             rig.pace()
@@ -174,6 +192,7 @@ def run(
         drop_s = time.perf_counter() - started
         gc.collect()
         after = sample()
+        trimmed = sample() if malloc_trim() else None
     finally:
         rig.close()
 
@@ -203,6 +222,8 @@ def run(
             "connected": connected.rss_kb / 1024,
             "peak": peak_rss / 1024,
             "after": after.rss_kb / 1024,
+            "trimmed": None if trimmed is None else trimmed.rss_kb / 1024,
+            "join_peak": None if join_peak is None else join_peak / 1024,
         },
         "fds": {
             "before": before.fds,
@@ -227,13 +248,15 @@ def format_table(result: dict[str, Any]) -> str:
         result["python_blocks"],
     )
     farms = result["processes"]
+    join_peak = "" if rss["join_peak"] is None else f" (RSS peak {rss['join_peak']:.1f} MB)"
+    trimmed = "-" if rss["trimmed"] is None else f"{rss['trimmed']:.1f}"
     lines = [
         f"lumora_fast {result['lumora_fast']} ({result['backend']} backend), Python "
         f"{result['python']}, {result['cores']} cores",
         f"{result['devices']} devices in {farms} farm{'s' * (farms != 1)}, {result['size']} tree "
         f"({result['schema_bytes'] / 1000:.0f} KB), {result['edits']} edits "
         f"({result['update_kind']} {result['update_bytes'] / 1000:.1f} KB each)",
-        f"joined in {result['join_s']:.2f} s; all connections dropped "
+        f"joined in {result['join_s']:.2f} s{join_peak}; all connections dropped "
         f"{result['drop_s']:.2f} s after the farms stopped",
         "",
         f"publish -> all {result['devices']} acked:  p50 {latency['p50']:.1f} ms   "
@@ -242,9 +265,9 @@ def format_table(result: dict[str, Any]) -> str:
         f"converged: every edit acked by {result['devices']}/{result['devices']} devices, "
         f"0 failures; last ack {result['converged']['sequence']} on every device",
         "",
-        f"{'':<22}{'before':>9}{'connected':>11}{'peak':>9}{'after':>9}",
+        f"{'':<22}{'before':>9}{'connected':>11}{'peak':>9}{'after':>9}{'trimmed':>9}",
         f"{'server RSS (MB)':<22}{rss['before']:>9.1f}{rss['connected']:>11.1f}"
-        f"{rss['peak']:>9.1f}{rss['after']:>9.1f}",
+        f"{rss['peak']:>9.1f}{rss['after']:>9.1f}{trimmed:>9}",
         f"{'open fds':<22}{fds['before']:>9}{fds['connected']:>11}"
         f"{fds['peak']:>9}{fds['after']:>9}",
         f"{'Python blocks (k)':<22}{blocks['before'] / 1000:>9.0f}"
