@@ -13,15 +13,25 @@ returns:
 Each call takes ``now``, the current time in Unix milliseconds, and returns a list of
 outputs (:mod:`lumora_fast.sessions.events`). Bad peer input becomes an output (an
 ``error`` message, a close code), never an exception; exceptions are for API misuse.
+Nothing is ever addressed to a connection after its :class:`~.events.Close`, or after
+:meth:`~ServerProtocol.connection_lost`.
 
 On the wire this is the reference server (``hot-reload-server.ts``): path and session
 checks, close codes 4400 / 4401 / 4404 / 4410 / 4426, ``INVALID_MESSAGE`` replies,
-``connected`` carrying the current schema. Beyond it: every update carries the resulting
-schema's checksum, incremental updates are sent only when exact and smaller, a device
-that acks failure and sends ``reload`` gets one full update, a second ``connect`` on a
-socket never registers the device twice, updates are coalesced (an isolated edit goes
-out at once, at most one update per ``update_interval_ms``, latest wins, the last edit
-always goes out), and connections are rate-limited and dropped after missed heartbeats.
+``connected`` carrying the current schema. Beyond it:
+
+* every update carries the resulting schema's checksum, and incremental updates are sent
+  only when exact and smaller;
+* a device that acks failure and sends ``reload`` gets one full update;
+* a second ``connect`` on a socket never registers the device twice;
+* updates are coalesced (an isolated edit goes out at once, at most one update per
+  ``update_interval_ms``, latest wins, the last edit always goes out);
+* connections are rate-limited (1008 on abuse) and dropped after missed heartbeats
+  (1000 "Connection timeout", as the reference does).
+
+The parts live in private modules, each tested alone: the rate window
+(:mod:`._rate`), the update coalescer (:mod:`._coalescer`) and the ack ledger
+(:mod:`._ledger`, the one record of which device owes which ack).
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from types import MappingProxyType
 from typing import Literal
 
 from lumora_fast.builders import (
@@ -67,6 +78,9 @@ from lumora_fast.messages import (
 from lumora_fast.tracker import SchemaTracker
 from lumora_fast.validation import validate_protocol_version, validate_session_id
 
+from ._coalescer import Coalescer
+from ._ledger import AckLedger
+from ._rate import RateVerdict, RateWindow
 from .events import (
     AckReceived,
     Close,
@@ -77,7 +91,6 @@ from .events import (
     Resync,
     Send,
     SessionExpired,
-    UpdateAcked,
     UpdateKind,
     UpdateSent,
 )
@@ -89,9 +102,6 @@ POLICY_VIOLATION = 1008
 
 _Severity = Literal["warning", "error", "fatal"]
 _MINOR_MISMATCH = "Protocol minor version mismatch"
-_MAX_PENDING = 64
-"""Unacked updates remembered per connection and per session (older ones are forgotten:
-a device that never acks must not grow the server's memory)."""
 _MAX_EXPIRED = 1024
 """Expired session ids remembered, so that late devices get 4410 rather than 4404."""
 
@@ -107,16 +117,6 @@ class ConnectionState(Enum):
 
 
 @dataclass(eq=False)
-class _Inflight:
-    """An update some devices have not acked yet."""
-
-    edited_at: float
-    waiting: set[str]
-    acked: int = 0
-    failed: int = 0
-
-
-@dataclass(eq=False)
 class Session:
     """One hot-reload session: its schema, sequence numbers and devices.
 
@@ -127,18 +127,16 @@ class Session:
     tracker: SchemaTracker
     created_at: float
     last_activity: float
+    updates: Coalescer[Schema]
+    """Holds the schemas published inside the coalescing window."""
+    acks: AckLedger
+    """Which device owes an ack for which update."""
     sequence: int = 0
     """Sequence number of the last update (0 before the first)."""
     devices: dict[str, Connection] = field(default_factory=dict)
     """Connected devices by connection id."""
-    last_update_at: float | None = None
-    pending: Schema | None = None
-    """Latest schema published inside the coalescing window, not sent yet."""
-    pending_at: float = 0.0
-    pending_edits: int = 0
     full_update: tuple[int, bytes] | None = None
     """The serialized full update for ``(sequence, bytes)``, reused for every resync."""
-    inflight: OrderedDict[int, _Inflight] = field(default_factory=OrderedDict)
 
     @property
     def schema(self) -> Schema | None:
@@ -150,6 +148,22 @@ class Session:
         """The current schema's checksum."""
         return self.tracker.checksum
 
+    @property
+    def pending(self) -> Schema | None:
+        """Latest schema published inside the coalescing window, not sent yet."""
+        held = self.updates.held
+        return None if held is None else held.item
+
+    @property
+    def last_update_at(self) -> float | None:
+        """When the last update went out (``None`` before the first)."""
+        return self.updates.last_sent_at
+
+    @property
+    def inflight(self) -> Mapping[int, frozenset[str]]:
+        """Unacked updates: sequence number -> connection ids that owe an ack."""
+        return self.acks.waiting()
+
 
 @dataclass(eq=False)
 class Connection:
@@ -159,19 +173,21 @@ class Connection:
     session_id: str
     opened_at: float
     last_seen: float
+    rate: RateWindow
+    """This connection's message count."""
+    ledger: AckLedger = field(repr=False)
+    """Its session's ack ledger (what :attr:`pending` reads)."""
     state: ConnectionState = ConnectionState.OPEN
     device_id: str = ""
     platform: str = ""
     device_name: str | None = None
     last_ack: int | float | None = None
     """Sequence number of the last ack received."""
-    pending: dict[int, float] = field(default_factory=dict)
-    """Sent, unacked updates: sequence number -> edit time."""
-    window_start: float = 0.0
-    window_count: int = 0
-    window_dropped: int = 0
-    strikes: int = 0
-    """Consecutive rate windows in which messages were dropped."""
+
+    @property
+    def pending(self) -> Mapping[int, float]:
+        """Sent, unacked updates: sequence number -> since when (a read-only copy)."""
+        return MappingProxyType(self.ledger.owed(self.id))
 
 
 class ServerProtocol:
@@ -192,6 +208,8 @@ class ServerProtocol:
         rate_limit_strikes: Close a connection after this many consecutive windows
             over the limit (it is also closed when it sends twice the limit in one).
         max_message_bytes: Largest message accepted, and largest full update sent.
+        max_unacked: Unacked updates remembered per session (the oldest are forgotten:
+            a device that never acks must not grow the server's memory).
         session_id_factory: Makes session ids (UUID v4 strings by default).
     """
 
@@ -208,17 +226,21 @@ class ServerProtocol:
         rate_window_ms: float = 1000,
         rate_limit_strikes: int = 3,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
+        max_unacked: int = 64,
         session_id_factory: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
         self.algorithm: ChecksumAlgorithm = algorithm
         self.preserve_state = preserve_state
         self.session_timeout_ms = session_timeout_ms
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.heartbeat_missed_limit = heartbeat_missed_limit
         self.heartbeat_timeout_ms = heartbeat_interval_ms * heartbeat_missed_limit
         self.update_interval_ms = update_interval_ms
         self.max_messages = max_messages
         self.rate_window_ms = rate_window_ms
         self.rate_limit_strikes = rate_limit_strikes
         self.max_message_bytes = max_message_bytes
+        self.max_unacked = max_unacked
         self._new_session_id = session_id_factory
         self._sessions: dict[str, Session] = {}
         self._connections: dict[str, Connection] = {}
@@ -260,6 +282,8 @@ class ServerProtocol:
             tracker=SchemaTracker(schema, algorithm=self.algorithm),
             created_at=now,
             last_activity=now,
+            updates=Coalescer(self.update_interval_ms),
+            acks=AckLedger(session_id, limit=self.max_unacked),
         )
         if schema is not None:
             size = len(self._full_update(session, now))
@@ -278,7 +302,9 @@ class ServerProtocol:
         self._sessions[session_id]
         outputs: list[Output] = []
         for conn in [c for c in self._connections.values() if c.session_id == session_id]:
-            outputs += self._close(conn, CloseCode.NORMAL, "Session closed", "session closed", now)
+            outputs += self._close(
+                conn, code=CloseCode.NORMAL, reason="Session closed", why="session closed", now=now
+            )
         del self._sessions[session_id]
         return outputs
 
@@ -296,15 +322,10 @@ class ServerProtocol:
         """
         session = self._sessions[session_id]
         session.last_activity = now
-        if session.pending is None and (
-            session.last_update_at is None
-            or now - session.last_update_at >= self.update_interval_ms
-        ):
-            return self._broadcast(session, schema, now, now, 1)
-        session.pending = schema
-        session.pending_at = now
-        session.pending_edits += 1
-        return []
+        batch = session.updates.offer(schema, now)
+        if batch is None:
+            return []
+        return self._broadcast(session, batch.item, batch.edited_at, now, batch.edits)
 
     # --------------------------------------------------------------- connections
 
@@ -342,7 +363,15 @@ class ServerProtocol:
                     "Session not found",
                 )
             outputs.append(
-                self._error(session_id, connection_id, code, reason, "fatal", False, now)
+                self._error(
+                    session_id=session_id,
+                    to=connection_id,
+                    code=code,
+                    message=reason,
+                    severity="fatal",
+                    recoverable=False,
+                    now=now,
+                )
             )
             outputs.append(Close(code=close_code, reason=reason, to=connection_id))
             return connection_id, outputs
@@ -351,7 +380,13 @@ class ServerProtocol:
             session_id=session_id,
             opened_at=now,
             last_seen=now,
-            window_start=now,
+            rate=RateWindow(
+                limit=self.max_messages,
+                window_ms=self.rate_window_ms,
+                max_strikes=self.rate_limit_strikes,
+                start=now,
+            ),
+            ledger=session.acks,
         )
         session.last_activity = now
         return connection_id, outputs
@@ -365,9 +400,9 @@ class ServerProtocol:
         conn.last_seen = now
         session.last_activity = now
 
-        limited = self._rate_limit(conn, now)
-        if limited is not None:
-            return limited
+        verdict = conn.rate.check(now)
+        if verdict is not RateVerdict.PASS:
+            return self._rate_limited(conn, verdict, now)
 
         try:
             message = deserialize_message(data, validate=True)
@@ -375,13 +410,13 @@ class ServerProtocol:
             # The reference answers with the parser's message and keeps the connection.
             return [
                 self._error(
-                    conn.session_id,
-                    conn.id,
-                    ProtocolErrorCode.INVALID_MESSAGE,
-                    str(exc),
-                    "error",
-                    True,
-                    now,
+                    session_id=conn.session_id,
+                    to=conn.id,
+                    code=ProtocolErrorCode.INVALID_MESSAGE,
+                    message=str(exc),
+                    severity="error",
+                    recoverable=True,
+                    now=now,
                 ),
                 ErrorEvent(
                     message=f"invalid message: {exc}",
@@ -393,41 +428,29 @@ class ServerProtocol:
 
         if message.session_id != conn.session_id:
             # A connection belongs to one session; it can neither see nor touch another.
-            return [
-                self._error(
-                    conn.session_id,
-                    conn.id,
-                    ProtocolErrorCode.SESSION_NOT_FOUND,
-                    "Session ID mismatch",
-                    "error",
-                    False,
-                    now,
-                ),
-                *self._close(
-                    conn,
-                    CloseCode.SESSION_REQUIRED,
-                    "Session ID mismatch",
-                    "session id mismatch",
-                    now,
-                ),
-            ]
+            return self._fail(
+                conn,
+                code=ProtocolErrorCode.SESSION_NOT_FOUND,
+                message="Session ID mismatch",
+                severity="error",
+                close_code=CloseCode.SESSION_REQUIRED,
+                reason="Session ID mismatch",
+                why="session id mismatch",
+                now=now,
+            )
         if isinstance(message, ConnectMessage):
             return self._on_connect(conn, session, message, now)
         if conn.state is not ConnectionState.CONNECTED:
-            return [
-                self._error(
-                    conn.session_id,
-                    conn.id,
-                    ProtocolErrorCode.AUTHENTICATION_FAILED,
-                    "Must send connect message first",
-                    "error",
-                    False,
-                    now,
-                ),
-                *self._close(
-                    conn, CloseCode.NOT_CONNECTED, "Not authenticated", "not connected", now
-                ),
-            ]
+            return self._fail(
+                conn,
+                code=ProtocolErrorCode.AUTHENTICATION_FAILED,
+                message="Must send connect message first",
+                severity="error",
+                close_code=CloseCode.NOT_CONNECTED,
+                reason="Not authenticated",
+                why="not connected",
+                now=now,
+            )
         if isinstance(message, PingMessage):
             pong = create_pong_message(conn.session_id, timestamp=int(now))
             return [Send(data=serialize_message(pong), to=conn.id)]
@@ -480,64 +503,60 @@ class ServerProtocol:
                 )
             ]
         sequence = session.sequence
-        outputs: list[Output] = []
-        for old in [seq for seq in conn.pending if seq < sequence]:
-            del conn.pending[old]
-            outputs += self._settle(session, conn.id, old, None, now)
-        conn.pending.setdefault(sequence, now)
-        outputs.insert(0, Send(data=self._full_update(session, now), to=conn.id, update=sequence))
-        outputs.append(
+        return [
+            Send(data=self._full_update(session, now), to=conn.id, update=sequence),
+            *session.acks.resent(conn.id, sequence, now),
             Resync(
                 session_id=session.id,
                 connection_id=conn.id,
                 device_id=conn.device_id,
                 sequence=sequence,
                 reason=reason,
-            )
-        )
-        return outputs
+            ),
+        ]
 
     # --------------------------------------------------------------------- timers
 
     def next_deadline(self) -> float | None:
-        """The earliest time :meth:`tick` has something to do (``None``: nothing)."""
+        """The earliest time :meth:`tick` has something to do (``None``: nothing).
+
+        Ticking at (or after) it always does that thing, so the next deadline is later.
+        """
         deadlines: list[float] = []
         for session in self._sessions.values():
             deadlines.append(session.last_activity + self.session_timeout_ms)
-            if session.pending is not None and session.last_update_at is not None:
-                deadlines.append(session.last_update_at + self.update_interval_ms)
-        if self._connections:
-            deadlines.append(
-                min(c.last_seen for c in self._connections.values()) + self.heartbeat_timeout_ms
-            )
+            held = session.updates.deadline()
+            if held is not None:
+                deadlines.append(held)
+        for conn in self._connections.values():
+            deadlines.append(self._timeout(conn)[0])
         return min(deadlines, default=None)
 
     def tick(self, now: float) -> list[Output]:
-        """Do what is due: send coalesced updates, drop silent devices, expire sessions."""
+        """Do what is due: drop silent devices, expire sessions, send coalesced updates.
+
+        Closing first means no update is handed to a connection about to be closed.
+        """
         outputs: list[Output] = []
-        for session in list(self._sessions.values()):
-            if (
-                session.pending is not None
-                and session.last_update_at is not None
-                and now >= session.last_update_at + self.update_interval_ms
-            ):
-                schema, edited_at, edits = (
-                    session.pending,
-                    session.pending_at,
-                    session.pending_edits,
-                )
-                session.pending, session.pending_edits = None, 0
-                outputs += self._broadcast(session, schema, edited_at, now, edits)
         for conn in list(self._connections.values()):
-            if now >= conn.last_seen + self.heartbeat_timeout_ms:
+            deadline, why = self._timeout(conn)
+            if now >= deadline:
                 # The reference closes a silent device with 1000 "Connection timeout".
                 outputs += self._close(
-                    conn, CloseCode.NORMAL, "Connection timeout", "heartbeat timeout", now
+                    conn, code=CloseCode.NORMAL, reason="Connection timeout", why=why, now=now
                 )
         for session in list(self._sessions.values()):
             if now >= session.last_activity + self.session_timeout_ms:
                 outputs += self._expire(session, now)
+        for session in self._sessions.values():
+            batch = session.updates.due(now)
+            if batch is not None:
+                outputs += self._broadcast(session, batch.item, batch.edited_at, now, batch.edits)
         return outputs
+
+    def _timeout(self, conn: Connection) -> tuple[float, str]:
+        """When ``conn`` times out, and why."""
+        return conn.last_seen + self.heartbeat_timeout_ms, "heartbeat timeout"
 
     # ------------------------------------------------------------------- internals
 
@@ -550,35 +569,27 @@ class ServerProtocol:
         if not check.valid:
             text = ", ".join(check.errors)
             if not all(error.startswith(_MINOR_MISMATCH) for error in check.errors):
-                return [
-                    self._error(
-                        conn.session_id,
-                        conn.id,
-                        ProtocolErrorCode.UNSUPPORTED_VERSION,
-                        text,
-                        "fatal",
-                        False,
-                        now,
-                    ),
-                    *self._close(
-                        conn,
-                        CloseCode.UNSUPPORTED_VERSION,
-                        "Unsupported protocol version",
-                        "unsupported version",
-                        now,
-                    ),
-                ]
+                return self._fail(
+                    conn,
+                    code=ProtocolErrorCode.UNSUPPORTED_VERSION,
+                    message=text,
+                    severity="fatal",
+                    close_code=CloseCode.UNSUPPORTED_VERSION,
+                    reason="Unsupported protocol version",
+                    why="unsupported version",
+                    now=now,
+                )
             # Same major version: the message itself says "may have limited features".
             # Warn and carry on rather than refuse a compatible device.
             outputs.append(
                 self._error(
-                    conn.session_id,
-                    conn.id,
-                    ProtocolErrorCode.UNSUPPORTED_VERSION,
-                    text,
-                    "warning",
-                    True,
-                    now,
+                    session_id=conn.session_id,
+                    to=conn.id,
+                    code=ProtocolErrorCode.UNSUPPORTED_VERSION,
+                    message=text,
+                    severity="warning",
+                    recoverable=True,
+                    now=now,
                 )
             )
         first = conn.state is not ConnectionState.CONNECTED
@@ -591,9 +602,7 @@ class ServerProtocol:
         else:
             # A second connect on the same socket: same registration, fresh state. The
             # device resets to the schema in `connected`, so older updates are moot.
-            for old in list(conn.pending):
-                del conn.pending[old]
-                outputs += self._settle(session, conn.id, old, None, now)
+            outputs += session.acks.forget(conn.id, now)
         connected = create_connected_message(
             conn.session_id,
             conn.id,
@@ -626,55 +635,24 @@ class ServerProtocol:
         if isinstance(sequence, float) and sequence.is_integer():
             key = int(sequence)
         conn.last_ack = sequence
+        since: float | None = None
+        settled: list[Output] = []
+        if key is not None:
+            since, reports = session.acks.acked(conn.id, key, payload.success, now)
+            settled += reports
         apply_time = payload.apply_time
-        edited_at = None if key is None else conn.pending.get(key)
-        if payload.success and key is not None:
-            conn.pending.pop(key, None)
-        outputs: list[Output] = [
+        return [
             AckReceived(
                 session_id=session.id,
                 connection_id=conn.id,
                 device_id=conn.device_id,
                 sequence=sequence,
                 success=payload.success,
-                latency_ms=None if edited_at is None else now - edited_at,
+                latency_ms=None if since is None else now - since,
                 apply_time_ms=float(apply_time) if isinstance(apply_time, int | float) else None,
                 error=_opt_str(payload.error),
-            )
-        ]
-        if key is not None:
-            outputs += self._settle(session, conn.id, key, payload.success, now)
-        return outputs
-
-    def _settle(
-        self, session: Session, connection_id: str, sequence: int, success: bool | None, now: float
-    ) -> list[Output]:
-        """Record one device's outcome for an update; report when nobody is left.
-
-        ``success`` is ``None`` when the device left or moved past the update. A failure
-        ack does not settle: the device is expected to reload, and the full update's ack
-        settles the current update.
-        """
-        record = session.inflight.get(sequence)
-        if record is None or connection_id not in record.waiting:
-            return []
-        if success is False:
-            record.failed += 1
-            return []
-        record.waiting.discard(connection_id)
-        if success:
-            record.acked += 1
-        if record.waiting:
-            return []
-        del session.inflight[sequence]
-        return [
-            UpdateAcked(
-                session_id=session.id,
-                sequence=sequence,
-                acked=record.acked,
-                failed=record.failed,
-                latency_ms=now - record.edited_at,
-            )
+            ),
+            *settled,
         ]
 
     def _broadcast(
@@ -714,7 +692,7 @@ class ServerProtocol:
             ]
         session.sequence = sequence
         session.full_update = (sequence, full)
-        session.last_update_at = now
+        session.updates.sent(now)
         data = full
         kind: UpdateKind = "full"
         delta = change.delta
@@ -730,42 +708,20 @@ class ServerProtocol:
             )
             if len(incremental) < len(full):
                 data, kind = incremental, "incremental"
-        return self._fan_out(session, sequence, data, kind, len(full), edited_at, edits)
-
-    def _fan_out(
-        self,
-        session: Session,
-        sequence: int,
-        data: bytes,
-        kind: UpdateKind,
-        full_size: int,
-        edited_at: float,
-        edits: int,
-    ) -> list[Output]:
-        devices = list(session.devices.values())
-        outputs: list[Output] = [Send(data=data, to=conn.id, update=sequence) for conn in devices]
-        for conn in devices:
-            conn.pending[sequence] = edited_at
-            if len(conn.pending) > _MAX_PENDING:
-                del conn.pending[next(iter(conn.pending))]
-        if devices:
-            session.inflight[sequence] = _Inflight(
-                edited_at=edited_at, waiting={c.id for c in devices}
-            )
-            if len(session.inflight) > _MAX_PENDING:
-                session.inflight.popitem(last=False)
-        outputs.append(
+        devices = list(session.devices)
+        session.acks.sent(sequence, devices, edited_at)
+        return [
+            *(Send(data=data, to=device, update=sequence) for device in devices),
             UpdateSent(
                 session_id=session.id,
                 sequence=sequence,
                 kind=kind,
                 size=len(data),
-                full_size=full_size,
+                full_size=len(full),
                 devices=len(devices),
                 edits=edits,
-            )
-        )
-        return outputs
+            ),
+        ]
 
     def _full_update(self, session: Session, now: float) -> bytes:
         cached = session.full_update
@@ -781,67 +737,53 @@ class ServerProtocol:
         session.full_update = (session.sequence, data)
         return data
 
-    def _rate_limit(self, conn: Connection, now: float) -> list[Output] | None:
-        """Count a message; ``None`` lets it through, a list answers it instead."""
-        if now - conn.window_start >= self.rate_window_ms:
-            conn.strikes = conn.strikes + 1 if conn.window_dropped else 0
-            conn.window_start, conn.window_count, conn.window_dropped = now, 0, 0
-        conn.window_count += 1
-        if conn.window_count <= self.max_messages:
-            return None
-        conn.window_dropped += 1
-        if conn.window_dropped >= self.max_messages or conn.strikes + 1 >= self.rate_limit_strikes:
-            return [
-                self._error(
-                    conn.session_id,
-                    conn.id,
-                    ProtocolErrorCode.RATE_LIMIT_EXCEEDED,
-                    "Rate limit exceeded, closing the connection",
-                    "fatal",
-                    False,
-                    now,
-                ),
-                *self._close(conn, POLICY_VIOLATION, "Rate limit exceeded", "rate limit", now),
-            ]
-        if conn.window_dropped == 1:
-            limit = f"{self.max_messages} messages per {self.rate_window_ms:g} ms"
-            return [
-                self._error(
-                    conn.session_id,
-                    conn.id,
-                    ProtocolErrorCode.RATE_LIMIT_EXCEEDED,
-                    f"Rate limit exceeded ({limit}): messages are dropped",
-                    "warning",
-                    True,
-                    now,
-                ),
-                ErrorEvent(
-                    message=f"rate limit exceeded by connection {conn.id}",
-                    code=ProtocolErrorCode.RATE_LIMIT_EXCEEDED,
-                    session_id=conn.session_id,
-                    connection_id=conn.id,
-                ),
-            ]
-        return []
+    def _rate_limited(self, conn: Connection, verdict: RateVerdict, now: float) -> list[Output]:
+        """Answer a message the rate window did not let through."""
+        if verdict is RateVerdict.CLOSE:
+            return self._fail(
+                conn,
+                code=ProtocolErrorCode.RATE_LIMIT_EXCEEDED,
+                message="Rate limit exceeded, closing the connection",
+                severity="fatal",
+                close_code=POLICY_VIOLATION,
+                reason="Rate limit exceeded",
+                why="rate limit",
+                now=now,
+            )
+        if verdict is RateVerdict.DROP:
+            return []
+        limit = f"{self.max_messages} messages per {self.rate_window_ms:g} ms"
+        return [
+            self._error(
+                session_id=conn.session_id,
+                to=conn.id,
+                code=ProtocolErrorCode.RATE_LIMIT_EXCEEDED,
+                message=f"Rate limit exceeded ({limit}): messages are dropped",
+                severity="warning",
+                recoverable=True,
+                now=now,
+            ),
+            ErrorEvent(
+                message=f"rate limit exceeded by connection {conn.id}",
+                code=ProtocolErrorCode.RATE_LIMIT_EXCEEDED,
+                session_id=conn.session_id,
+                connection_id=conn.id,
+            ),
+        ]
 
     def _expire(self, session: Session, now: float) -> list[Output]:
         outputs: list[Output] = []
-        for conn in list(self._connections.values()):
-            if conn.session_id == session.id:
-                outputs.append(
-                    self._error(
-                        session.id,
-                        conn.id,
-                        ProtocolErrorCode.SESSION_EXPIRED,
-                        "Session expired",
-                        "fatal",
-                        False,
-                        now,
-                    )
-                )
-                outputs += self._close(
-                    conn, CloseCode.SESSION_EXPIRED, "Session expired", "session expired", now
-                )
+        for conn in [c for c in self._connections.values() if c.session_id == session.id]:
+            outputs += self._fail(
+                conn,
+                code=ProtocolErrorCode.SESSION_EXPIRED,
+                message="Session expired",
+                severity="fatal",
+                close_code=CloseCode.SESSION_EXPIRED,
+                reason="Session expired",
+                why="session expired",
+                now=now,
+            )
         del self._sessions[session.id]
         self._expired[session.id] = None
         if len(self._expired) > _MAX_EXPIRED:
@@ -849,8 +791,34 @@ class ServerProtocol:
         outputs.append(SessionExpired(session_id=session.id))
         return outputs
 
+    def _fail(
+        self,
+        conn: Connection,
+        *,
+        code: ProtocolErrorCode,
+        message: str,
+        severity: _Severity,
+        close_code: int,
+        reason: str,
+        why: str,
+        now: float,
+    ) -> list[Output]:
+        """An unrecoverable ``error`` message, then the close: the connection is gone."""
+        return [
+            self._error(
+                session_id=conn.session_id,
+                to=conn.id,
+                code=code,
+                message=message,
+                severity=severity,
+                recoverable=False,
+                now=now,
+            ),
+            *self._close(conn, code=close_code, reason=reason, why=why, now=now),
+        ]
+
     def _close(
-        self, conn: Connection, code: int, reason: str, why: str, now: float
+        self, conn: Connection, *, code: int, reason: str, why: str, now: float
     ) -> list[Output]:
         return [Close(code=code, reason=reason, to=conn.id), *self._drop(conn, why, now)]
 
@@ -863,35 +831,33 @@ class ServerProtocol:
         if session is None or not was_connected:
             return []
         del session.devices[conn.id]
-        outputs: list[Output] = []
-        for sequence in list(session.inflight):
-            outputs += self._settle(session, conn.id, sequence, None, now)
-        conn.pending.clear()
-        outputs.append(
+        return [
+            *session.acks.forget(conn.id, now),
             DeviceDisconnected(
                 session_id=session.id,
                 connection_id=conn.id,
                 device_id=conn.device_id,
                 reason=why,
                 devices=len(session.devices),
-            )
-        )
-        return outputs
+            ),
+        ]
 
     def _error(
         self,
+        *,
         session_id: str,
-        connection_id: str,
+        to: str,
         code: ProtocolErrorCode,
         message: str,
         severity: _Severity,
         recoverable: bool,
         now: float,
     ) -> Send:
+        """An ``error`` message for connection ``to``."""
         error = create_error_message(
             session_id, code, message, severity, recoverable, timestamp=int(now)
         )
-        return Send(data=serialize_message(error), to=connection_id)
+        return Send(data=serialize_message(error), to=to)
 
     def _too_large(self, size: int) -> str:
         return (
