@@ -5,10 +5,12 @@ from __future__ import annotations
 from enum import IntEnum, StrEnum
 
 __all__ = [
+    "CONNECT_TIMEOUT_MS",
     "HEARTBEAT_INTERVAL_MS",
     "HEARTBEAT_MISSED_LIMIT",
     "INCREMENTAL_THRESHOLD",
     "MAX_DEPTH",
+    "MAX_INBOUND_BYTES",
     "MAX_MESSAGES_PER_SECOND",
     "MAX_MESSAGE_BYTES",
     "MAX_UPDATES_PER_SECOND",
@@ -27,6 +29,13 @@ PROTOCOL_VERSION = "1.0.0"
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 """Largest message accepted, in UTF-8 bytes; checked before any parsing."""
 
+MAX_INBOUND_BYTES = 1024 * 1024
+"""Largest frame a server accepts from a device (1 MiB), checked before any parsing.
+
+Devices only send small messages (connect, ack, ping, reload, error), so a server caps
+what it reads far below :data:`MAX_MESSAGE_BYTES`, which bounds the updates it sends; a
+larger frame closes the connection with :attr:`CloseCode.MESSAGE_TOO_BIG`."""
+
 MAX_DEPTH = 512
 """Deepest JSON nesting (arrays and objects) accepted anywhere; deeper input raises
 :class:`~lumora_fast.errors.ProtocolError` instead of exhausting the stack."""
@@ -39,6 +48,9 @@ UPDATE_DEBOUNCE_MS = 100
 MAX_MESSAGES_PER_SECOND = 100
 HEARTBEAT_INTERVAL_MS = 30_000
 HEARTBEAT_MISSED_LIMIT = 3
+CONNECT_TIMEOUT_MS = 10_000
+"""A connection that sends no ``connect`` this long after opening is closed, long
+before the heartbeat timeout would notice it."""
 SESSION_TIMEOUT_MS = 8 * 60 * 60 * 1000
 RECONNECT_INITIAL_MS = 1_000
 RECONNECT_MAX_MS = 30_000
@@ -60,9 +72,14 @@ class ProtocolErrorCode(StrEnum):
 
 
 class CloseCode(IntEnum):
-    """WebSocket close codes used by the reference server."""
+    """WebSocket close codes: the reference server's, plus two standard ones."""
 
     NORMAL = 1000
+    """Also a timeout: no ``connect``, or no heartbeat (reason "Connection timeout")."""
+    POLICY_VIOLATION = 1008
+    """Rate-limit abuse (standard code; the reference has no rate limit)."""
+    MESSAGE_TOO_BIG = 1009
+    """A frame over the server's inbound limit (standard code; the reference has none)."""
     SESSION_REQUIRED = 4400
     """No ``session`` query parameter, or a message for another session."""
     NOT_CONNECTED = 4401

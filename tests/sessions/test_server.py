@@ -7,6 +7,8 @@ import itertools
 import pytest
 
 from lumora_fast import (
+    MAX_MESSAGE_BYTES,
+    CloseCode,
     ConnectedMessage,
     ErrorMessage,
     PongMessage,
@@ -17,6 +19,7 @@ from lumora_fast import (
     create_update_message,
     serialize_message,
 )
+from lumora_fast.constants import MAX_INBOUND_BYTES
 from lumora_fast.sessions import (
     POLICY_VIOLATION,
     AckReceived,
@@ -194,6 +197,58 @@ def test_oversize_message_is_refused_before_parsing() -> None:
     assert _error(error).payload.code == "INVALID_MESSAGE"
 
 
+@pytest.mark.parametrize("frame", [b"x" * 401, b"[" + b"0," * 200 + b"0]", "\u00e9" * 201])
+def test_a_frame_over_the_inbound_limit_closes_1009_unparsed(
+    frame: bytes | str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = ServerProtocol(max_inbound_bytes=400)
+    session = server.create_session(T0)
+    connection_id = join(server, session.id, "phone")
+
+    def parse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an oversize frame was parsed")
+
+    monkeypatch.setattr("lumora_fast.sessions.server.deserialize_message", parse)
+    outputs = server.receive(connection_id, frame, T0 + 1)
+    [error] = sent(outputs, connection_id)
+    assert (_error(error).payload.code, error.payload.severity) == ("INVALID_MESSAGE", "fatal")
+    assert error.payload.recoverable is False
+    assert "over the limit of 400" in error.payload.message
+    assert [(c.code, c.reason, c.to) for c in closes(outputs)] == [
+        (1009, "Message too big", connection_id)
+    ]
+    assert of(outputs, DeviceDisconnected)[0].reason == "message too big"
+    assert of(outputs, ErrorEvent)
+    assert server.connections == {}
+    assert session.devices == {}
+
+
+def test_a_frame_at_the_inbound_limit_is_parsed() -> None:
+    server = ServerProtocol(max_inbound_bytes=400)
+    session = server.create_session(T0)
+    connection_id = join(server, session.id)
+    for frame in (b"x" * 400, "\u00e9" * 200):
+        outputs = server.receive(connection_id, frame, T0)
+        assert _error(sent(outputs)[0]).payload.severity == "error"  # not JSON: recoverable
+        assert closes(outputs) == []
+
+
+def test_the_inbound_limit_applies_before_connect() -> None:
+    server = ServerProtocol(max_inbound_bytes=10)
+    session = server.create_session(T0)
+    connection_id, _ = server.open(session.id, T0)
+    outputs = server.receive(connection_id, connect_bytes(session.id), T0)
+    assert [c.code for c in closes(outputs)] == [1009]
+    assert of(outputs, DeviceDisconnected) == []
+    assert server.connections == {}
+
+
+def test_the_inbound_limit_defaults_to_one_mebibyte() -> None:
+    assert ServerProtocol().max_inbound_bytes == MAX_INBOUND_BYTES == 1_048_576
+    assert ServerProtocol().max_message_bytes == MAX_MESSAGE_BYTES  # outgoing updates
+    assert CloseCode.MESSAGE_TOO_BIG == 1009
+
+
 def test_message_for_another_session_is_refused(server: ServerProtocol) -> None:
     mine = server.create_session(T0, make_schema())
     other = server.create_session(T0, make_schema(text="other"))
@@ -315,6 +370,50 @@ def test_connection_that_never_connects_is_dropped_too() -> None:
     outputs = server.tick(T0 + 3000)
     assert [c.to for c in closes(outputs)] == [connection_id]
     assert of(outputs, DeviceDisconnected) == []
+
+
+def test_connection_without_connect_is_closed_at_the_connect_timeout() -> None:
+    server = ServerProtocol()  # 10 s to connect, 90 s of heartbeat
+    session = server.create_session(T0)
+    connection_id, _ = server.open(session.id, T0)
+    assert server.next_deadline() == T0 + 10_000
+    # Frames that are not a valid connect do not buy time.
+    server.receive(connection_id, b"{not json", T0 + 9_000)
+    assert server.next_deadline() == T0 + 10_000
+    assert server.tick(T0 + 9_999) == []
+    outputs = server.tick(T0 + 10_000)
+    assert [(c.code, c.reason, c.to) for c in closes(outputs)] == [
+        (1000, "Connection timeout", connection_id)
+    ]
+    assert sent(outputs) == []
+    assert of(outputs, DeviceDisconnected) == []  # it never was a device of the session
+    assert server.connections == {}
+    assert server.next_deadline() == T0 + 9_000 + server.session_timeout_ms
+
+
+def test_connect_timeout_is_a_keyword_and_spares_connected_devices() -> None:
+    server = ServerProtocol(connect_timeout_ms=500, heartbeat_interval_ms=1000)
+    session = server.create_session(T0)
+    slow, _ = server.open(session.id, T0)
+    quick = join(server, session.id, now=T0 + 100)
+    assert server.connect_timeout_ms == 500
+    assert server.next_deadline() == T0 + 500
+    assert [c.to for c in closes(server.tick(T0 + 500))] == [slow]
+    assert server.next_deadline() == T0 + 100 + 3000  # the heartbeat, for the device
+    assert list(server.connections) == [quick]
+
+
+def test_an_update_due_with_a_timeout_is_not_sent_to_the_timed_out_device() -> None:
+    server = ServerProtocol(heartbeat_interval_ms=1000, update_interval_ms=100)
+    schema = make_schema()
+    session = server.create_session(T0, schema)
+    connection_id = join(server, session.id)
+    server.publish(session.id, edit(schema, 0, "a"), T0 + 2_900)
+    server.publish(session.id, edit(schema, 0, "b"), T0 + 2_950)  # held until T0 + 3000
+    outputs = server.tick(T0 + 3_000)
+    assert [c.to for c in closes(outputs)] == [connection_id]
+    assert sent(outputs) == []
+    assert of(outputs, UpdateSent)[0].devices == 0
 
 
 # -------------------------------------------------------------------------- expiry

@@ -7,8 +7,8 @@ returns:
 * :meth:`~ServerProtocol.open` when a WebSocket opens, :meth:`~ServerProtocol.receive`
   for each frame, :meth:`~ServerProtocol.connection_lost` when it ends;
 * :meth:`~ServerProtocol.publish` when the schema of a session changes;
-* :meth:`~ServerProtocol.tick` at :meth:`~ServerProtocol.next_deadline` (heartbeats,
-  session expiry, coalesced updates).
+* :meth:`~ServerProtocol.tick` at :meth:`~ServerProtocol.next_deadline` (connect and
+  heartbeat timeouts, session expiry, coalesced updates).
 
 Each call takes ``now``, the current time in Unix milliseconds, and returns a list of
 outputs (:mod:`lumora_fast.sessions.events`). Bad peer input becomes an output (an
@@ -27,7 +27,11 @@ checks, close codes 4400 / 4401 / 4404 / 4410 / 4426, ``INVALID_MESSAGE`` replie
 * updates are coalesced (an isolated edit goes out at once, at most one update per
   ``update_interval_ms``, latest wins, the last edit always goes out);
 * connections are rate-limited (1008 on abuse) and dropped after missed heartbeats
-  (1000 "Connection timeout", as the reference does).
+  (1000 "Connection timeout", as the reference does);
+* a connection that sends no ``connect`` within ``connect_timeout_ms`` is closed with
+  1000 "Connection timeout" too: a normal close, so a slow device reconnects, where 4401
+  would stop it;
+* a frame over ``max_inbound_bytes`` is refused unparsed: ``INVALID_MESSAGE``, then 1009.
 
 The parts live in private modules, each tested alone: the rate window
 (:mod:`._rate`), the update coalescer (:mod:`._coalescer`) and the ack ledger
@@ -56,8 +60,10 @@ from lumora_fast.builders import (
 from lumora_fast.checksum import ChecksumAlgorithm
 from lumora_fast.codec import deserialize_message, serialize_message
 from lumora_fast.constants import (
+    CONNECT_TIMEOUT_MS,
     HEARTBEAT_INTERVAL_MS,
     HEARTBEAT_MISSED_LIMIT,
+    MAX_INBOUND_BYTES,
     MAX_MESSAGE_BYTES,
     MAX_MESSAGES_PER_SECOND,
     MAX_UPDATES_PER_SECOND,
@@ -97,7 +103,7 @@ from .events import (
 
 __all__ = ["POLICY_VIOLATION", "Connection", "ConnectionState", "ServerProtocol", "Session"]
 
-POLICY_VIOLATION = 1008
+POLICY_VIOLATION = int(CloseCode.POLICY_VIOLATION)
 """Standard WebSocket close code used for rate-limit abuse (the reference has none)."""
 
 _Severity = Literal["warning", "error", "fatal"]
@@ -201,13 +207,19 @@ class ServerProtocol:
             for this long expires.
         heartbeat_interval_ms: The devices' ping interval.
         heartbeat_missed_limit: A connection silent for this many intervals is dropped.
+        connect_timeout_ms: A connection that has not sent ``connect`` this long after
+            opening is closed (1000 "Connection timeout").
         update_interval_ms: Minimum time between two updates of a session (100 ms = at
             most 10 updates/s). Edits inside it coalesce, latest wins.
         max_messages: Messages accepted per connection per ``rate_window_ms``.
         rate_window_ms: The rate-limit window.
         rate_limit_strikes: Close a connection after this many consecutive windows
             over the limit (it is also closed when it sends twice the limit in one).
-        max_message_bytes: Largest message accepted, and largest full update sent.
+        max_message_bytes: Largest full update sent: a schema whose full update is
+            larger is refused.
+        max_inbound_bytes: Largest frame accepted from a device; a larger one is refused
+            without parsing and the connection closed (1009). A driver should also give
+            it to its WebSocket library as the maximum message size.
         max_unacked: Unacked updates remembered per session (the oldest are forgotten:
             a device that never acks must not grow the server's memory).
         session_id_factory: Makes session ids (UUID v4 strings by default).
@@ -221,11 +233,13 @@ class ServerProtocol:
         session_timeout_ms: float = SESSION_TIMEOUT_MS,
         heartbeat_interval_ms: float = HEARTBEAT_INTERVAL_MS,
         heartbeat_missed_limit: int = HEARTBEAT_MISSED_LIMIT,
+        connect_timeout_ms: float = CONNECT_TIMEOUT_MS,
         update_interval_ms: float = 1000 / MAX_UPDATES_PER_SECOND,
         max_messages: int = MAX_MESSAGES_PER_SECOND,
         rate_window_ms: float = 1000,
         rate_limit_strikes: int = 3,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
+        max_inbound_bytes: int = MAX_INBOUND_BYTES,
         max_unacked: int = 64,
         session_id_factory: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
@@ -235,11 +249,13 @@ class ServerProtocol:
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.heartbeat_missed_limit = heartbeat_missed_limit
         self.heartbeat_timeout_ms = heartbeat_interval_ms * heartbeat_missed_limit
+        self.connect_timeout_ms = connect_timeout_ms
         self.update_interval_ms = update_interval_ms
         self.max_messages = max_messages
         self.rate_window_ms = rate_window_ms
         self.rate_limit_strikes = rate_limit_strikes
         self.max_message_bytes = max_message_bytes
+        self.max_inbound_bytes = max_inbound_bytes
         self.max_unacked = max_unacked
         self._new_session_id = session_id_factory
         self._sessions: dict[str, Session] = {}
@@ -335,7 +351,7 @@ class ServerProtocol:
         Returns:
             The new connection's id, and the outputs. A refused connection (no session
             id: 4400; unknown: 4404; expired: 4410) gets a :class:`Close` and is not
-            kept; the others wait for ``connect``.
+            kept; the others wait for ``connect`` (for ``connect_timeout_ms`` at most).
         """
         connection_id = secrets.token_hex(8)
         if not session_id:
@@ -396,6 +412,28 @@ class ServerProtocol:
         conn = self._connections.get(connection_id)
         if conn is None:
             return []
+        size = _oversize(data, self.max_inbound_bytes)
+        if size is not None:
+            # Refused unread: parsing it is the cost a hostile peer wants us to pay.
+            text = f"message is {size} bytes, over the limit of {self.max_inbound_bytes}"
+            return [
+                *self._fail(
+                    conn,
+                    code=ProtocolErrorCode.INVALID_MESSAGE,
+                    message=f"Failed to deserialize message: {text}",
+                    severity="fatal",
+                    close_code=CloseCode.MESSAGE_TOO_BIG,
+                    reason="Message too big",
+                    why="message too big",
+                    now=now,
+                ),
+                ErrorEvent(
+                    message=f"invalid message: {text}",
+                    code=ProtocolErrorCode.INVALID_MESSAGE,
+                    session_id=conn.session_id,
+                    connection_id=conn.id,
+                ),
+            ]
         session = self._sessions[conn.session_id]
         conn.last_seen = now
         session.last_activity = now
@@ -533,7 +571,7 @@ class ServerProtocol:
         return min(deadlines, default=None)
 
     def tick(self, now: float) -> list[Output]:
-        """Do what is due: drop silent devices, expire sessions, send coalesced updates.
+        """Do what is due: drop silent connections, expire sessions, send coalesced updates.
 
         Closing first means no update is handed to a connection about to be closed.
         """
@@ -555,8 +593,14 @@ class ServerProtocol:
         return outputs
 
     def _timeout(self, conn: Connection) -> tuple[float, str]:
-        """When ``conn`` times out, and why."""
-        return conn.last_seen + self.heartbeat_timeout_ms, "heartbeat timeout"
+        """When ``conn`` times out, and why: no ``connect``, or no heartbeat."""
+        heartbeat = conn.last_seen + self.heartbeat_timeout_ms
+        if conn.state is ConnectionState.CONNECTED:
+            return heartbeat, "heartbeat timeout"
+        connect = conn.opened_at + self.connect_timeout_ms
+        if connect <= heartbeat:
+            return connect, "connect timeout"
+        return heartbeat, "heartbeat timeout"
 
     # ------------------------------------------------------------------- internals
 
@@ -745,7 +789,7 @@ class ServerProtocol:
                 code=ProtocolErrorCode.RATE_LIMIT_EXCEEDED,
                 message="Rate limit exceeded, closing the connection",
                 severity="fatal",
-                close_code=POLICY_VIOLATION,
+                close_code=CloseCode.POLICY_VIOLATION,
                 reason="Rate limit exceeded",
                 why="rate limit",
                 now=now,
@@ -864,6 +908,17 @@ class ServerProtocol:
             f"schema refused: its full update is {size} bytes, over the "
             f"{self.max_message_bytes}-byte message limit"
         )
+
+
+def _oversize(data: bytes | str, limit: int) -> int | None:
+    """The frame's size in UTF-8 bytes when it is over ``limit``, else ``None``."""
+    if isinstance(data, str):
+        if len(data) * 4 <= limit:
+            return None  # a code point takes 4 bytes at most: no need to encode
+        size = len(data.encode("utf-8", "surrogatepass"))
+    else:
+        size = len(data)
+    return size if size > limit else None
 
 
 def _opt_str(value: object) -> str | None:
