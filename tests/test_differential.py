@@ -65,20 +65,36 @@ def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 def same(a: Any, b: Any) -> bool:
-    """Exact structural equality: same types, same key order, floats bit for bit."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, float):
-        return (math.isnan(a) and math.isnan(b)) or (
-            a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
-        )
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(same(a[key], b[key]) for key in a)
-    if isinstance(a, list | tuple):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, Struct):
-        return all(same(getattr(a, f), getattr(b, f)) for f in a.__struct_fields__)
-    return bool(a == b)
+    """Exact structural equality: same types, same key order, floats bit for bit.
+
+    Iterative (an explicit stack of pairs still to compare), so values nested to
+    ``MAX_DEPTH`` cost no Python stack: recursing two frames per level overflowed the
+    interpreter's limit under Hypothesis's tracer on Python 3.12.
+    """
+    pending = [(a, b)]
+    while pending:
+        x, y = pending.pop()
+        if type(x) is not type(y):
+            return False
+        if isinstance(x, float):
+            if not (
+                (math.isnan(x) and math.isnan(y))
+                or (x == y and math.copysign(1.0, x) == math.copysign(1.0, y))
+            ):
+                return False
+        elif isinstance(x, dict):
+            if list(x) != list(y):
+                return False
+            pending.extend((x[key], y[key]) for key in x)
+        elif isinstance(x, list | tuple):
+            if len(x) != len(y):
+                return False
+            pending.extend(zip(x, y, strict=True))
+        elif isinstance(x, Struct):
+            pending.extend((getattr(x, f), getattr(y, f)) for f in x.__struct_fields__)
+        elif x != y:
+            return False
+    return True
 
 
 def assert_same_outcome(n: Any, p: Any, *, messages: bool = True) -> None:
