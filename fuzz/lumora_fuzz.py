@@ -49,7 +49,7 @@ if str(ROOT / "python") in sys.path:
 if os.environ.get("LUMORA_FUZZ_NO_PY_COV", "") in ("", "0"):
     with atheris.instrument_imports(include=["lumora_fast"]):
         import lumora_fast as lf
-        from lumora_fast import _backend, _core, codec, delta, pure, tracker  # noqa: F401
+        from lumora_fast import _backend, _core, codec, delta, pure, tracker
 else:  # Rust edges only (to measure what the native instrumentation alone contributes)
     import lumora_fast as lf
     from lumora_fast import _backend, _core, codec, delta, pure, tracker  # noqa: F401
@@ -66,7 +66,7 @@ if not Path(native.__file__).is_relative_to(Path(sys.prefix)):
     raise SystemExit(f"fuzz: lumora_fast._core comes from {native.__file__}, not {sys.prefix}")
 
 
-class Finding(Exception):  # noqa: N818 - a fuzzing finding, not an error of the harness
+class Finding(Exception):
     """A property of the code under test failed."""
 
 
@@ -102,7 +102,7 @@ def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return fn(*args, **kwargs)
     except (KeyboardInterrupt, SystemExit):
         raise
-    except BaseException as exc:  # noqa: BLE001 - the outcome is what is compared
+    except BaseException as exc:
         return Raised(type(exc), str(exc))
 
 
@@ -110,7 +110,9 @@ def only_protocol_errors(*outcomes: Any) -> None:
     """An outcome that raised must have raised ProtocolError (not a panic, not a bug)."""
     for outcome in outcomes:
         if isinstance(outcome, Raised):
-            check(outcome.kind is ProtocolError, "raised something other than ProtocolError", outcome)
+            check(
+                outcome.kind is ProtocolError, "raised something other than ProtocolError", outcome
+            )
 
 
 def same(a: Any, b: Any) -> bool:
@@ -157,8 +159,12 @@ def same_delta(what: str, n: Any, p: Any) -> None:
     if n[3] is not None:
         check(list(n[3]) == list(p[3]), f"{what}: metadata change keys differ", n[3], p[3])
         for key, value in n[3].items():
-            check(value is p[3][key] or same(value, p[3][key]),
-                  f"{what}: metadata change {key!r} differs", value, p[3][key])
+            check(
+                value is p[3][key] or same(value, p[3][key]),
+                f"{what}: metadata change {key!r} differs",
+                value,
+                p[3][key],
+            )
 
 
 # ---------------------------------------------------------------- JS semantics
@@ -274,47 +280,51 @@ BAD_LEAVES: tuple[Callable[[], Any], ...] = (
     lambda: 1j,
 )
 BAD_KEYS: tuple[Any, ...] = (1, None, 1.5, (1,), True)
+WORDS = frozenset(w.value for w in Word)
 
 
-def decorate(value: Any, tape: Tape, depth: int = 0) -> Any:
+def decorate(value: Any, tape: Tape, *, wild: bool, depth: int = 0) -> Any:
     """``value`` with parts replaced as ``tape`` says (see the module docstring).
 
-    Each node reads one byte: below 8 keeps it; the rest picks a respelling (a subclass,
-    a tuple, an enum, a Struct), or something that is not JSON (a set, a non-str key).
+    Each node reads one byte: below 8 keeps it; the rest picks a respelling that JS sees
+    as the same value (a subclass, a tuple, an enum, an int for an integral float, an
+    astral character as its two surrogates). With ``wild``, also changes that are not
+    respellings: a msgspec Struct around a container, a negated number, a value that is
+    not JSON (a set, bytes), a key that is not a ``str``.
     """
     if depth > 600:
         return value
     op = tape.next(16)
-    if op == 15:
+    if op == 15 and wild:
         return BAD_LEAVES[tape.next(len(BAD_LEAVES))]()
     if isinstance(value, dict):
-        items = [(k, decorate(v, tape, depth + 1)) for k, v in value.items()]
+        items = [(k, decorate(v, tape, wild=wild, depth=depth + 1)) for k, v in value.items()]
         if op == 8:
             return PlainDict(items)
         if op == 9:
             return OrderedDict(items)
-        if op == 10:
+        if op == 10 and wild:
             return Box(first_value=dict(items))
-        if op == 11:
+        if op == 11 and wild:
             return Tagged(value=dict(items))
         if op == 12 and items:
             k, v = items[0]
             items[0] = (PlainStr(k), v)
-        if op == 13:
+        if op == 13 and wild:
             items.insert(tape.next(len(items) + 1), (BAD_KEYS[tape.next(len(BAD_KEYS))], 0))
         if op == 14 and items:
             k, v = items[-1]
-            items[-1] = (Word.PROTO if k == "__proto__" else Word.INDEX if k == "10" else k, v)
+            items[-1] = (Word(k) if k in WORDS else k, v)
         return dict(items)
     if isinstance(value, list):
-        items_l = [decorate(v, tape, depth + 1) for v in value]
+        items_l = [decorate(v, tape, wild=wild, depth=depth + 1) for v in value]
         if op == 8:
             return tuple(items_l)
         if op == 9:
             return PlainList(items_l)
         if op == 10:
             return PlainTuple(items_l)
-        if op == 11:
+        if op == 11 and wild:
             return Box(first_value=items_l, second_value=len(items_l))
         return items_l
     if isinstance(value, bool) or value is None:
@@ -322,25 +332,25 @@ def decorate(value: Any, tape: Tape, depth: int = 0) -> Any:
     if isinstance(value, int):
         if op == 8:
             return PlainInt(value)
-        if op == 9:
-            return float(value) if abs(value) < 2**1000 else value
+        if op == 9 and abs(value) < 2**1000:
+            return float(value)  # JS holds the nearest double either way
         if op == 10 and value in (0, 1, 2**64):
             return Count(value)
-        if op == 11:
+        if op == 11 and wild:
             return -value
         return value
     if isinstance(value, float):
         if op == 8:
             return PlainFloat(value)
-        if op == 9:
+        if op == 9 and wild:
             return -value
-        if op == 10 and math.isfinite(value) and value == int(value):
+        if op == 10 and math.isfinite(value) and value == int(value) and value != 0:
             return int(value)
         return value
     if isinstance(value, str):
         if op == 8:
             return PlainStr(value)
-        if op == 9 and value in {w.value for w in Word}:
+        if op == 9 and value in WORDS:
             return Word(value)
         if op == 10:
             # An astral character as two surrogate code points: one JS string either way.
@@ -362,11 +372,29 @@ def _split_astral(s: str) -> str:
     return "".join(out)
 
 
-def structured(data: bytes) -> tuple[bool, Any, Tape]:
-    """Decode ``JSON text [NUL tape]``: whether it parsed, the value, and the tape."""
+@dataclass
+class Input:
+    """A decoded structured input: the plain JSON value, and its decorated twin."""
+
+    plain: Any
+    value: Any
+    wild: bool
+    tape: Tape
+
+
+def structured(data: bytes) -> Input | None:
+    """Decode ``JSON text [NUL tape]`` (None when the text is not JSON).
+
+    The tape's first byte picks the mode: even, only respellings (the result must then
+    be the plain value's); odd, wild changes too (only native and pure are compared).
+    """
     raw, tape_bytes = split_tape(data)
-    ok, value = parse_json(raw)
-    return ok, value, Tape(tape_bytes)
+    ok, plain = parse_json(raw)
+    if not ok:
+        return None
+    tape = Tape(tape_bytes)
+    wild = tape.next(2) == 1
+    return Input(plain, decorate(plain, tape, wild=wild), wild, tape)
 
 
 def snapshot(value: Any) -> Any:
@@ -424,15 +452,15 @@ def js_value(value: Any) -> Any:
     indices = sorted((k for k in out if _is_array_index(k)), key=int)
     if not indices:
         return out
-    return {**{k: out[k] for k in indices}, **{k: v for k, v in out.items() if not _is_array_index(k)}}
+    return {
+        **{k: out[k] for k in indices},
+        **{k: v for k, v in out.items() if not _is_array_index(k)},
+    }
 
 
 def _is_array_index(key: str) -> bool:
     return (
-        key.isascii()
-        and key.isdigit()
-        and (key == "0" or key[0] != "0")
-        and int(key) < 2**32 - 1
+        key.isascii() and key.isdigit() and (key == "0" or key[0] != "0") and int(key) < 2**32 - 1
     )
 
 
@@ -484,3 +512,89 @@ def text_seeds() -> list[bytes]:
                 if isinstance(row.get(key), str):
                     out.append(row[key].encode("utf-8", "surrogatepass"))
     return out
+
+
+# ------------------------------------------------------------------ schemas
+
+META_KEYS = ("version", "theme", "navigation")
+_ABSENT = object()
+
+
+def sv0_key(value: Any) -> Any:
+    """A key equal for two ids exactly when JS SameValueZero holds."""
+    if value is _ABSENT:
+        return ("undefined",)
+    if value is None:
+        return ("null",)
+    if isinstance(value, bool):
+        return ("boolean", bool(value))
+    if isinstance(value, int | float):
+        try:
+            x = float(int.__int__(value)) if isinstance(value, int) else float.__float__(value)
+        except OverflowError:
+            x = math.inf if value > 0 else -math.inf
+        return ("number", "NaN" if math.isnan(x) else x)
+    if isinstance(value, str):
+        return ("string", js_value(value))
+    return ("object", id(value))
+
+
+def _without(schema: dict[str, Any]) -> dict[str, Any]:
+    rest = {k: v for k, v in schema.items() if k not in ("nodes", *META_KEYS)}
+    if isinstance(rest.get("metadata"), dict):
+        rest["metadata"] = {k: v for k, v in rest["metadata"].items() if k != "generatedAt"}
+    return rest
+
+
+def law_fails(old: Any, new: Any) -> str | None:
+    """Why the delta law does not apply to ``(old, new)`` (None when it does)."""
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return "not objects"
+    nodes = (old.get("nodes"), new.get("nodes"))
+    if not all(
+        isinstance(ns, list | tuple) and all(isinstance(x, dict) for x in ns) for ns in nodes
+    ):
+        return "nodes are not arrays of objects"
+    old_ids = [x.get("id", _ABSENT) for x in nodes[0]]
+    new_ids = [x.get("id", _ABSENT) for x in nodes[1]]
+    for ids in (old_ids, new_ids):
+        keys = [sv0_key(i) for i in ids]
+        if len(set(keys)) < len(keys):
+            return "duplicate ids"
+        if any(i is None for i in ids) and any(i is _ABSENT for i in ids):
+            return "null id beside a missing id"
+    try:
+        if json.dumps(js_value(_without(old)), sort_keys=True) != json.dumps(
+            js_value(_without(new)), sort_keys=True
+        ):
+            return "other top-level fields differ"
+    except (TypeError, ValueError, AttributeError):
+        return "not JSON"
+    if any(new.get(name, 0) is None for name in META_KEYS):
+        return "an explicit null in version/theme/navigation"
+    old_keys = {sv0_key(i) for i in old_ids}
+    new_keys = {sv0_key(i) for i in new_ids}
+    survivors_old = [sv0_key(i) for i in old_ids if sv0_key(i) in new_keys]
+    order_new = [sv0_key(i) for i in new_ids]
+    survivors_new = [k for k in order_new if k in old_keys]
+    if survivors_old != survivors_new:
+        return "surviving nodes reordered"
+    if order_new[: len(survivors_new)] != survivors_new:
+        return "a new node before a surviving one"
+    return None
+
+
+def share_objects(old: Any, new: Any, tape: Tape) -> Any:
+    """``new`` with some objects of ``old`` in it (the same object, not a copy)."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return new
+    old_nodes, new_nodes = old.get("nodes"), new.get("nodes")
+    if isinstance(old_nodes, list) and isinstance(new_nodes, list):
+        for i in range(min(len(old_nodes), len(new_nodes))):
+            how = tape.next(4)
+            if (how == 1 and old_nodes[i] == new_nodes[i]) or how == 2:
+                new_nodes[i] = old_nodes[i]
+    for key in META_KEYS:
+        if key in old and tape.next(4) == 1:
+            new[key] = old[key]
+    return new

@@ -54,7 +54,9 @@ def _known(outcome: Any) -> str | None:
     if outcome.kind is UnicodeEncodeError and "surrogates not allowed" in outcome.message:
         if KNOWN_F1 not in _seen_known:
             _seen_known.add(KNOWN_F1)
-            print(f"NOTE: known finding reproduced, not reported again: {KNOWN_F1}", file=sys.stderr)
+            print(
+                f"NOTE: known finding reproduced, not reported again: {KNOWN_F1}", file=sys.stderr
+            )
         return KNOWN_F1
     return None
 
@@ -100,7 +102,9 @@ def test_one_input(data: bytes) -> None:
             only_protocol_errors(n, p)
             for outcome in (n, p):
                 if isinstance(outcome, Raised):
-                    check(outcome.message.startswith(PREFIX), "error text lacks the prefix", outcome)
+                    check(
+                        outcome.message.startswith(PREFIX), "error text lacks the prefix", outcome
+                    )
             if isinstance(n, Raised) or isinstance(p, Raised):
                 check(isinstance(n, Raised) and isinstance(p, Raised), "one backend raised", n, p)
                 if parsed:
@@ -112,7 +116,12 @@ def test_one_input(data: bytes) -> None:
             if not strict:
                 lax = n
             else:
-                check(lax is not None and same(lax, n), "strict accepted what non-strict refused", lax, n)
+                check(
+                    lax is not None and same(lax, n),
+                    "strict accepted what non-strict refused",
+                    lax,
+                    n,
+                )
             _round_trip(n)
 
 

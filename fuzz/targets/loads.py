@@ -82,7 +82,9 @@ def test_one_input(data: bytes) -> None:
         check(same(at_limit, n), "max_bytes equal to the size changed the outcome", n, at_limit)
         if size > 0:
             over = call(native.loads, arg, size - 1)
-            expected = Raised(ProtocolError, f"message is {size} bytes, over the limit of {size - 1}")
+            expected = Raised(
+                ProtocolError, f"message is {size} bytes, over the limit of {size - 1}"
+            )
             check(over == expected, "max_bytes one short", over, expected)
         if isinstance(n, Raised):
             continue
@@ -92,5 +94,9 @@ def test_one_input(data: bytes) -> None:
                 reference = json.loads(arg)
             except (ValueError, RecursionError):
                 continue
-            check(same(_as_js_strings(n), _as_js_strings(reference)),
-                  "loads and json.loads differ", n, reference)
+            check(
+                same(_as_js_strings(n), _as_js_strings(reference)),
+                "loads and json.loads differ",
+                n,
+                reference,
+            )
