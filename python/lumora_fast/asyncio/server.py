@@ -8,6 +8,27 @@ session and the same bytes are queued for every device. A device whose queue hol
 replaced by one full update of the current schema (if it falls behind again before that
 one is even picked up, it is closed with 1013 and reconnects into the current schema).
 
+Nothing a device does can hold a socket open or stall the others:
+
+* **Write deadline.** A send that makes no progress for ``write_timeout`` seconds (the
+  device stopped reading: a suspended app, a phone that left the network) aborts the
+  connection at the TCP level, which frees its buffers at once; the other devices are
+  unaffected. A slow device that keeps reading is never cut off.
+* **Inbound limits.** Devices only send small messages: one larger than
+  ``protocol.max_inbound_bytes`` (1 MiB by default) closes the connection with 1009
+  before it is parsed, and each connection's messages are parsed at most at
+  ``max_inbound_rate`` bytes per second (beyond it, reading that socket pauses, which
+  pushes back on the device through TCP), so one device cannot starve the event loop.
+* **Keepalive.** The protocol's heartbeat alone decides that a device is gone: no
+  message for ``heartbeat_interval_ms`` x ``heartbeat_missed_limit`` (90 s). WebSocket
+  pings go out every heartbeat interval (30 s) to keep idle network paths open, but an
+  unanswered one never drops a device, so a backgrounded phone that the protocol still
+  counts as alive keeps its socket. A device that is gone and stopped reading as well
+  is cut off by the write deadline.
+* **Transport rules.** A text frame that is not UTF-8 closes with 1007 (RFC 6455); the
+  opening handshake must finish within ``open_timeout`` seconds, and the ``connect``
+  message must follow within the protocol's ``connect_timeout_ms``.
+
 Security defaults: bind 127.0.0.1, path ``/ws`` only (404 otherwise), and refuse an
 ``Origin`` header that is not a local page (403), which stops a web page on another site
 from driving the server through the developer's browser (cross-site WebSocket
@@ -35,12 +56,18 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Origin
 
-from lumora_fast.constants import MAX_MESSAGE_BYTES
 from lumora_fast.messages import Schema
 from lumora_fast.sessions.events import Close, Event, Output, Send
 from lumora_fast.sessions.server import ServerProtocol
 
-__all__ = ["DEFAULT_ORIGINS", "TRY_AGAIN_LATER", "Server", "serve"]
+__all__ = [
+    "DEFAULT_INBOUND_RATE",
+    "DEFAULT_ORIGINS",
+    "DEFAULT_WRITE_TIMEOUT",
+    "TRY_AGAIN_LATER",
+    "Server",
+    "serve",
+]
 
 logger = logging.getLogger("lumora_fast.server")
 
@@ -54,6 +81,12 @@ machine (``http(s)://localhost``, ``127.0.0.1`` or ``[::1]``, any port)."""
 TRY_AGAIN_LATER = 1013
 """Close code for a device that fell behind twice in a row (it reconnects)."""
 
+DEFAULT_WRITE_TIMEOUT = 30.0
+"""Seconds a send may make no progress before the device's connection is aborted."""
+
+DEFAULT_INBOUND_RATE = float(1024 * 1024)
+"""Bytes per second of one device's messages parsed at most (devices send little)."""
+
 EventHandler = Callable[[Event], None]
 
 
@@ -62,7 +95,12 @@ def _now() -> float:
 
 
 class _Peer:
-    """One connection's outgoing side: an ordered queue and the task that drains it."""
+    """One connection's outgoing side: an ordered queue and the task that drains it.
+
+    While a send is in progress, ``sending_since`` holds the loop time it started and
+    ``progress_at`` / ``buffered`` the last time the transport's write buffer shrank and
+    its size then; the server's watchdog reads them (see :meth:`Server._watch_writes`).
+    """
 
     def __init__(self, server: Server, ws: ServerConnection, connection_id: str) -> None:
         self.server = server
@@ -72,6 +110,10 @@ class _Peer:
         self.updates_queued = 0
         self.resync_queued = False
         self.closing = False
+        self.aborted = False
+        self.sending_since: float | None = None
+        self.progress_at = 0.0
+        self.buffered = 0
         self.wake = asyncio.Event()
         self.task = asyncio.get_running_loop().create_task(self._write())
 
@@ -92,6 +134,15 @@ class _Peer:
         self.closing = True
         self.queue.append(Close(code=code, reason=reason, to=self.id))
         self.wake.set()
+
+    def abort(self, why: str) -> None:
+        """Drop the connection at the TCP level now: no close handshake, buffers freed."""
+        if self.aborted:
+            return
+        self.aborted = self.closing = True
+        self.queue.clear()
+        self.server._dispatch(self.server.protocol.connection_lost(self.id, _now(), why))
+        self.ws.transport.abort()
 
     def _fall_behind(self) -> None:
         """Replace the queued updates by one full update, or give up on the device."""
@@ -114,12 +165,16 @@ class _Peer:
 
     async def _write(self) -> None:
         ws = self.ws
+        loop = asyncio.get_running_loop()
         try:
             while True:
                 while not self.queue:
                     self.wake.clear()
                     await self.wake.wait()
                 item = self.queue.popleft()
+                self.sending_since = self.progress_at = loop.time()
+                self.buffered = 0
+                self.server._writing()
                 if isinstance(item, Close):
                     await ws.close(item.code, item.reason)
                     return
@@ -128,8 +183,13 @@ class _Peer:
                     self.updates_queued -= 1
                     self.resync_queued = False
                 await ws.send(item.data, text=True)
+                self.sending_since = None
+                if self.aborted:
+                    return
         except ConnectionClosed:
             return
+        finally:
+            self.sending_since = None
 
 
 class Server:
@@ -148,6 +208,18 @@ class Server:
             intervals. A default :class:`ServerProtocol` otherwise.
         on_event: Called with every :class:`~lumora_fast.sessions.events.Event`.
         max_queue: Updates queued for one device before it counts as fallen behind.
+        write_timeout: Seconds a send to one device may go without progress (its
+            socket accepting no bytes) before that connection is aborted.
+        max_inbound_rate: Bytes per second of one device's messages parsed at most
+            (bursts up to ``protocol.max_inbound_bytes``); beyond it, reading that
+            device's socket pauses.
+        open_timeout: Seconds allowed for a device's opening handshake.
+
+    Devices' own messages are limited to ``protocol.max_inbound_bytes`` (see
+    :class:`~lumora_fast.sessions.server.ServerProtocol`); a larger one closes the
+    connection with 1009. WebSocket keepalive pings go out every
+    ``protocol.heartbeat_interval_ms``; liveness is the protocol's heartbeat (a device
+    silent for ``protocol.heartbeat_timeout_ms`` is dropped), never a missing pong.
     """
 
     def __init__(
@@ -160,7 +232,12 @@ class Server:
         protocol: ServerProtocol | None = None,
         on_event: EventHandler | None = None,
         max_queue: int = 8,
+        write_timeout: float = DEFAULT_WRITE_TIMEOUT,
+        max_inbound_rate: float = DEFAULT_INBOUND_RATE,
+        open_timeout: float = 10.0,
     ) -> None:
+        if write_timeout <= 0 or max_inbound_rate <= 0 or open_timeout <= 0:
+            raise ValueError("write_timeout, max_inbound_rate and open_timeout must be > 0")
         self.host = host
         self.path = path
         self.origins: tuple[Origin | re.Pattern[str] | None, ...] = tuple(
@@ -170,42 +247,67 @@ class Server:
         self.protocol = protocol if protocol is not None else ServerProtocol()
         self.on_event = on_event
         self.max_queue = max_queue
+        self.write_timeout = write_timeout
+        self.max_inbound_rate = max_inbound_rate
+        self.open_timeout = open_timeout
         self._requested_port = port
         self._port: int | None = None
         self._ws_server: _WebSocketServer | None = None
         self._peers: dict[str, _Peer] = {}
         self._timer: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._sends_started = asyncio.Event()
 
     # ----------------------------------------------------------------- lifecycle
 
     async def start(self) -> Server:
         """Bind and start accepting devices (idempotent)."""
         if self._ws_server is None:
+            protocol = self.protocol
             self._ws_server = await _websocket_serve(
                 self._handler,
                 self.host,
                 self._requested_port,
                 process_request=self._process_request,
                 origins=self.origins,
-                max_size=MAX_MESSAGE_BYTES,
+                # Refused before it is parsed, with close code 1009.
+                max_size=protocol.max_inbound_bytes,
+                # Frames buffered per device before its socket stops being read: devices
+                # send a ping or an ack at a time, and each may be max_size bytes.
+                max_queue=4,
                 # The protocol advertises compression: false; compressing a large
                 # update once per device would also cost more than the whole fan-out.
                 compression=None,
+                # The protocol's heartbeat alone decides when a device is gone (90 s
+                # without a message): a ping every heartbeat interval keeps idle paths
+                # (NAT, Wi-Fi power save) open, and a missing pong never drops a device
+                # the heartbeat still counts as alive, such as a backgrounded phone.
+                ping_interval=protocol.heartbeat_interval_ms / 1000.0,
+                ping_timeout=None,
+                open_timeout=self.open_timeout,
                 logger=logging.getLogger("lumora_fast.server.websockets"),
             )
             self._port = self._ws_server.sockets[0].getsockname()[1]
-            self._timer = asyncio.get_running_loop().create_task(self._run_timer())
+            loop = asyncio.get_running_loop()
+            self._timer = loop.create_task(self._run_timer())
+            self._watchdog = loop.create_task(self._watch_writes())
         return self
 
     async def close(self) -> None:
         """Close every connection (1001) and stop listening."""
         if self._ws_server is None:
             return
-        if self._timer is not None:
-            self._timer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._timer
+        for task in (self._timer, self._watchdog):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        # Connections stuck on a device that stopped reading would hold close() up
+        # for their whole close timeout: they get nothing more, so drop them now.
+        for peer in list(self._peers.values()):
+            if peer.sending_since is not None:
+                peer.abort("server closed")
         self._ws_server.close()
         await self._ws_server.wait_closed()
         self._ws_server = None
@@ -284,15 +386,31 @@ class Server:
         self._peers[connection_id] = peer
         self._wake.set()
         self._dispatch(outputs)
+        loop = asyncio.get_running_loop()
+        rate = self.max_inbound_rate
+        burst = float(max(self.protocol.max_inbound_bytes, 1))
+        allowance, refilled = burst, loop.time()
         try:
             while True:
-                data = await ws.recv(decode=False)
+                # Text frames are decoded here: one that is not UTF-8 closes with 1007.
+                data = await ws.recv()
+                # A token bucket over the bytes this device makes us parse: past it,
+                # wait before reading on (the device's socket backs up, not the loop).
+                size = len(data)
+                now = loop.time()
+                allowance = min(burst, allowance + (now - refilled) * rate)
+                refilled = now
+                if size > allowance:
+                    await asyncio.sleep((size - allowance) / rate)
+                    allowance, refilled = float(size), loop.time()
+                allowance -= size
                 self._dispatch(self.protocol.receive(connection_id, data, _now()))
         except ConnectionClosed:
             pass
         finally:
-            # Let the writer finish a close it started (error message, then close code).
-            if not peer.closing:
+            # Let the writer finish a close it started (error message, then close code);
+            # an aborted connection has nothing left to write.
+            if not peer.closing or peer.aborted:
                 peer.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await peer.task
@@ -318,6 +436,44 @@ class Server:
             except Exception:
                 logger.exception("event handler failed on %r", output)
 
+    def _writing(self) -> None:
+        """A peer started a send: make sure the watchdog is watching."""
+        self._sends_started.set()
+
+    async def _watch_writes(self) -> None:
+        """Abort connections whose send has made no progress for ``write_timeout`` s.
+
+        Progress is the transport's write buffer shrinking: the device's socket took
+        bytes. The check runs a few times per ``write_timeout`` while sends are under
+        way, and sleeps otherwise (an idle server does not wake up).
+        """
+        loop = asyncio.get_running_loop()
+        interval = min(1.0, self.write_timeout / 4)
+        while True:
+            self._sends_started.clear()
+            busy = [p for p in self._peers.values() if p.sending_since is not None]
+            if not busy:
+                await self._sends_started.wait()
+                continue
+            await asyncio.sleep(interval)
+            now = loop.time()
+            for peer in busy:
+                if peer.sending_since is None or peer.aborted:
+                    continue
+                buffered = peer.ws.transport.get_write_buffer_size()
+                if buffered < peer.buffered:
+                    peer.progress_at = now
+                elif now - peer.progress_at >= self.write_timeout:
+                    logger.warning(
+                        "connection %s: no bytes taken for %.1f s, %d waiting; aborting",
+                        peer.id,
+                        now - peer.progress_at,
+                        buffered,
+                    )
+                    peer.abort("write timeout")
+                    continue
+                peer.buffered = buffered
+
     async def _run_timer(self) -> None:
         while True:
             self._wake.clear()
@@ -342,6 +498,9 @@ def serve(
     protocol: ServerProtocol | None = None,
     on_event: EventHandler | None = None,
     max_queue: int = 8,
+    write_timeout: float = DEFAULT_WRITE_TIMEOUT,
+    max_inbound_rate: float = DEFAULT_INBOUND_RATE,
+    open_timeout: float = 10.0,
 ) -> Server:
     """Create a hot-reload server; ``await`` it or use it with ``async with``.
 
@@ -362,4 +521,7 @@ def serve(
         protocol=protocol,
         on_event=on_event,
         max_queue=max_queue,
+        write_timeout=write_timeout,
+        max_inbound_rate=max_inbound_rate,
+        open_timeout=open_timeout,
     )
