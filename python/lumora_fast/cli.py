@@ -24,8 +24,10 @@ from lumora_fast._version import __version__
 from lumora_fast.asyncio.demo import format_bytes
 from lumora_fast.checksum import calculate_checksum
 from lumora_fast.codec import serialize_message
+from lumora_fast.constants import SESSION_TIMEOUT_MS
 from lumora_fast.delta import calculate_schema_delta
 from lumora_fast.errors import ProtocolError
+from lumora_fast.messages import Schema
 from lumora_fast.sessions.events import (
     AckReceived,
     Connected,
@@ -42,6 +44,7 @@ from lumora_fast.sessions.events import (
     sequence_text,
 )
 from lumora_fast.sessions.schema import parse_json, parse_schema
+from lumora_fast.sessions.server import ServerProtocol, Session
 
 __all__ = ["main"]
 
@@ -184,7 +187,9 @@ async def _serve(args: argparse.Namespace, out: _Output) -> int:
 
     stop = asyncio.Event()
     _on_signals(stop.set)
-    state: dict[str, Any] = {"schema": schema}
+    # The live session. Its schema is always one the server accepted: a save it refuses
+    # leaves the previous one in place, and a renewed session starts from it.
+    state: dict[str, Session] = {}
 
     def announce(event_name: str, session_id: str) -> None:
         url = server.url(session_id)
@@ -202,19 +207,36 @@ async def _serve(args: argparse.Namespace, out: _Output) -> int:
         else:
             out.line(f"Device URL: {url}")
 
-    def renew(expired: str) -> None:
-        # An expired session cannot be joined again; open a fresh one on the same schema.
-        state["session"] = server.create_session(state["schema"])
-        announce("session", state["session"])
+    def open_session(schema: Schema | None) -> str:
+        session_id = server.create_session(schema)
+        state["session"] = server.protocol.sessions[session_id]
+        return session_id
+
+    def session_id() -> str:
+        """The live session's id, renewed first if it expired (it cannot be joined again)."""
+        current = state["session"]
+        if current.id in server.protocol.sessions:
+            return current.id
+        try:
+            renewed = open_session(current.schema)
+        except ProtocolError as exc:  # not expected: the server took this schema before
+            out.event(ErrorEvent(message=f"{path}: {exc}", code=exc.code), _describe)
+            renewed = open_session(None)
+        announce("session", renewed)
+        return renewed
 
     def on_event(event: Event) -> None:
         out.event(event, _describe)
-        if isinstance(event, SessionExpired) and event.session_id == state.get("session"):
-            asyncio.get_running_loop().call_soon(renew, event.session_id)
+        if isinstance(event, SessionExpired) and event.session_id == state["session"].id:
+            # Renew once the server is done expiring it, with a new URL to announce.
+            asyncio.get_running_loop().call_soon(session_id)
 
     origins = (*DEFAULT_ORIGINS, *args.allow_origin)
     try:
-        server = await serve(host=args.host, port=args.port, origins=origins, on_event=on_event)
+        protocol = ServerProtocol(session_timeout_ms=args.session_timeout * 1000.0)
+        server = await serve(
+            host=args.host, port=args.port, origins=origins, protocol=protocol, on_event=on_event
+        )
     except OSError as exc:
         print(
             f"lumora-fast serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr
@@ -222,14 +244,13 @@ async def _serve(args: argparse.Namespace, out: _Output) -> int:
         return 1
     try:
         try:
-            state["session"] = server.create_session(schema)
+            first = open_session(schema)
         except ProtocolError as exc:
             out.event(ErrorEvent(message=f"{path}: {exc}", code=exc.code), _describe)
-            state["schema"] = None
-            state["session"] = server.create_session(None)
+            first = open_session(None)
         if not out.json:
             out.line(f"lumora-fast {__version__}: serving {path} (Ctrl+C to stop)")
-        announce("listening", state["session"])
+        announce("listening", first)
 
         async def watch() -> None:
             async for item in watch_schema(
@@ -238,8 +259,7 @@ async def _serve(args: argparse.Namespace, out: _Output) -> int:
                 if isinstance(item, ErrorEvent):
                     out.event(item, _describe)
                 else:
-                    state["schema"] = item
-                    server.publish(state["session"], item)
+                    server.publish(session_id(), item)
 
         watcher = asyncio.create_task(watch())
         await stop.wait()
@@ -364,6 +384,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
@@ -409,6 +439,14 @@ def _parser() -> argparse.ArgumentParser:
         help="also accept WebSocket connections from web pages at ORIGIN "
         "(e.g. http://192.168.1.20:8080); repeatable. Native apps send no Origin and "
         "local pages (localhost, 127.0.0.1, [::1]) are always accepted.",
+    )
+    serve.add_argument(
+        "--session-timeout",
+        type=_positive_float,
+        default=SESSION_TIMEOUT_MS / 1000,
+        metavar="SECONDS",
+        help="a session with no activity this long expires; a new one starts on the "
+        "current schema and its URL is printed (default: 28800, 8 hours)",
     )
     serve.add_argument(
         "--debounce-ms",

@@ -28,7 +28,7 @@ class ServeProcess:
         self.lines: list[dict[str, Any]] = []
 
     @classmethod
-    async def start(cls, path: Path) -> ServeProcess:
+    async def start(cls, path: Path, *options: str) -> ServeProcess:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -38,6 +38,7 @@ class ServeProcess:
             "--port",
             "0",
             "--json",
+            *options,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=dict(os.environ, PYTHONUNBUFFERED="1"),
@@ -152,3 +153,47 @@ async def test_serve_over_the_wire(tmp_path: Path) -> None:
             assert ws.close_code == 1001
     finally:
         await serve.stop()
+
+
+@run(timeout=60)
+async def test_session_renewal_after_a_refused_save(tmp_path: Path) -> None:
+    """A refused save never becomes the schema a renewed session starts from."""
+    path = tmp_path / "app.json"
+    schema = make_schema(count=5)
+    _write(path, schema)
+    serve = await ServeProcess.start(path, "--session-timeout", "1.5")
+    try:
+        listening = await serve.event("listening")
+        # Valid JSON nested deeper than the protocol allows: refused, never pushed.
+        deep: Any = "leaf"
+        for _ in range(600):
+            deep = [deep]
+        for attempt in range(20):  # until the watcher is live
+            _write(path, dict(schema, metadata={"deep": deep, "attempt": attempt}))
+            try:
+                refused = await serve.event("error", timeout=0.5)
+                break
+            except TimeoutError:
+                continue
+        else:
+            raise AssertionError("the refused save was never reported")
+        assert refused["code"] == "SCHEMA_VALIDATION_FAILED"
+
+        expired = await serve.event("session_expired", timeout=10)
+        assert expired["session_id"] == listening["session"]
+        renewed = await serve.event("session")
+        assert renewed["session"] != listening["session"]
+        assert renewed["checksum"] == calculate_checksum(schema)
+
+        async with connect(renewed["url"], proxy=None, compression=None) as ws:
+            await ws.send(connect_message(renewed["session"]))
+            connected = await receive(ws)
+            assert connected["payload"]["initialSchema"] == schema
+            # The watcher lives on: the next valid save reaches the renewed session.
+            new = edit(schema, 2, "after renewal")
+            _write(path, new)
+            update = await receive(ws, timeout=10)
+            assert update["payload"]["checksum"] == calculate_checksum(new)
+        assert serve.process.returncode is None
+    finally:
+        assert await serve.stop() == 0
