@@ -6,7 +6,8 @@
 # (a wheel install, not `maturin develop`, which would drop the .so into python/).
 #
 #   fuzz/build.sh            instrumented build (what the fuzz targets are meant for)
-#   fuzz/build.sh --plain    the same build without instrumentation (to compare coverage)
+#   fuzz/build.sh --plain    the same build without instrumentation, in fuzz/.venv-plain
+#                            (to measure what the Rust instrumentation adds)
 #
 # Re-running is cheap: cargo keeps fuzz/target, pip keeps its cache.
 set -euo pipefail
@@ -15,9 +16,9 @@ root="$(dirname "$here")"
 cd "$root"
 
 mode=instrumented
-if [[ "${1:-}" == "--plain" ]]; then mode=plain; fi
-
 venv="$here/.venv"
+if [[ "${1:-}" == "--plain" ]]; then mode=plain venv="$here/.venv-plain"; fi
+
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off
 if [[ ! -x "$venv/bin/python" ]]; then
     python3 -m venv "$venv"
@@ -54,7 +55,8 @@ rm -rf "$wheels"
 "$venv/bin/maturin" build --release --locked --target "$triple" \
     --target-dir "$target_dir" --out "$wheels" --interpreter "$venv/bin/python" --quiet
 "$venv/bin/pip" install -q --force-reinstall --no-deps "$wheels"/lumora_fast-*.whl
-"$venv/bin/pip" install -q "$(ls "$wheels"/lumora_fast-*.whl)[test]"
+# Its dependencies, and xxhash for the pure backend's xxh3 (the oracle of the checksums).
+"$venv/bin/pip" install -q "$(ls "$wheels"/lumora_fast-*.whl)" xxhash
 
 # The instrumented .so calls the sancov callbacks; only a libFuzzer loaded first defines
 # them (fuzz/lumora_fuzz.py preloads atheris's ubsan_with_fuzzer.so the same way).

@@ -2,6 +2,7 @@
 
     fuzz/.venv/bin/python fuzz/run.py TARGET [libFuzzer flags] [corpus dirs or files]
     fuzz/.venv/bin/python fuzz/run.py --list
+    fuzz/.venv/bin/python fuzz/run.py TARGET --smoke N [flags]   (CI: N seeds, scratch corpus)
 
 With no corpus argument the target reads fuzz/seeds/TARGET (written here from
 tests/data/conformance) and reads and grows fuzz/corpus/TARGET. Default flags, each
@@ -20,7 +21,9 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+import shlex
 import sys
+import tempfile
 from pathlib import Path
 
 FUZZ_DIR = Path(__file__).resolve().parent
@@ -71,6 +74,9 @@ def main() -> None:
         print("\n".join(targets()))
         return
     name, flags = args[0], args[1:]
+    smoke = 0
+    if flags[:1] == ["--smoke"]:
+        smoke, flags = int(flags[1]), flags[2:]
     if name not in targets():
         raise SystemExit(f"unknown target {name!r}; targets: {' '.join(targets())}")
     _ensure_preload()
@@ -90,11 +96,23 @@ def main() -> None:
     }
     extra = [f"{flag}={value}" for flag, value in defaults.items() if flag not in given]
     (FUZZ_DIR / "artifacts" / name).mkdir(parents=True, exist_ok=True)
-    if not any(not flag.startswith("-") for flag in flags):
+    if smoke:
+        # A fresh corpus and at most `smoke` seeds, evenly spread, and a fixed seed.
+        scratch = Path(tempfile.mkdtemp(prefix=f"lumora-fuzz-{name}-"))
+        all_seeds = list(module.seeds())
+        step = max(1, len(all_seeds) // smoke)
+        for i, seed in enumerate(all_seeds[::step][:smoke]):
+            (scratch / f"seed-{i:04d}").write_bytes(seed)
+        extra += [] if "-seed" in given else ["-seed=1"]
+        extra.append(str(scratch))
+    elif not any(not flag.startswith("-") for flag in flags):
         corpus = FUZZ_DIR / "corpus" / name
         corpus.mkdir(parents=True, exist_ok=True)
         extra += [str(corpus), str(_write_seeds(name, module))]
-    atheris.Setup([sys.argv[0], *extra, *flags], module.test_one_input)
+    # libFuzzer re-runs argv[0] through the shell for -minimize_crash and -merge: make it
+    # the whole command that runs this target.
+    argv0 = shlex.join([sys.executable, str(Path(__file__).resolve()), name])
+    atheris.Setup([argv0, *extra, *flags], module.test_one_input)
     atheris.Fuzz()
 
 
