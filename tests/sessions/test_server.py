@@ -210,10 +210,10 @@ def test_a_frame_over_the_inbound_limit_closes_1009_unparsed(
 
     monkeypatch.setattr("lumora_fast.sessions.server.deserialize_message", parse)
     outputs = server.receive(connection_id, frame, T0 + 1)
-    [error] = sent(outputs, connection_id)
-    assert (_error(error).payload.code, error.payload.severity) == ("INVALID_MESSAGE", "fatal")
-    assert error.payload.recoverable is False
-    assert "over the limit of 400" in error.payload.message
+    [message] = sent(outputs, connection_id)
+    error = _error(message).payload
+    assert (error.code, error.severity, error.recoverable) == ("INVALID_MESSAGE", "fatal", False)
+    assert "over the limit of 400" in error.message
     assert [(c.code, c.reason, c.to) for c in closes(outputs)] == [
         (1009, "Message too big", connection_id)
     ]
