@@ -41,6 +41,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Sequence
@@ -90,6 +91,15 @@ DEFAULT_INBOUND_RATE = float(1024 * 1024)
 EventHandler = Callable[[Event], None]
 
 
+if sys.platform == "linux":
+    import fcntl
+
+    _SIOCOUTQ: int | None = 0x5411
+    """ioctl: bytes in a socket's send queue that the peer has not acknowledged."""
+else:
+    _SIOCOUTQ = None
+
+
 def _now() -> float:
     return time.time() * 1000.0
 
@@ -114,6 +124,8 @@ class _Peer:
         self.sending_since: float | None = None
         self.progress_at = 0.0
         self.buffered = 0
+        sock = ws.transport.get_extra_info("socket")
+        self.fileno: int = sock.fileno() if sock is not None else -1
         self.wake = asyncio.Event()
         self.task = asyncio.get_running_loop().create_task(self._write())
 
@@ -134,6 +146,21 @@ class _Peer:
         self.closing = True
         self.queue.append(Close(code=code, reason=reason, to=self.id))
         self.wake.set()
+
+    def unsent(self) -> int:
+        """Bytes written to this connection that the device has not taken yet.
+
+        The transport's buffer, plus (on Linux) the socket's own send queue: a device
+        reading slowly frees a few KB of a send buffer that may hold megabytes, which
+        the transport's buffer alone would not show for a long time.
+        """
+        unsent = self.ws.transport.get_write_buffer_size()
+        if _SIOCOUTQ is not None and self.fileno >= 0:
+            with contextlib.suppress(OSError):
+                queued = bytearray(4)
+                fcntl.ioctl(self.fileno, _SIOCOUTQ, queued)
+                unsent += int.from_bytes(queued, sys.byteorder)
+        return unsent
 
     def abort(self, why: str) -> None:
         """Drop the connection at the TCP level now: no close handshake, buffers freed."""
@@ -443,8 +470,8 @@ class Server:
     async def _watch_writes(self) -> None:
         """Abort connections whose send has made no progress for ``write_timeout`` s.
 
-        Progress is the transport's write buffer shrinking: the device's socket took
-        bytes. The check runs a few times per ``write_timeout`` while sends are under
+        Progress is the unsent bytes shrinking (:meth:`_Peer.unsent`): the device took
+        some. The check runs a few times per ``write_timeout`` while sends are under
         way, and sleeps otherwise (an idle server does not wake up).
         """
         loop = asyncio.get_running_loop()
@@ -460,7 +487,7 @@ class Server:
             for peer in busy:
                 if peer.sending_since is None or peer.aborted:
                     continue
-                buffered = peer.ws.transport.get_write_buffer_size()
+                buffered = peer.unsent()
                 if buffered < peer.buffered:
                     peer.progress_at = now
                 elif now - peer.progress_at >= self.write_timeout:
