@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from lumora_fast import ChecksumAlgorithm, calculate_checksum
+from lumora_fast.constants import MAX_MESSAGE_BYTES
 from lumora_fast.examples import edits, todo_app_schema
 from lumora_fast.sessions import (
     DeviceSession,
@@ -158,3 +159,42 @@ def test_parse_schema_accepts_a_schema() -> None:
     assert parse_schema('{"metadata": {}, "nodes": [{"id": "a"}], "x": "\\ud800"}')["x"] == "\ud800"
     with pytest.raises(ValueError, match="UTF-8"):
         parse_schema(b'{"metadata": {}, "nodes": [], "x": "\xff"}')
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("[" * 5000 + "]" * 5000, "nesting depth exceeds 512"),
+        ('{"metadata": {}, "nodes": [], "x": ' + "[" * 513 + "]" * 513 + "}", "depth"),
+        (" " * (MAX_MESSAGE_BYTES + 1), f"the file is {MAX_MESSAGE_BYTES + 1} bytes"),
+        ('\ufeff{"metadata": {}, "nodes": []}', "not valid JSON"),
+        ('{"metadata": {}, "nodes": []} x', "not valid JSON"),
+    ],
+)
+def test_parse_schema_applies_the_message_limits(text: str, problem: str) -> None:
+    """Depth and size limits are the messages' own, and end in ProtocolError only."""
+    from lumora_fast import ProtocolError
+
+    with pytest.raises(ProtocolError, match=problem) as info:
+        parse_schema(text.encode())
+    assert info.value.code == "SCHEMA_VALIDATION_FAILED"
+
+
+def test_parse_schema_gives_json_loads_values_and_checksums() -> None:
+    """The core's parser changes neither the values nor the checksums of the presets."""
+    import json
+
+    from lumora_fast import calculate_checksum
+    from tests import make_schema as workloads
+
+    for name in ("small", "medium"):
+        for shape in ("tree", "flat"):
+            data = json.dumps(workloads.preset_schema(name, shape, 7)).encode()
+            parsed, reference = parse_schema(data), json.loads(data)
+            assert parsed == reference
+            assert calculate_checksum(parsed) == calculate_checksum(reference)
+    text = '{"metadata": {"n": 12345678901234567890, "f": 1.0, "e": 1e400}, "nodes": [], "n": 1}'
+    parsed, reference = parse_schema(text), json.loads(text)
+    assert parsed == reference
+    assert [type(v) for v in parsed["metadata"].values()] == [int, float, float]
+    assert calculate_checksum(parsed) == calculate_checksum(reference)
