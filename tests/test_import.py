@@ -19,7 +19,7 @@ import pytest
 
 import lumora_fast
 
-SERVING = ("asyncio", "websockets", "watchfiles")
+SERVING = ("asyncio", "websockets", "watchdog")
 """Imported only by the modules that serve (``lumora_fast.asyncio``, the CLI)."""
 HEAVY = (*SERVING, "importlib.metadata")
 

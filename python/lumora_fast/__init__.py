@@ -9,7 +9,7 @@ core (``lumora_fast._core``); ``lumora_fast.pure`` is the pure-Python twin
 Importing the package is cheap (it loads the native module and nothing else): each public
 name is imported from its submodule on first use, so ``msgspec`` and the protocol modules
 load when a program first touches one of them, and ``asyncio``, ``websockets`` and
-``watchfiles`` only with ``lumora_fast.asyncio`` (the server and the device) or the CLI.
+``watchdog`` only with ``lumora_fast.asyncio`` (the server and the device) or the CLI.
 """
 
 from ._backend import BACKEND

@@ -14,6 +14,7 @@ import signal
 import sys
 import textwrap
 import time
+from argparse import SUPPRESS
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -22,6 +23,7 @@ import msgspec
 
 from lumora_fast._version import __version__
 from lumora_fast.asyncio.demo import format_bytes
+from lumora_fast.asyncio.watcher import SETTLE_MS
 from lumora_fast.checksum import calculate_checksum
 from lumora_fast.codec import serialize_message
 from lumora_fast.constants import SESSION_TIMEOUT_MS
@@ -168,7 +170,7 @@ def _on_signals(callback: Callable[[], None]) -> None:
 
 async def _serve(args: argparse.Namespace, out: _Output) -> int:
     from lumora_fast.asyncio.server import DEFAULT_ORIGINS, serve  # noqa: PLC0415
-    from lumora_fast.asyncio.watcher import watch_schema  # noqa: PLC0415
+    from lumora_fast.asyncio.watcher import SchemaWatcher  # noqa: PLC0415
 
     path = Path(args.path)
     try:
@@ -178,7 +180,7 @@ async def _serve(args: argparse.Namespace, out: _Output) -> int:
         return 1
     schema = None
     try:
-        schema = parse_schema(data)
+        schema = parse_schema(data, freeze=True)
     except ProtocolError as exc:
         out.event(
             ErrorEvent(message=f"{path}: {exc}; starting without a schema", code=exc.code),
@@ -248,22 +250,28 @@ async def _serve(args: argparse.Namespace, out: _Output) -> int:
         except ProtocolError as exc:
             out.event(ErrorEvent(message=f"{path}: {exc}", code=exc.code), _describe)
             first = open_session(None)
+        # Watch before saying where to connect: a save made right after is seen.
+        watcher = SchemaWatcher(path, settle_ms=args.settle_ms, initial=data, freeze=True)
+        try:
+            watcher.start()
+        except OSError as exc:
+            print(f"lumora-fast serve: cannot watch {path}: {exc}", file=sys.stderr)
+            return 1
         if not out.json:
             out.line(f"lumora-fast {__version__}: serving {path} (Ctrl+C to stop)")
         announce("listening", first)
 
         async def watch() -> None:
-            async for item in watch_schema(
-                path, debounce_ms=args.debounce_ms, stop_event=stop, initial=data
-            ):
+            async for item in watcher:
                 if isinstance(item, ErrorEvent):
                     out.event(item, _describe)
                 else:
                     server.publish(session_id(), item)
 
-        watcher = asyncio.create_task(watch())
+        watching = asyncio.create_task(watch())
         await stop.wait()
-        await watcher
+        await watcher.close()
+        await watching
     finally:
         await server.close()
     return 0
@@ -384,6 +392,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -449,12 +464,15 @@ def _parser() -> argparse.ArgumentParser:
         "current schema and its URL is printed (default: 28800, 8 hours)",
     )
     serve.add_argument(
-        "--debounce-ms",
-        type=_positive,
-        default=100,
+        "--settle-ms",
+        type=_non_negative,
+        default=SETTLE_MS,
         metavar="MS",
-        help="wait until the file has been quiet this long before reading it (default: 100)",
+        help="the file is read on every save; report it as invalid only once it stayed "
+        f"invalid this long, so a save caught half-written is not (default: {SETTLE_MS})",
     )
+    # Before 0.2 the watcher waited for a quiet period; the old flag now sets the above.
+    serve.add_argument("--debounce-ms", dest="settle_ms", type=_non_negative, help=SUPPRESS)
 
     device = commands.add_parser(
         "device",
