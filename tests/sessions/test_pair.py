@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from lumora_fast import ChecksumAlgorithm, calculate_checksum
-from lumora_fast.constants import MAX_MESSAGE_BYTES
 from lumora_fast.examples import edits, todo_app_schema
 from lumora_fast.sessions import (
     DeviceSession,
@@ -21,6 +20,7 @@ from lumora_fast.sessions import (
     UpdateApplied,
     parse_schema,
 )
+from lumora_fast.sessions.schema import MAX_FILE_BYTES
 
 from ._helpers import T0, make_schema
 
@@ -166,7 +166,7 @@ def test_parse_schema_accepts_a_schema() -> None:
     [
         ("[" * 5000 + "]" * 5000, "nesting depth exceeds 512"),
         ('{"metadata": {}, "nodes": [], "x": ' + "[" * 513 + "]" * 513 + "}", "depth"),
-        (" " * (MAX_MESSAGE_BYTES + 1), f"the file is {MAX_MESSAGE_BYTES + 1} bytes"),
+        (" " * (MAX_FILE_BYTES + 1), f"the file is {MAX_FILE_BYTES + 1} bytes"),
         ('\ufeff{"metadata": {}, "nodes": []}', "not valid JSON"),
         ('{"metadata": {}, "nodes": []} x', "not valid JSON"),
     ],
