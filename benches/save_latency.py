@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import resource
@@ -213,7 +214,7 @@ def scenarios(processes: int | None) -> list[str]:
         rig.wait_acked(rig.server.protocol.sessions[rig.session_id].sequence)
         burst = rig.updates[sent_before:]
         times = rig.sent_at[sent_before:]
-        gap = min(b - a for a, b in zip(times, times[1:], strict=False)) * 1000
+        gap = min(b - a for a, b in itertools.pairwise(times)) * 1000
         first_sent = (times[0] - started) * 1000
         first_ack = (rig._first_ack[burst[0].sequence] - started) * 1000
         lines.append(
