@@ -178,6 +178,28 @@ def test_invalid_utf8_is_rejected(impl: ModuleType) -> None:
         impl.loads(_ping_text().encode("utf-16"))
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"type":"\\ud800","sessionId":"sess-abcdefgh","timestamp":1,"version":"1.0.0"}',
+        '{"type":"ping","sessionId":"sess-abcdefgh","timestamp":1,"version":"1.0.0",'
+        '"payload":{"status":"\\ud800"}}',
+        '{"type":"error","sessionId":"sess-abcdefgh","timestamp":1,"version":"1.0.0",'
+        '"payload":{"code":"INVALID_MESSAGE","message":"m","severity":"\\udc00",'
+        '"recoverable":true}}',
+    ],
+)
+@pytest.mark.parametrize("validate", [False, True])
+def test_lone_surrogate_in_a_fixed_value_is_a_protocol_error(
+    impl: ModuleType, text: str, validate: bool
+) -> None:
+    """msgspec encodes tags and enum values to match them; a lone surrogate cannot be
+    encoded, and must not escape as UnicodeEncodeError (found by fuzzing, F1)."""
+    for data in (text, text.encode()):
+        with pytest.raises(lf.ProtocolError, match=f"^{PREFIX}"):
+            lf.deserialize_message(data, validate=validate)
+
+
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_non_json_constants_are_rejected(impl: ModuleType, constant: str) -> None:
     text = '{"a":"NaN Infinity","b":' + constant + "}"

@@ -109,6 +109,13 @@ def deserialize_message(
         message: Message = msgspec.convert(obj, Message if cls is None else cls)
     except msgspec.ValidationError as exc:
         raise ProtocolError(f"{_PREFIX}{exc}") from None
+    except UnicodeEncodeError as exc:
+        # msgspec encodes a string to UTF-8 to match it against a tag or an enum's
+        # values; JSON may carry a lone surrogate (an escape), which cannot be.
+        raise ProtocolError(
+            f"{_PREFIX}Invalid value {exc.object!r}: a lone surrogate where one of a "
+            "fixed set of values is expected"
+        ) from None
     return message
 
 
