@@ -8,7 +8,6 @@ mod view;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use std::borrow::Cow;
 
-use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
@@ -20,9 +19,11 @@ use build::{PyBuilder, py_str};
 use errors::to_py;
 use view::Ctx;
 
-/// `type(value).__name__`, for error messages.
+/// `type(value).__name__`, for error messages. Read in C (`PyType_GetName`, then the
+/// name's own UTF-8), so that it runs no Python code: walks call it too (a metaclass's
+/// `__getattribute__` and a str subclass's `__str__` set as `__name__` are not called).
 pub(crate) fn type_name(value: &Bound<'_, PyAny>) -> String {
-    value.get_type().name().map_or_else(|_| "object".to_owned(), |n| n.to_string())
+    value.get_type().name().map_or_else(|_| "object".to_owned(), |n| n.to_string_lossy().into_owned())
 }
 
 fn str_list<'py>(py: Python<'py>, items: &[Vec<u8>]) -> PyResult<Bound<'py, PyList>> {
@@ -59,13 +60,13 @@ thread_local! {
 }
 
 /// A `str` argument's bytes: its UTF-8, or its WTF-8 (`surrogatepass`) when it holds
-/// lone surrogates, flagged as such.
+/// lone surrogates, flagged as such. The string's own data: a subclass's `encode` is not
+/// called.
 fn str_arg<'a>(text: &'a Bound<'_, PyString>) -> PyResult<(Cow<'a, [u8]>, bool)> {
     if let Ok(s) = text.to_str() {
         return Ok((Cow::Borrowed(s.as_bytes()), false));
     }
-    let encoded = text.call_method1(intern!(text.py(), "encode"), ("utf-8", "surrogatepass"))?;
-    Ok((Cow::Owned(encoded.cast::<PyBytes>()?.as_bytes().to_vec()), true))
+    Ok((Cow::Owned(view::wtf8(text)?.as_bytes().to_vec()), true))
 }
 
 fn check_size(size: usize, limit: Option<usize>) -> Result<(), CoreError> {
@@ -276,16 +277,22 @@ fn apply_schema_delta<'py>(
     removed: &Bound<'py, PyAny>,
     metadata_changes: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let ctx = Ctx::new(py)?;
-    let (added, modified, removed) = (
-        array_arg(&ctx, added, "added")?,
-        array_arg(&ctx, modified, "modified")?,
-        array_arg(&ctx, removed, "removed")?,
-    );
-    let nodes = delta::apply_nodes(ctx.view(schema), added, modified, removed).map_err(to_py)?;
+    // The new nodes become owned objects while the walk's views are valid: copying
+    // `schema` below may run Python code (its keys' `__hash__` and `__eq__`), which could
+    // free what a view points at.
+    let nodes = {
+        let ctx = Ctx::new(py)?;
+        let (added, modified, removed) = (
+            array_arg(&ctx, added, "added")?,
+            array_arg(&ctx, modified, "modified")?,
+            array_arg(&ctx, removed, "removed")?,
+        );
+        let nodes = delta::apply_nodes(ctx.view(schema), added, modified, removed).map_err(to_py)?;
+        objects(py, &nodes)?
+    };
     let result = PyDict::new(py);
     result.update(schema.cast::<PyDict>()?.as_mapping())?;
-    result.set_item("nodes", objects(py, &nodes)?)?;
+    result.set_item("nodes", nodes)?;
     if metadata_changes.is_none() {
         return Ok(result);
     }
