@@ -1073,15 +1073,15 @@ mod tests {
     use crate::value::Value;
 
     fn v(text: &str) -> Value {
-        parse(text.as_bytes(), false, &mut ValueBuilder).unwrap_or(Value::Null)
+        parse(text.as_bytes(), false, &mut ValueBuilder).unwrap()
     }
 
     fn old_text(value: &Value) -> String {
-        String::from_utf8(stringify(value, false).unwrap_or_default()).unwrap_or_default()
+        String::from_utf8(stringify(value, false).unwrap()).unwrap()
     }
 
     fn ids(values: &[&Value]) -> Vec<String> {
-        values.iter().map(|n| id_json(n.get("id").ok().flatten())).collect()
+        values.iter().map(|n| id_json(n.get("id").unwrap())).collect()
     }
 
     #[test]
@@ -1095,7 +1095,7 @@ mod tests {
         let typed = |text: &str| v(&text.replace("{\"id\"", "{\"type\":\"T\",\"children\":[],\"props\":{},\"id\""));
         let (old, new) = (typed(&old_text(&old)), typed(&old_text(&new)));
         let delta = calculate(&old, &new);
-        let delta = delta.ok().unwrap_or(Delta { added: vec![], modified: vec![], removed: vec![], changes: vec![] });
+        let delta = delta.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(ids(&delta.added), ["\"d\""]);
         assert_eq!(ids(&delta.modified), ["\"a\""]);
         assert_eq!(delta.removed.iter().map(|id| id_json(*id)).collect::<Vec<_>>(), ["\"c\""]);
@@ -1112,12 +1112,7 @@ mod tests {
             v(&text)
         };
         let (old, new) = (typed(&old), typed(&new));
-        let delta = calculate(&old, &new).ok().unwrap_or(Delta {
-            added: vec![],
-            modified: vec![],
-            removed: vec![],
-            changes: vec![],
-        });
+        let delta = calculate(&old, &new).unwrap_or_else(|e| panic!("{e}"));
         // 1 and 1.0 are one key: first position, last node ({"id":1}), which differs.
         assert!(delta.added.is_empty());
         assert_eq!(ids(&delta.modified), ["1"]);
@@ -1128,12 +1123,12 @@ mod tests {
     fn errors_where_the_reference_throws() {
         let old = v(r#"{"nodes":[{"id":"a","type":"T","props":{}}]}"#);
         let new = v(r#"{"nodes":[{"id":"a","type":"T","children":[],"props":{}}]}"#);
-        let err = calculate(&old, &new).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = calculate(&old, &new).err().expect("an error").to_string();
         assert_eq!(err, "cannot compare node \"a\": 'children' is missing or null in the old schema");
         let bad = v(r#"{"nodes":[1]}"#);
-        let err = calculate(&bad, &new).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = calculate(&bad, &new).err().expect("an error").to_string();
         assert_eq!(err, "node at $.nodes[0] must be an object, got int");
-        let err = calculate(&v(r#"{"nodes":{}}"#), &new).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = calculate(&v(r#"{"nodes":{}}"#), &new).err().expect("an error").to_string();
         assert_eq!(err, "schema 'nodes' must be an array");
     }
 
@@ -1144,16 +1139,14 @@ mod tests {
         let modified = v(r#"[{"id":"b","v":2}]"#);
         let removed = v(r#"["a", null]"#);
         let (Value::Array(a), Value::Array(m), Value::Array(r)) = (&added, &modified, &removed) else {
-            return;
+            panic!("the delta's lists are arrays");
         };
-        let nodes = apply_nodes(&schema, a.as_slice(), m.as_slice(), r.as_slice()).unwrap_or_default();
-        let texts: Vec<String> = nodes
-            .iter()
-            .map(|n| String::from_utf8(stringify(*n, false).unwrap_or_default()).unwrap_or_default())
-            .collect();
+        let nodes = apply_nodes(&schema, a.as_slice(), m.as_slice(), r.as_slice()).unwrap();
+        let texts: Vec<String> =
+            nodes.iter().map(|n| String::from_utf8(stringify(*n, false).unwrap()).unwrap()).collect();
         assert_eq!(texts, [r#"{"id":"b","v":2}"#, r#"{"id":"c"}"#, r#"{"id":"d"}"#]);
         let missing = v(r#"[{"id":"zz"}]"#);
-        let Value::Array(mm) = &missing else { return };
+        let Value::Array(mm) = &missing else { panic!("an array") };
         let err = apply_nodes(&schema, a.as_slice(), mm.as_slice(), r.as_slice()).err().map(|e| e.to_string());
         assert_eq!(err.as_deref(), Some("cannot apply delta: modified node \"zz\" is not in the schema"));
     }

@@ -474,7 +474,7 @@ mod tests {
     #[test]
     fn depth_is_bounded() {
         let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
-        assert!(p(&ok).is_ok());
+        p(&ok).unwrap();
         let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
         assert_eq!(p(&deep).err(), Some(format!("nesting depth exceeds {MAX_DEPTH}")));
         // Far deeper input fails the same way, without exhausting the stack.

@@ -635,18 +635,17 @@ mod tests {
     use crate::value::Value;
 
     fn compact(v: &Value) -> String {
-        String::from_utf8(stringify(v, false).unwrap_or_default()).unwrap_or_default()
+        String::from_utf8(stringify(v, false).unwrap()).unwrap()
     }
 
     fn pretty(v: &Value) -> String {
-        String::from_utf8(stringify(v, true).unwrap_or_default()).unwrap_or_default()
+        String::from_utf8(stringify(v, true).unwrap()).unwrap()
     }
 
     fn canonical(v: &Value) -> String {
         let mut out = Vec::new();
-        let ok = Writer::new(&mut out, Mode::Canonical).value(v).is_ok();
-        assert!(ok);
-        String::from_utf8(out).unwrap_or_default()
+        Writer::new(&mut out, Mode::Canonical).value(v).unwrap();
+        String::from_utf8(out).unwrap()
     }
 
     #[test]
@@ -719,13 +718,9 @@ mod tests {
         let text = canonical(&v);
         let mut at = 0;
         for key in sorted {
-            let quoted = format!(
-                "{}:",
-                String::from_utf8(stringify(&Value::str(key), false).unwrap_or_default()).unwrap_or_default()
-            );
-            let found = text[at..].find(&quoted).map(|i| i + at);
-            assert!(found.is_some(), "{key:?} out of order in {text}");
-            at = found.unwrap_or(0) + quoted.len();
+            let quoted = format!("{}:", String::from_utf8(stringify(&Value::str(key), false).unwrap()).unwrap());
+            let found = text[at..].find(&quoted).unwrap_or_else(|| panic!("{key:?} out of order in {text}"));
+            at += found + quoted.len();
         }
     }
 
@@ -743,16 +738,16 @@ mod tests {
             if i > 0 {
                 expected.push(',');
             }
-            let _ = write!(expected, "\"k{i:06}\":{{\"a\":1,\"b\":2}}");
+            write!(expected, "\"k{i:06}\":{{\"a\":1,\"b\":2}}").unwrap();
         }
         expected.push_str("}}");
         let mut out = Vec::new();
         let mut writer = Writer::new(&mut out, Mode::Canonical);
-        assert!(writer.value(&v).is_ok());
+        writer.value(&v).unwrap();
         // The outer object's own keys, and a few: not the inner objects' 2 * count.
         let kept = writer.keys.entries.len();
         assert!(kept < count + 10, "{kept} key entries kept");
-        assert_eq!(String::from_utf8(out).unwrap_or_default(), expected);
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
     }
 
     #[test]
@@ -771,9 +766,9 @@ mod tests {
         for _ in 0..MAX_DEPTH - 1 {
             v = Value::Array(vec![v]);
         }
-        assert!(stringify(&v, false).is_ok());
+        stringify(&v, false).unwrap();
         let deeper = Value::object([("k", Value::Array(vec![v]))]);
-        let err = stringify(&deeper, false).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = stringify(&deeper, false).expect_err("an error").to_string();
         let expected_path = format!("$.k{}", "[0]".repeat(MAX_DEPTH - 1));
         assert_eq!(err, format!("nesting depth exceeds {MAX_DEPTH} at {expected_path}"));
     }

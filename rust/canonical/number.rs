@@ -160,7 +160,7 @@ mod tests {
     fn json(v: f64) -> String {
         let mut out = Vec::new();
         write_f64(&mut out, v);
-        String::from_utf8(out).unwrap_or_default()
+        String::from_utf8(out).unwrap()
     }
 
     #[test]

@@ -168,7 +168,7 @@ mod tests {
     fn quote(s: &JsStr<'_>) -> String {
         let mut out = Vec::new();
         write_json_string(&mut out, s);
-        String::from_utf8(out).unwrap_or_default()
+        String::from_utf8(out).unwrap()
     }
 
     #[test]
@@ -206,7 +206,7 @@ mod tests {
                 '\r' => out.push_str("\\r"),
                 '\t' => out.push_str("\\t"),
                 c if (c as u32) < 0x20 => {
-                    let _ = write!(out, "\\u{:04x}", c as u32);
+                    write!(out, "\\u{:04x}", c as u32).unwrap();
                 }
                 c => out.push(c),
             }
