@@ -33,6 +33,9 @@
 //!   allocating a container can start the cyclic garbage collector, which runs `__del__`
 //!   and weakref callbacks. A `Ctx` therefore pauses automatic collection for its life
 //!   ([`GcPause`]); callers turn views into owned objects before dropping it.
+//! - None of these calls releases the GIL, so no other thread runs Python code meanwhile;
+//!   the only objects the walk releases are ones it made (exceptions, temporaries) or
+//!   extra references to objects something else still holds.
 //!
 //! Every `unsafe` block below states which of these it relies on.
 #![allow(unsafe_code)]
