@@ -21,7 +21,7 @@ from websockets.frames import Frame, Opcode
 from lumora_fast import calculate_checksum
 from lumora_fast.asyncio import Device, serve
 from lumora_fast.asyncio.server import DEFAULT_WRITE_TIMEOUT
-from lumora_fast.sessions import DeviceDisconnected, UpdateAcked
+from lumora_fast.sessions import DeviceDisconnected, Send, UpdateAcked
 from tests.asyncio._helpers import connect_message, message, raw_device, receive, run, running
 from tests.sessions._helpers import make_schema
 
@@ -305,3 +305,23 @@ async def test_device_alive_by_heartbeat_is_kept_without_pongs() -> None:
             await ws.wait_closed()
             assert 0.8 <= time.monotonic() - started < 3
             assert (ws.close_code, ws.close_reason) == (1000, "Connection timeout")
+
+
+@run(timeout=20)
+async def test_idle_writers_hold_no_message() -> None:
+    """Each `connected` message carries the whole schema, once per device: a writer
+    waiting for its next message must not keep the last one alive."""
+    schema = make_schema(count=500, text="x" * 100)
+    async with (
+        running(schema) as (server, session_id, _),
+        raw_device(server.url(session_id)),
+        raw_device(server.url(session_id)),
+    ):
+        await asyncio.sleep(0.1)
+        writers = [peer.task.get_coro() for peer in server._peers.values()]
+        assert len(writers) == 2
+        for writer in writers:
+            frame = writer.cr_frame  # type: ignore[attr-defined]
+            assert frame is not None
+            held = [v for v in frame.f_locals.values() if isinstance(v, Send | bytes)]
+            assert held == []

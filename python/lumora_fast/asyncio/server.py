@@ -210,6 +210,9 @@ class _Peer:
                     self.updates_queued -= 1
                     self.resync_queued = False
                 await ws.send(item.data, text=True)
+                # Drop the reference before waiting for the next one: an idle device
+                # would otherwise keep its own `connected` message (the whole schema).
+                del item
                 self.sending_since = None
                 if self.aborted:
                     return
