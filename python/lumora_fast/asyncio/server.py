@@ -55,6 +55,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.asyncio.server import serve as _websocket_serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 from websockets.typing import Origin
 
 from lumora_fast.messages import Schema
@@ -107,8 +108,9 @@ def _now() -> float:
 class _Peer:
     """One connection's outgoing side: an ordered queue and the task that drains it.
 
-    While a send is in progress, ``sending_since`` holds the loop time it started and
-    ``progress_at`` / ``buffered`` the last time the transport's write buffer shrank and
+    While a send is in progress, ``sending_since`` holds the loop time it started (and
+    ``backlog_since`` the time a direct write left bytes in the transport's buffer), and
+    ``progress_at`` / ``buffered`` the last time the bytes waiting shrank and
     its size then; the server's watchdog reads them (see :meth:`Server._watch_writes`).
     """
 
@@ -122,6 +124,7 @@ class _Peer:
         self.closing = False
         self.aborted = False
         self.sending_since: float | None = None
+        self.backlog_since: float | None = None
         self.progress_at = 0.0
         self.buffered = 0
         sock = ws.transport.get_extra_info("socket")
@@ -132,6 +135,8 @@ class _Peer:
     def send(self, out: Send) -> None:
         if self.closing:
             return
+        if self._write_now(out):
+            return
         if out.update is not None and self.updates_queued >= self.server.max_queue:
             self._fall_behind()
             return
@@ -139,6 +144,41 @@ class _Peer:
         if out.update is not None:
             self.updates_queued += 1
         self.wake.set()
+
+    def _write_now(self, out: Send) -> bool:
+        """Write ``out`` at once if the device keeps up: nothing queued, nothing being
+        sent, and the transport's buffer empty (the kernel took everything so far).
+
+        This skips waking the writer task, which costs more than the write itself when
+        an update goes to a hundred devices; under back-pressure the writer task (and
+        with it the write deadline) takes over. Written through websockets' sans-I/O
+        protocol, as its own ``send`` does.
+        """
+        ws = self.ws
+        transport = ws.transport
+        if (
+            self.queue
+            or self.sending_since is not None
+            or ws.protocol.state is not State.OPEN
+            or transport.is_closing()
+            or transport.get_write_buffer_size()
+        ):
+            return False
+        ws.protocol.send_text(out.data)
+        for data in ws.protocol.data_to_send():
+            transport.write(data)
+        if out.update is not None:
+            self.resync_queued = False  # a resync's full update went out
+        if transport.get_write_buffer_size():
+            # The kernel did not take it all: the watchdog follows what is left.
+            self.backlog_since = self.progress_at = asyncio.get_running_loop().time()
+            self.buffered = 0
+            self.server._writing()
+        return True
+
+    def waiting_since(self) -> float | None:
+        """Since when bytes for this device have been waiting (``None``: none are)."""
+        return self.sending_since if self.sending_since is not None else self.backlog_since
 
     def close(self, code: int, reason: str) -> None:
         if self.closing:
@@ -336,7 +376,7 @@ class Server:
         # Connections stuck on a device that stopped reading would hold close() up
         # for their whole close timeout: they get nothing more, so drop them now.
         for peer in list(self._peers.values()):
-            if peer.sending_since is not None:
+            if peer.waiting_since() is not None:
                 peer.abort("server closed")
         self._ws_server.close()
         await self._ws_server.wait_closed()
@@ -481,14 +521,18 @@ class Server:
         interval = min(1.0, self.write_timeout / 4)
         while True:
             self._sends_started.clear()
-            busy = [p for p in self._peers.values() if p.sending_since is not None]
+            busy = [p for p in self._peers.values() if p.waiting_since() is not None]
             if not busy:
                 await self._sends_started.wait()
                 continue
             await asyncio.sleep(interval)
             now = loop.time()
             for peer in busy:
-                if peer.sending_since is None or peer.aborted:
+                if peer.aborted:
+                    continue
+                if peer.backlog_since is not None and not peer.ws.transport.get_write_buffer_size():
+                    peer.backlog_since = None  # the kernel took the rest
+                if peer.waiting_since() is None:
                     continue
                 buffered = peer.unsent()
                 if buffered < peer.buffered:
