@@ -5,7 +5,8 @@
     fuzz/.venv/bin/python fuzz/run.py TARGET --smoke N [flags]   (CI: N seeds, scratch corpus)
 
 With no corpus argument the target reads fuzz/seeds/TARGET (written here from
-tests/data/conformance) and reads and grows fuzz/corpus/TARGET. Default flags, each
+tests/data/conformance, plus the reproducers fuzz/findings/F<n>-TARGET-*.input) and
+reads and grows fuzz/corpus/TARGET. Default flags, each
 overridable by passing it: -max_len=4096 -timeout=10 -rss_limit_mb=4096
 -dict=fuzz/json.dict -artifact_prefix=fuzz/artifacts/TARGET/ -print_final_stats=1.
 
@@ -48,11 +49,16 @@ def _ensure_preload() -> None:
     os.execve(sys.executable, [sys.executable, *sys.argv], env)
 
 
+def _regressions(name: str) -> list[bytes]:
+    """The reproducers of past findings of this target (fuzz/findings/F<n>-TARGET-*.input)."""
+    return [p.read_bytes() for p in sorted((FUZZ_DIR / "findings").glob(f"F*-{name}-*.input"))]
+
+
 def _write_seeds(name: str, module: object) -> Path:
     out = FUZZ_DIR / "seeds" / name
     out.mkdir(parents=True, exist_ok=True)
     wanted = {}
-    for seed in module.seeds():  # type: ignore[attr-defined]
+    for seed in [*_regressions(name), *module.seeds()]:  # type: ignore[attr-defined]
         wanted[hashlib.sha1(seed).hexdigest()] = seed
     for stale in out.iterdir():
         if stale.name not in wanted:
@@ -101,7 +107,7 @@ def main() -> None:
         scratch = Path(tempfile.mkdtemp(prefix=f"lumora-fuzz-{name}-"))
         all_seeds = list(module.seeds())
         step = max(1, len(all_seeds) // smoke)
-        for i, seed in enumerate(all_seeds[::step][:smoke]):
+        for i, seed in enumerate([*_regressions(name), *all_seeds[::step][:smoke]]):
             (scratch / f"seed-{i:04d}").write_bytes(seed)
         extra += [] if "-seed" in given else ["-seed=1"]
         extra.append(str(scratch))

@@ -17,8 +17,6 @@ Properties:
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
@@ -40,25 +38,6 @@ from lumora_fuzz import (
 )
 
 PREFIX = "Failed to deserialize message: "
-
-# Known findings, reported in fuzz/findings/ and not yet fixed: tolerated so that the
-# target keeps searching past them (LUMORA_FUZZ_KNOWN=fail turns them into findings).
-KNOWN_F1 = "fuzz/findings/F1-deserialize-lone-surrogate-literal.md"
-_seen_known: set[str] = set()
-
-
-def _known(outcome: Any) -> str | None:
-    """The known finding this outcome reproduces, if any."""
-    if os.environ.get("LUMORA_FUZZ_KNOWN") == "fail" or not isinstance(outcome, Raised):
-        return None
-    if outcome.kind is UnicodeEncodeError and "surrogates not allowed" in outcome.message:
-        if KNOWN_F1 not in _seen_known:
-            _seen_known.add(KNOWN_F1)
-            print(
-                f"NOTE: known finding reproduced, not reported again: {KNOWN_F1}", file=sys.stderr
-            )
-        return KNOWN_F1
-    return None
 
 
 def seeds() -> list[bytes]:
@@ -95,10 +74,6 @@ def test_one_input(data: bytes) -> None:
         for strict in (False, True):
             n = _decode(native, arg, strict)
             p = _decode(pure, arg, strict)
-            if _known(n) or _known(p):
-                check(n == p, "known finding, but the backends differ", n, p)
-                lax = None
-                continue
             only_protocol_errors(n, p)
             for outcome in (n, p):
                 if isinstance(outcome, Raised):
@@ -130,8 +105,6 @@ def _round_trip(message: Any) -> None:
     check(not isinstance(wire, Raised), "serialize refused a deserialized message", message, wire)
     check(same(wire, _serialize(pure, message)), "serialize differs between backends", message)
     again = _decode(native, wire, False)
-    if _known(again):
-        return
     if isinstance(again, Raised):
         # A value that JS cannot write back as it was (1e400 becomes null) may not
         # validate after the trip; that is the reference's behaviour, not a finding.
