@@ -133,3 +133,22 @@ def test_an_error_after_megabytes_of_output_leaves_nothing_behind(impl: ModuleTy
             lf.calculate_checksum(schema)
     del schema["nodes"][-1]["props"]["bad"]
     assert lf.calculate_checksum(schema) == hashlib.sha256(lf.canonical_json(schema)).hexdigest()
+
+
+@pytest.mark.parametrize("value", [{1, 2}, b"x", object()], ids=["set", "bytes", "object"])
+@pytest.mark.parametrize("member", ["nodes", "theme"])
+def test_the_tracker_names_the_member_that_is_not_json(
+    impl: ModuleType, value: object, member: str
+) -> None:
+    """The tracker's error path is the checksum's, top-level `nodes` included (fuzz F2)."""
+    schema: dict[str, Any] = {"metadata": {}, "nodes": [], member: value}
+    kind = type(value).__name__
+    expected = rf"^unsupported type {kind} at \$\.{member}$"
+    with pytest.raises(lf.ProtocolError, match=expected):
+        lf.calculate_checksum(schema)
+    for algorithm in ("sha256", "xxh3"):
+        with pytest.raises(lf.ProtocolError, match=expected):
+            lf.SchemaTracker(schema, algorithm=algorithm)
+        tracker = lf.SchemaTracker({"metadata": {}, "nodes": []}, algorithm=algorithm)
+        with pytest.raises(lf.ProtocolError, match=expected):
+            tracker.update(schema)
