@@ -29,8 +29,8 @@ for target in "${targets[@]}"; do
     nice -n 10 "$python" "$here/run.py" "$target" -max_total_time="$seconds" "${flags[@]}" >"$log" 2>&1
     rc=$?
     after="$(ls "$here/artifacts/$target" 2>/dev/null | wc -l)"
-    crashes="$(grep -cE 'Uncaught Python exception|ERROR: libFuzzer: (deadly signal|fuzz target exited)' "$log")"
-    hangs="$(grep -cE 'ERROR: libFuzzer: (timeout|out-of-memory)' "$log")"
+    crashes="$(grep -cE 'Test unit written to .*/(crash|leak)-' "$log")"
+    hangs="$(grep -cE 'Test unit written to .*/(timeout|oom|slow-unit)-' "$log")"
     execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
     rate="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)"
     corpus="$(grep -oE 'corp: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)"
