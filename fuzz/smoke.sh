@@ -23,6 +23,7 @@ for target in $("$python" "$here/run.py" --list); do
         execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
         cov="$(grep -oE 'cov: [0-9]+' "$log" | tail -1)"
         echo "fuzz smoke: $target ok (${execs:-?} executions, ${cov:-no cov}, $((SECONDS - start))s)"
+        grep '^NOTE: open finding' "$log" | sort -u || true
     else
         status=1
         failed+=("$target")

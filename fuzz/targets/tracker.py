@@ -29,7 +29,6 @@ from lumora_fuzz import (
     check,
     conformance,
     decorate,
-    known,
     law_fails,
     native,
     only_protocol_errors,
@@ -84,7 +83,7 @@ def test_one_input(data: bytes) -> None:
         p = call(trackers["pure"].update, schema)
         only_protocol_errors(n, p)
         if isinstance(n, Raised) or isinstance(p, Raised):
-            check(n == p or _f2(n, p), "update: different outcomes", n, p)
+            check(n == p, "update: different outcomes", n, p)
             for name, tracker in trackers.items():
                 check(
                     tracker.schema is previous and tracker.checksum == checksum,
@@ -110,18 +109,6 @@ def test_one_input(data: bytes) -> None:
         check(n[0] == expected, "update's checksum is not calculate_checksum's", n[0], expected)
         _check_delta(previous, schema, n, algorithm)
         previous, checksum = schema, n[0]
-
-
-def _f2(n: Any, p: Any) -> bool:
-    """F2 (open): for a top-level ``nodes`` that is not JSON, the native error says ``at $``."""
-    return known(
-        "F2-tracker-nodes-error-path",
-        isinstance(n, Raised)
-        and isinstance(p, Raised)
-        and p.message.startswith("unsupported type ")
-        and p.message.endswith(" at $.nodes")
-        and n.message == p.message.removesuffix(".nodes"),
-    )
 
 
 def _check_delta(previous: Any, schema: Any, result: Any, algorithm: str) -> None:
