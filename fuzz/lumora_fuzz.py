@@ -124,12 +124,18 @@ def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return Raised(type(exc), str(exc))
 
 
-def only_protocol_errors(*outcomes: Any) -> None:
-    """An outcome that raised must have raised ProtocolError (not a panic, not a bug)."""
+def only_protocol_errors(*outcomes: Any, kinds: tuple[type, ...] = ()) -> None:
+    """An outcome that raised must have raised ProtocolError (not a panic, not a bug).
+
+    ``kinds`` admits more classes where the API documents them (``TypeError`` for an
+    argument of the wrong type).
+    """
     for outcome in outcomes:
         if isinstance(outcome, Raised):
             check(
-                outcome.kind is ProtocolError, "raised something other than ProtocolError", outcome
+                outcome.kind is ProtocolError or outcome.kind in kinds,
+                "raised something other than ProtocolError",
+                outcome,
             )
 
 
@@ -152,9 +158,11 @@ def same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def same_outcome(what: str, n: Any, p: Any, *, messages: bool = True) -> None:
+def same_outcome(
+    what: str, n: Any, p: Any, *, messages: bool = True, kinds: tuple[type, ...] = ()
+) -> None:
     """Native and pure gave the same value, or both raised ProtocolError (same text)."""
-    only_protocol_errors(n, p)
+    only_protocol_errors(n, p, kinds=kinds)
     if isinstance(n, Raised) or isinstance(p, Raised):
         check(isinstance(n, Raised) and isinstance(p, Raised), f"{what}: one backend raised", n, p)
         if messages:
