@@ -336,6 +336,30 @@ def test_apply_errors(impl: ModuleType) -> None:
         lf.apply_schema_delta({"nodes": [_node("7")]}, missing)
 
 
+@pytest.mark.parametrize(
+    "part", ["a", b"a", {"a": 1}, {"a"}, iter(["a"]), None, 5], ids=lambda p: type(p).__name__
+)
+@pytest.mark.parametrize("position", [1, 2, 3])
+def test_apply_takes_lists_or_tuples_only(position: int, part: object) -> None:
+    """Both backends refuse the same argument types with the same error (fuzz F3): a str
+    is not a list of ids, though it iterates."""
+    from lumora_fast import _core, pure
+
+    schema = {"metadata": {}, "nodes": [{"id": "a"}, {"id": "b"}]}
+    args: list[Any] = [[], [], []]
+    args[position - 1] = part
+    name = ("added", "modified", "removed")[position - 1]
+    message = f"^{name} must be a list, not {type(part).__name__}$"
+    for backend in (_core, pure):
+        with pytest.raises(TypeError, match=message):
+            backend.apply_schema_delta(schema, *args, None)
+    for backend in (_core, pure):
+        assert backend.apply_schema_delta(schema, [], [], ("a",), None) == {
+            "metadata": {},
+            "nodes": [{"id": "b"}],
+        }
+
+
 # ------------------------------------------------------------------- calculate: rules
 
 

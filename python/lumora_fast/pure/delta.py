@@ -303,10 +303,14 @@ def apply_schema_delta(
         A shallow copy of ``schema`` with a new ``nodes`` list and the changes applied.
 
     Raises:
+        TypeError: ``added``, ``modified`` or ``removed`` is not a list or a tuple.
         ProtocolError: The schema is not an object with a ``nodes`` array of objects, a
             delta node is not an object, an id is not JSON, or a modified node's id is
             not in the schema (after the removals).
     """
+    for name, part in (("added", added), ("modified", modified), ("removed", removed)):
+        if not isinstance(part, list | tuple):  # as the native core: a str is no id list
+            raise TypeError(f"{name} must be a list, not {type(part).__name__}")
     original, nodes = _schema_nodes(schema)
     _check_nodes(added, "added")
     _check_nodes(modified, "modified")
