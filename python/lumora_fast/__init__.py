@@ -2,9 +2,9 @@
 
 The protocol layer (this namespace) mirrors the reference TypeScript module
 ``@lumora/ir/protocol``: message Structs, ``create_*`` builders, ``serialize_message`` /
-``deserialize_message``, validation, checksums and schema deltas. Hot paths run in a Rust
-core (``lumora_fast._core``); ``lumora_fast.pure`` is the pure-Python twin
-(``LUMORA_FAST_PURE=1`` selects it).
+``deserialize_message``, validation, checksums and schema deltas, plus (an extension)
+schema patches. Hot paths run in a Rust core (``lumora_fast._core``); ``lumora_fast.pure``
+is the pure-Python twin (``LUMORA_FAST_PURE=1`` selects it).
 
 Importing the package is cheap (it loads the native module and nothing else): each public
 name is imported from its submodule on first use, so ``msgspec`` and the protocol modules
@@ -73,6 +73,7 @@ if TYPE_CHECKING:
         SchemaUpdate,
         UpdateMessage,
     )
+    from .patch import apply_schema_patch, calculate_schema_patch
     from .tracker import SchemaChange, SchemaTracker
     from .validation import (
         ValidationResult,
@@ -117,8 +118,10 @@ __all__ = [
     "ValidationResult",
     "__version__",
     "apply_schema_delta",
+    "apply_schema_patch",
     "calculate_checksum",
     "calculate_schema_delta",
+    "calculate_schema_patch",
     "canonical_json",
     "create_ack_message",
     "create_connect_message",
@@ -215,6 +218,10 @@ _SUBMODULES = {
         "SchemaDelta",
         "SchemaUpdate",
         "UpdateMessage",
+    ),
+    "patch": (
+        "apply_schema_patch",
+        "calculate_schema_patch",
     ),
     "tracker": (
         "SchemaChange",

@@ -1,20 +1,24 @@
-"""The server's view of a schema over time: each new schema yields its delta and checksum.
+"""The server's view of a schema over time: each new schema yields its delta, patch and checksum.
 
 :class:`SchemaTracker` remembers the current schema. Given the next one, it returns a
-:class:`SchemaChange`: the delta from the previous schema, the new schema's checksum, and
-whether applying the delta on a device reproduces the new schema exactly (DESIGN.md's
-law); when it does not, the server must send a full update. The native tracker keeps
-the canonical hashes of the current schema's nodes, so an update walks the new schema
-once (the checksum and the delta come out of the same walk).
+:class:`SchemaChange`: the delta and the patch from the previous schema, the new schema's
+checksum, and whether applying the delta on a device reproduces the new schema exactly
+(DESIGN.md's law); when it does not, the server must send a full update (or the patch,
+to a device that asked for patches: a patch always reproduces the new schema). The
+native tracker keeps the canonical hashes of the current schema's nodes, so an update
+walks the new schema once (the checksum and the delta come out of the same walk).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from msgspec import UNSET, Struct
 
 from . import _backend
 from .checksum import ChecksumAlgorithm
 from .messages import MetadataChanges, Schema, SchemaDelta
+from .patch import calculate_schema_patch
 
 __all__ = ["SchemaChange", "SchemaTracker"]
 
@@ -32,6 +36,10 @@ class SchemaChange(Struct, frozen=True, kw_only=True):
     incremental: bool
     """True when applying ``delta`` to the previous schema yields a schema with the same
     checksum as ``schema``: an incremental update is then exact."""
+    patch: list[dict[str, Any]] | None = None
+    """RFC 6902 ops from the previous schema to ``schema`` (what
+    :func:`~lumora_fast.calculate_schema_patch` returns); ``None`` for the first schema.
+    Applying them always yields a schema JSON-equal to ``schema``, with its checksum."""
 
 
 class SchemaTracker:
@@ -75,7 +83,9 @@ class SchemaTracker:
                 value that is not JSON, nesting too deep). The tracker keeps its
                 previous schema.
         """
+        previous = self._core.schema
         checksum, raw, incremental = self._core.update(schema)
+        patch = None if previous is None else calculate_schema_patch(previous, schema)
         delta = None
         if raw is not None:
             added, modified, removed, changes = raw
@@ -85,4 +95,6 @@ class SchemaTracker:
                 removed=removed,
                 metadata_changes=UNSET if changes is None else MetadataChanges(**changes),
             )
-        return SchemaChange(schema=schema, checksum=checksum, delta=delta, incremental=incremental)
+        return SchemaChange(
+            schema=schema, checksum=checksum, delta=delta, incremental=incremental, patch=patch
+        )
