@@ -274,7 +274,7 @@ fn within_key<'s, S: Source<'s>>(err: CoreError, key: <S::Object as Object<'s, S
 
 /// Whether `value` (at `depth`) is all JSON. Fast, and only a yes/no: which problem is
 /// reported is decided by [`check_json`] afterwards.
-fn scan<'s, S: Source<'s>>(value: S, depth: usize) -> Result<(), CoreError> {
+pub(crate) fn scan<'s, S: Source<'s>>(value: S, depth: usize) -> Result<(), CoreError> {
     match value.shape()? {
         Read::Array(items) => {
             if depth > MAX_DEPTH {

@@ -132,6 +132,11 @@ pub(crate) enum ErrorKind {
     ModifiedNotFound {
         id_json: String,
     },
+    /// A patch that cannot be applied: `patch op <index>: <reason>` (or about the patch
+    /// itself), the same text as `lumora_fast.pure.patch`.
+    Patch {
+        message: String,
+    },
     /// Where the reference's string conversion throws a `TypeError`.
     ToPrimitive,
     /// Internal signal: an object's array-index keys arrived out of order and it must be
@@ -231,6 +236,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::ModifiedNotFound { id_json } => {
                 write!(f, "cannot apply delta: modified node {id_json} is not in the schema")
             }
+            ErrorKind::Patch { message } => f.write_str(message),
             ErrorKind::ToPrimitive => f.write_str("Cannot convert object to primitive value"),
             ErrorKind::Reorder => f.write_str("internal: object members out of order"),
             ErrorKind::HasherLost => f.write_str("internal error: the hashing thread stopped"),

@@ -12,6 +12,7 @@ mod checksum;
 mod delta;
 mod error;
 mod parse;
+mod patch;
 mod tracker;
 mod validate;
 mod value;

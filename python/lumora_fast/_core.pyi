@@ -25,8 +25,10 @@ __all__ = [
     "SchemaTracker",
     "__version__",
     "apply_schema_delta",
+    "apply_schema_patch",
     "calculate_checksum",
     "calculate_schema_delta",
+    "calculate_schema_patch",
     "canonical_json",
     "dumps",
     "loads",
@@ -112,6 +114,21 @@ def apply_schema_delta(
     /,
 ) -> dict[str, Any]:
     """A new schema dict with the delta applied (device side); ``schema`` is not modified."""
+
+def calculate_schema_patch(old: object, new: object, /) -> list[dict[str, Any]]:
+    """The RFC 6902 ops that turn ``old`` into ``new`` (any JSON values), in order.
+
+    The same list, op for op, as ``lumora_fast.pure``; see ``lumora_fast.patch``. Values
+    are objects of ``new`` (not copies); a non-finite number is written ``None``.
+    """
+
+def apply_schema_patch(schema: object, patch: object, /) -> Any:
+    """``schema`` with an RFC 6902 patch applied; the inputs are not modified.
+
+    Only the containers on the paths the ops touch are copied. Raises ``ProtocolError``
+    (``"patch op <index>: <reason>"``) for a malformed or failing op, with the same texts
+    as ``lumora_fast.pure``.
+    """
 
 @final
 class SchemaTracker:

@@ -22,14 +22,6 @@ from .messages import Schema
 __all__ = ["apply_schema_patch", "calculate_schema_patch"]
 
 
-def _core() -> Any:
-    if not hasattr(_backend.core, "calculate_schema_patch"):  # until the native core has it
-        from .pure import patch  # noqa: PLC0415
-
-        return patch
-    return _backend.core
-
-
 def calculate_schema_patch(old: Schema, new: Schema) -> list[dict[str, Any]]:
     """The RFC 6902 ops that turn ``old`` into ``new``, to apply one after another.
 
@@ -47,7 +39,7 @@ def calculate_schema_patch(old: Schema, new: Schema) -> list[dict[str, Any]]:
         ProtocolError: A value is not JSON, a key is not a ``str``, or nesting is deeper
             than ``MAX_DEPTH`` (``old`` is checked first).
     """
-    patch: list[dict[str, Any]] = _core().calculate_schema_patch(old, new)
+    patch: list[dict[str, Any]] = _backend.core.calculate_schema_patch(old, new)
     return patch
 
 
@@ -67,5 +59,5 @@ def apply_schema_patch(schema: Schema, patch: Sequence[Any]) -> Schema:
             range, a failing ``test``, a move into its own child, removing the whole
             document. The message starts ``patch op <index>:`` and quotes the pointer.
     """
-    result: Schema = _core().apply_schema_patch(schema, patch)
+    result: Schema = _backend.core.apply_schema_patch(schema, patch)
     return result

@@ -3,6 +3,7 @@
 
 mod build;
 mod errors;
+mod patch;
 mod view;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -324,6 +325,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(canonical_json, m)?)?;
     m.add_function(wrap_pyfunction!(calculate_schema_delta, m)?)?;
     m.add_function(wrap_pyfunction!(apply_schema_delta, m)?)?;
+    m.add_function(wrap_pyfunction!(patch::calculate_schema_patch, m)?)?;
+    m.add_function(wrap_pyfunction!(patch::apply_schema_patch, m)?)?;
     m.add_class::<SchemaTracker>()?;
     Ok(())
 }

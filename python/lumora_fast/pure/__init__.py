@@ -14,6 +14,7 @@ from .canonical import canonical_json, dumps
 from .checksum import calculate_checksum
 from .delta import apply_schema_delta, calculate_schema_delta
 from .parse import loads
+from .patch import apply_schema_patch, calculate_schema_patch
 from .tracker import SchemaTracker
 from .validate import validate_message, validate_protocol_version, validate_session_id
 
@@ -22,8 +23,10 @@ __all__ = [
     "SchemaTracker",
     "__version__",
     "apply_schema_delta",
+    "apply_schema_patch",
     "calculate_checksum",
     "calculate_schema_delta",
+    "calculate_schema_patch",
     "canonical_json",
     "dumps",
     "loads",
