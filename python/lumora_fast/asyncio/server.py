@@ -29,18 +29,26 @@ Nothing a device does can hold a socket open or stall the others:
   opening handshake must finish within ``open_timeout`` seconds, and the ``connect``
   message must follow within the protocol's ``connect_timeout_ms``.
 
-Security defaults: bind 127.0.0.1, path ``/ws`` only (404 otherwise), and refuse an
-``Origin`` header that is not a local page (403), which stops a web page on another site
-from driving the server through the developer's browser (cross-site WebSocket
-hijacking). Devices (native apps) send no ``Origin`` and are accepted.
+Security defaults: bind 127.0.0.1, upgrade on path ``/ws`` only, and refuse an
+``Origin`` header that is not a local page or the server's own status page (403), which
+stops a web page on another site from driving the server through the developer's
+browser (cross-site WebSocket hijacking). Devices (native apps) send no ``Origin`` and
+are accepted. The same port answers a few plain ``GET`` requests (``/health``,
+``/status.json``, the status page; see :mod:`lumora_fast.asyncio.http`); any other path
+is 404.
+
+Bound to every interface (``0.0.0.0``, ``::``), the server names this machine's LAN
+addresses in its device URLs (:meth:`Server.urls`, best first; :mod:`lumora_fast.lan`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import re
+import socket
 import sys
 import time
 from collections import deque
@@ -58,9 +66,15 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 from websockets.typing import Origin
 
+from lumora_fast.builders import create_full_update, create_update_message
+from lumora_fast.codec import serialize_message
+from lumora_fast.lan import Family, is_unspecified, lan_addresses
 from lumora_fast.messages import Schema
-from lumora_fast.sessions.events import Close, Event, Output, Send
+from lumora_fast.sessions.events import Close, ErrorEvent, Event, Output, Send
 from lumora_fast.sessions.server import ServerProtocol
+
+from . import http
+from .status import StatusBoard, UpdateRecord
 
 __all__ = [
     "DEFAULT_INBOUND_RATE",
@@ -90,6 +104,9 @@ DEFAULT_INBOUND_RATE = float(1024 * 1024)
 """Bytes per second of one device's messages parsed at most (devices send little)."""
 
 EventHandler = Callable[[Event], None]
+
+_ROUTES = frozenset({"/health", "/status.json"})
+_TEXT = "text/plain; charset=utf-8"
 
 
 if sys.platform == "linux":
@@ -284,6 +301,10 @@ class Server:
             (bursts up to ``protocol.max_inbound_bytes``); beyond it, reading that
             device's socket pauses.
         open_timeout: Seconds allowed for a device's opening handshake.
+        http: Answer ``/health``, ``/status.json``, the status page and its live view
+            on the same port (see :mod:`lumora_fast.asyncio.http`); False: 404.
+        allowed_hosts: Host names accepted in the ``Host`` header of those requests,
+            besides IP literals, ``localhost`` and this machine's name.
 
     Devices' own messages are limited to ``protocol.max_inbound_bytes`` (see
     :class:`~lumora_fast.sessions.server.ServerProtocol`); a larger one closes the
@@ -305,6 +326,8 @@ class Server:
         write_timeout: float = DEFAULT_WRITE_TIMEOUT,
         max_inbound_rate: float = DEFAULT_INBOUND_RATE,
         open_timeout: float = 10.0,
+        http: bool = True,
+        allowed_hosts: Sequence[str] = (),
     ) -> None:
         if write_timeout <= 0 or max_inbound_rate <= 0 or open_timeout <= 0:
             raise ValueError("write_timeout, max_inbound_rate and open_timeout must be > 0")
@@ -320,6 +343,11 @@ class Server:
         self.write_timeout = write_timeout
         self.max_inbound_rate = max_inbound_rate
         self.open_timeout = open_timeout
+        self.http = http
+        self.allowed_hosts = tuple(allowed_hosts)
+        self.status = StatusBoard(self)
+        """What the status page shows: updates, devices' latencies, errors."""
+        self._hosts: tuple[float, list[str]] | None = None
         self._requested_port = port
         self._port: int | None = None
         self._ws_server: _WebSocketServer | None = None
@@ -340,7 +368,8 @@ class Server:
                 self.host,
                 self._requested_port,
                 process_request=self._process_request,
-                origins=self.origins,
+                # Checked in _process_request, which also knows the server's own page.
+                origins=None,
                 # Refused before it is parsed, with close code 1009.
                 max_size=protocol.max_inbound_bytes,
                 # Frames buffered per device before its socket stops being read: devices
@@ -404,9 +433,47 @@ class Server:
         return self._port
 
     def url(self, session_id: str) -> str:
-        """The URL a device uses to join ``session_id``."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"ws://{host}:{self.port}{self.path}?session={session_id}"
+        """The URL a device uses to join ``session_id``: the best of :meth:`urls`."""
+        return self.urls(session_id)[0]
+
+    def urls(self, session_id: str) -> list[str]:
+        """Every URL a device can join ``session_id`` at, the most likely reachable first.
+
+        Bound to one address or name, that one. Bound to every interface (``0.0.0.0``,
+        ``::``), this machine's addresses of the bound IP versions, best first (see
+        :func:`lumora_fast.lan.rank`), then loopback.
+        """
+        return [f"ws://{host}:{self.port}{self.path}?session={session_id}" for host in self.hosts()]
+
+    def hosts(self) -> list[str]:
+        """The hosts of :meth:`urls` (IPv6 in brackets); rechecked every few seconds."""
+        loop_time = time.monotonic()
+        if self._hosts is not None and loop_time - self._hosts[0] < 2.0:
+            return self._hosts[1]
+        if not is_unspecified(self.host):
+            hosts = [f"[{self.host}]" if ":" in self.host else self.host]
+        else:
+            families = self._families()
+            hosts = [address.host() for address in lan_addresses(families)]
+            hosts += [h for f, h in ((4, "127.0.0.1"), (6, "[::1]")) if f in families]
+        self._hosts = (loop_time, hosts)
+        return hosts
+
+    def _families(self) -> list[Family]:
+        """The IP versions the server listens on."""
+        sockets = self._ws_server.sockets if self._ws_server is not None else ()
+        found = {6 if sock.family == socket.AF_INET6 else 4 for sock in sockets}
+        return [f for f in (4, 6) if f in found] or [4]
+
+    def status_url(self, session_id: str | None = None) -> str:
+        """The status page's URL: on loopback when the server listens there (no key
+        needed), else on the bound address with ``?session=`` (the key)."""
+        hosts = self.hosts()
+        local = [h for h in hosts if h in ("127.0.0.1", "[::1]", "localhost")]
+        if local:
+            return f"http://{local[0]}:{self.port}/"
+        query = "" if session_id is None else f"?session={session_id}"
+        return f"http://{hosts[0]}:{self.port}/{query}"
 
     # ------------------------------------------------------------------- sessions
 
@@ -419,6 +486,7 @@ class Server:
         """
         session = self.protocol.create_session(_now(), schema)
         self._wake.set()
+        self.status.touch()
         return session.id
 
     def publish(self, session_id: str, schema: Schema) -> None:
@@ -433,6 +501,40 @@ class Server:
         self._dispatch(self.protocol.publish(session_id, schema, _now()))
         self._wake.set()
 
+    def push_full(self, session_id: str, *, preserve_state: bool = True) -> UpdateRecord | None:
+        """Send every device of a session a full update of its current schema, now.
+
+        What a developer asks for when a device looks wrong: the update carries the
+        current sequence number and checksum, and ``preserveState`` as given (False
+        makes the devices reset their UI state). Its acks are followed in
+        :attr:`status` (the returned record); the protocol's accounting is untouched,
+        since every device already owes or has given the ack of this sequence number.
+
+        Returns:
+            The record of the push, or ``None`` when the session has no schema yet.
+
+        Raises:
+            KeyError: No such live session.
+        """
+        session = self.protocol.sessions[session_id]
+        schema, checksum = session.schema, session.checksum
+        if schema is None:
+            return None
+        sequence = session.sequence
+        update = create_full_update(schema, sequence, preserve_state, checksum=checksum)
+        data = serialize_message(create_update_message(session.id, update, timestamp=int(_now())))
+        devices = {cid for cid in session.devices if cid in self._peers}
+        for connection_id in devices:
+            self._peers[connection_id].send(Send(data=data, to=connection_id, update=sequence))
+        return self.status.pushed(
+            session_id, sequence, len(data), devices, preserve_state=preserve_state
+        )
+
+    def report(self, error: ErrorEvent) -> None:
+        """Show an error that happened outside the protocol (a refused save) on the
+        status page."""
+        self.status.report(error)
+
     def close_session(self, session_id: str) -> None:
         """End a session; its devices are closed with 1000.
 
@@ -444,13 +546,92 @@ class Server:
     # ------------------------------------------------------------------ internals
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        if urlsplit(request.path).path != self.path:
+        parts = urlsplit(request.path)
+        query = parse_qs(parts.query)
+        sessions = query.get("session")
+        live_view = "status" in query
+        route = parts.path
+        if route == self.path:
+            if live_view and not self.http:
+                return connection.respond(HTTPStatus.NOT_FOUND, "Not Found\n")
+        elif not self.http or (route not in http.ASSETS and route not in _ROUTES):
             return connection.respond(HTTPStatus.NOT_FOUND, "Not Found\n")
-        return None
+        if route == "/health":
+            return http.respond(
+                connection.respond(HTTPStatus.OK, ""), HTTPStatus.OK, b"ok\n", _TEXT
+            )
+        check = http.check_request(
+            request,
+            peer=connection.remote_address,
+            origins=self.origins,
+            allowed_hosts=self.allowed_hosts,
+            session=sessions[0] if sessions else None,
+            sessions=self.protocol.sessions,
+            # Devices may dial any name of this machine; the page and its data may not.
+            check_host=route != self.path or live_view,
+        )
+        if check.refusal is not None:
+            return connection.respond(*check.refusal)
+        if route == self.path and not live_view:
+            return None  # a device: upgrade
+        if (live_view or route == "/status.json") and not check.trusted:
+            return connection.respond(
+                HTTPStatus.FORBIDDEN,
+                "The status shows the session's URL, which is its key: ask from this "
+                "machine, or add ?session=ID (the session id in the device URL).\n",
+            )
+        if live_view:
+            return None  # the status page's live view: upgrade
+        if route == "/status.json":
+            body = json.dumps(
+                self.status.snapshot(sessions[0] if sessions else None), separators=(",", ":")
+            )
+            return http.respond(
+                connection.respond(HTTPStatus.OK, ""),
+                HTTPStatus.OK,
+                body.encode(),
+                "application/json",
+            )
+        found = http.asset(route)
+        assert found is not None  # route is in http.ASSETS
+        body_bytes, content_type = found
+        return http.respond(
+            connection.respond(HTTPStatus.OK, ""), HTTPStatus.OK, body_bytes, content_type
+        )
+
+    async def _serve_status(self, ws: ServerConnection, session_id: str | None) -> None:
+        """The status page's live view: a snapshot now, then one per change (10/s at
+        most). The page sends nothing; its messages are read and ignored."""
+        board = self.status
+
+        async def pump() -> None:
+            version = -1
+            with contextlib.suppress(ConnectionClosed):
+                while True:
+                    await board.changed(version)
+                    version = board.version
+                    snapshot = board.snapshot(session_id, qr=True)
+                    await ws.send(json.dumps(snapshot, separators=(",", ":")))
+                    await asyncio.sleep(0.1)
+
+        task = asyncio.get_running_loop().create_task(pump())
+        try:
+            async for _ in ws:
+                pass
+        except ConnectionClosed:
+            pass
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _handler(self, ws: ServerConnection) -> None:
         assert ws.request is not None  # set once the handshake is done
-        values = parse_qs(urlsplit(ws.request.path).query).get("session")
+        query = parse_qs(urlsplit(ws.request.path).query)
+        values = query.get("session")
+        if "status" in query:
+            await self._serve_status(ws, values[0] if values else None)
+            return
         connection_id, outputs = self.protocol.open(values[0] if values else None, _now())
         peer = _Peer(self, ws, connection_id)
         self._peers[connection_id] = peer
@@ -500,11 +681,16 @@ class Server:
             peer = self._peers.get(output.to or "")
             if peer is not None:
                 peer.close(output.code, output.reason)
-        elif self.on_event is not None:
+        else:
             try:
-                self.on_event(output)
+                self.status.record(output)
             except Exception:
-                logger.exception("event handler failed on %r", output)
+                logger.exception("status board failed on %r", output)
+            if self.on_event is not None:
+                try:
+                    self.on_event(output)
+                except Exception:
+                    logger.exception("event handler failed on %r", output)
 
     def _writing(self) -> None:
         """A peer started a send: make sure the watchdog is watching."""
@@ -575,6 +761,8 @@ def serve(
     write_timeout: float = DEFAULT_WRITE_TIMEOUT,
     max_inbound_rate: float = DEFAULT_INBOUND_RATE,
     open_timeout: float = 10.0,
+    http: bool = True,
+    allowed_hosts: Sequence[str] = (),
 ) -> Server:
     """Create a hot-reload server; ``await`` it or use it with ``async with``.
 
@@ -598,4 +786,6 @@ def serve(
         write_timeout=write_timeout,
         max_inbound_rate=max_inbound_rate,
         open_timeout=open_timeout,
+        http=http,
+        allowed_hosts=allowed_hosts,
     )
