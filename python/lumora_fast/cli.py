@@ -17,12 +17,23 @@ import time
 from argparse import SUPPRESS
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import urlsplit
 
 import msgspec
 
+from lumora_fast._console import (
+    CLEAR,
+    KEYS_HELP,
+    DeviceLines,
+    Keys,
+    UpdateLines,
+    is_interactive,
+    terminal_qr,
+)
 from lumora_fast._version import __version__
 from lumora_fast.asyncio.demo import format_bytes
+from lumora_fast.asyncio.http import is_loopback
 from lumora_fast.asyncio.watcher import SETTLE_MS
 from lumora_fast.checksum import calculate_checksum
 from lumora_fast.codec import serialize_message
@@ -47,6 +58,9 @@ from lumora_fast.sessions.events import (
 )
 from lumora_fast.sessions.schema import parse_json, parse_schema
 from lumora_fast.sessions.server import ServerProtocol, Session
+
+if TYPE_CHECKING:
+    from lumora_fast.asyncio.server import Server
 
 __all__ = ["main"]
 
@@ -87,7 +101,11 @@ class _Output:
             return
         text = human(event)
         if text is not None:
-            self.line(f"{time.strftime('%H:%M:%S')}  {text}")
+            self.stamped(text)
+
+    def stamped(self, text: str) -> None:
+        """A human line with the time in front."""
+        self.line(f"{time.strftime('%H:%M:%S')}  {text}")
 
 
 def _plural(count: int, word: str) -> str:
@@ -168,6 +186,48 @@ def _on_signals(callback: Callable[[], None]) -> None:
 # --------------------------------------------------------------------------- serve
 
 
+def _serve_host(args: argparse.Namespace) -> str:
+    """The interface to bind: ``--host``, ``--lan`` (every IPv4 interface), or loopback."""
+    if args.lan:
+        return "0.0.0.0"
+    return str(args.host or "127.0.0.1")
+
+
+def _is_loopback_url(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return host == "localhost" or is_loopback(host)
+
+
+def _announcement(
+    server: Server, session_id: str, *, exposed: bool, qr: bool, keys: bool
+) -> list[str]:
+    """The human block that says where to connect: URLs, warning, QR code, keys."""
+    urls = server.urls(session_id)
+    best = urls[0]
+    local = _is_loopback_url(best)
+    lines = [""]
+    label = "Device URL:" if local else "Phones:"
+    lines.append(f"  {label:<12} {best}" + ("" if local or not qr else "   (QR code below)"))
+    for url in urls[1:]:
+        lines.append(f"  {'Local:' if _is_loopback_url(url) else 'Network:':<12} {url}")
+    lines.append(f"  {'Status page:':<12} {server.status_url(session_id)}")
+    if exposed:
+        lines.append(
+            "  ! Exposed on the network: anyone who has this URL can connect; the session "
+            "id is the key."
+        )
+    elif local:
+        lines.append("  (this machine only: --lan lets phones on your network connect)")
+    if qr and not local:
+        lines.append("")
+        lines.extend("  " + row for row in terminal_qr(best).splitlines())
+    if keys:
+        lines.append("")
+        lines.append(f"  {KEYS_HELP}")
+    lines.append("")
+    return lines
+
+
 async def _serve(args: argparse.Namespace, out: _Output) -> int:
     from lumora_fast.asyncio.server import DEFAULT_ORIGINS, serve  # noqa: PLC0415
     from lumora_fast.asyncio.watcher import SchemaWatcher  # noqa: PLC0415
@@ -179,35 +239,48 @@ async def _serve(args: argparse.Namespace, out: _Output) -> int:
         print(f"lumora-fast serve: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     schema = None
+    startup_error: ErrorEvent | None = None
     try:
         schema = parse_schema(data, freeze=True)
     except ProtocolError as exc:
-        out.event(
-            ErrorEvent(message=f"{path}: {exc}; starting without a schema", code=exc.code),
-            _describe,
+        startup_error = ErrorEvent(
+            message=f"{path}: {exc}; starting without a schema", code=exc.code
         )
+        out.event(startup_error, _describe)
 
+    host = _serve_host(args)
+    exposed = not (host == "localhost" or is_loopback(host))
+    interactive = not out.json and is_interactive(sys.stdin, sys.stdout)
+    show_qr = not out.json and not args.no_qr and sys.stdout.isatty()
     stop = asyncio.Event()
     _on_signals(stop.set)
     # The live session. Its schema is always one the server accepted: a save it refuses
     # leaves the previous one in place, and a renewed session starts from it.
     state: dict[str, Session] = {}
+    device_lines = DeviceLines(out.stamped)
+    update_lines = UpdateLines(out.stamped)
 
     def announce(event_name: str, session_id: str) -> None:
-        url = server.url(session_id)
+        urls = server.urls(session_id)
         checksum = server.protocol.sessions[session_id].checksum
         if out.json:
             out.record(
                 event_name,
-                url=url,
-                host=args.host,
+                url=urls[0],
+                urls=urls,
+                status_url=server.status_url(session_id),
+                host=host,
                 port=server.port,
                 session=session_id,
                 file=str(path),
                 checksum=checksum,
+                exposed=exposed,
             )
         else:
-            out.line(f"Device URL: {url}")
+            for line in _announcement(
+                server, session_id, exposed=exposed, qr=show_qr, keys=keys_on
+            ):
+                out.line(line)
 
     def open_session(schema: Schema | None) -> str:
         session_id = server.create_session(schema)
@@ -228,27 +301,66 @@ async def _serve(args: argparse.Namespace, out: _Output) -> int:
         return renewed
 
     def on_event(event: Event) -> None:
-        out.event(event, _describe)
+        if out.json:
+            out.event(event, _describe)
+        elif isinstance(event, DeviceConnected | DeviceDisconnected | Resync) or (
+            isinstance(event, AckReceived) and not event.success
+        ):
+            device_lines.add(event)
+        elif not isinstance(event, UpdateSent | AckReceived):  # UpdateLines has those
+            out.event(event, _describe)
         if isinstance(event, SessionExpired) and event.session_id == state["session"].id:
             # Renew once the server is done expiring it, with a new URL to announce.
             asyncio.get_running_loop().call_soon(session_id)
+
+    def push(preserve_state: bool) -> None:
+        sid = session_id()
+        row = server.push_full(sid, preserve_state=preserve_state)
+        if row is None:
+            out.stamped("no schema to push yet")
+
+    def clear() -> None:
+        out.line(CLEAR)
+        announce("listening", session_id())
 
     origins = (*DEFAULT_ORIGINS, *args.allow_origin)
     try:
         protocol = ServerProtocol(session_timeout_ms=args.session_timeout * 1000.0)
         server = await serve(
-            host=args.host, port=args.port, origins=origins, protocol=protocol, on_event=on_event
+            host=host,
+            port=args.port,
+            origins=origins,
+            protocol=protocol,
+            on_event=on_event,
+            allowed_hosts=args.allow_host,
         )
     except OSError as exc:
-        print(
-            f"lumora-fast serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr
-        )
+        print(f"lumora-fast serve: cannot listen on {host}:{args.port}: {exc}", file=sys.stderr)
         return 1
+    if not out.json:
+        server.status.on_sent.append(update_lines.sent)
+        server.status.on_settled.append(update_lines.settled)
+    if startup_error is not None:
+        server.report(startup_error)
+    keys = Keys(
+        sys.stdin.fileno() if interactive else -1,
+        {
+            "r": lambda: push(True),
+            "R": lambda: push(False),
+            "c": clear,
+            "q": stop.set,
+            "h": lambda: out.line(f"  {KEYS_HELP}"),
+            "?": lambda: out.line(f"  {KEYS_HELP}"),
+        },
+    )
+    keys_on = interactive and keys.start()
     try:
         try:
             first = open_session(schema)
         except ProtocolError as exc:
-            out.event(ErrorEvent(message=f"{path}: {exc}", code=exc.code), _describe)
+            error = ErrorEvent(message=f"{path}: {exc}", code=exc.code)
+            out.event(error, _describe)
+            server.report(error)
             first = open_session(None)
         # Watch before saying where to connect: a save made right after is seen.
         watcher = SchemaWatcher(path, settle_ms=args.settle_ms, initial=data, freeze=True)
@@ -265,6 +377,7 @@ async def _serve(args: argparse.Namespace, out: _Output) -> int:
             async for item in watcher:
                 if isinstance(item, ErrorEvent):
                     out.event(item, _describe)
+                    server.report(item)
                 else:
                     server.publish(session_id(), item)
 
@@ -272,7 +385,9 @@ async def _serve(args: argparse.Namespace, out: _Output) -> int:
         await stop.wait()
         await watcher.close()
         await watching
+        device_lines.flush()
     finally:
+        keys.close()
         await server.close()
     return 0
 
@@ -429,23 +544,44 @@ def _parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "output with --json: one JSON object per line; the first is\n"
-            '  {"event": "listening", "url": "ws://HOST:PORT/ws?session=ID", ...}\n'
+            '  {"event": "listening", "url": "ws://HOST:PORT/ws?session=ID", "urls": [...],\n'
+            '   "status_url": "http://...", ...}\n'
             "then device_connected, device_disconnected, update_sent (type, bytes, devices,\n"
-            "sequence), ack (latency_ms), update_acked, resync and error events."
+            "sequence), ack (latency_ms), update_acked, resync and error events.\n"
+            "\n"
+            "the same port answers GET /health, GET /status.json and the status page at /.\n"
+            "\n"
+            "keys, in a terminal: r push a full update to every device, R the same with\n"
+            "preserveState false, c clear the screen, q quit."
         ),
     )
     serve.add_argument("path", metavar="PATH", help="schema JSON file to serve and watch")
-    serve.add_argument(
+    where = serve.add_mutually_exclusive_group()
+    where.add_argument(
         "--host",
-        default="127.0.0.1",
-        help="interface to listen on (default: 127.0.0.1, this machine only; use "
-        "0.0.0.0 to let phones on your network connect, with this machine's address in "
-        "the URL)",
+        default=None,
+        help="interface to listen on (default: 127.0.0.1, this machine only). 0.0.0.0 "
+        "(or :: for IPv6) listens on every interface: the URLs then name this machine's "
+        "network addresses, the most likely reachable first",
+    )
+    where.add_argument(
+        "--lan",
+        action="store_true",
+        help="let phones on your network connect: --host 0.0.0.0, with a QR code of the device URL",
     )
     serve.add_argument(
         "--port", type=_port, default=3000, help="TCP port (default: 3000; 0 picks a free one)"
     )
     serve.add_argument("--json", action="store_true", help="write one JSON event per line")
+    serve.add_argument("--no-qr", action="store_true", help="do not draw the device URL's QR code")
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer status requests (the page, /status.json) addressed to host NAME; "
+        "IP addresses, localhost and this machine's name always are. Repeatable.",
+    )
     serve.add_argument(
         "--allow-origin",
         action="append",
