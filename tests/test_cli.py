@@ -148,7 +148,7 @@ def test_device_prints_one_line_per_update(
     assert [e["event"] for e in events] == ["connected", "update_applied", "disconnected"]
     applied = events[1]
     assert (applied["type"], applied["sequence"], applied["success"], applied["verified"]) == (
-        "incremental",
+        "patch",  # `lumora-fast device` asks for patches
         1,
         True,
         True,

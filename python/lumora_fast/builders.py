@@ -25,6 +25,7 @@ from .messages import (
     ConnectedPayload,
     ConnectMessage,
     ConnectPayload,
+    DeviceCapabilities,
     ErrorMessage,
     ErrorPayload,
     Number,
@@ -34,6 +35,7 @@ from .messages import (
     PongPayload,
     ReloadMessage,
     ReloadPayload,
+    ResumeState,
     Schema,
     SchemaDelta,
     SchemaUpdate,
@@ -47,6 +49,7 @@ __all__ = [
     "create_error_message",
     "create_full_update",
     "create_incremental_update",
+    "create_patch_update",
     "create_ping_message",
     "create_pong_message",
     "create_reload_message",
@@ -77,8 +80,19 @@ def create_connect_message(
     device_name: str | None = None,
     *,
     timestamp: Number | None = None,
+    update_types: Sequence[str] | None = None,
+    resume: tuple[Number, str] | None = None,
 ) -> ConnectMessage:
-    """The device's first message: who it is and which protocol version it speaks."""
+    """The device's first message: who it is and which protocol version it speaks.
+
+    Args:
+        update_types: Extension: the update types the device applies, sent as
+            ``capabilities.updateTypes`` (omitted by default, as in the reference). List
+            ``"patch"`` to receive patch updates.
+        resume: Extension: ``(sequence_number, checksum)`` of the last update applied,
+            sent as ``resume``: a server that still has the updates since then sends
+            them as patches instead of ``initialSchema``.
+    """
     return ConnectMessage(
         session_id=session_id,
         timestamp=_now(timestamp),
@@ -88,6 +102,16 @@ def create_connect_message(
             platform=platform,
             device_name=_opt(device_name),
             client_version=PROTOCOL_VERSION,
+            capabilities=(
+                UNSET
+                if update_types is None
+                else DeviceCapabilities(update_types=list(update_types))
+            ),
+            resume=(
+                UNSET
+                if resume is None
+                else ResumeState(sequence_number=resume[0], checksum=resume[1])
+            ),
         ),
     )
 
@@ -99,12 +123,18 @@ def create_connected_message(
     *,
     timestamp: Number | None = None,
     checksum_algorithms: Sequence[str] | None = None,
+    update_types: Sequence[str] | None = None,
+    resumed: bool = False,
 ) -> ConnectedMessage:
     """The server's answer to ``connect``, carrying the current schema if there is one.
 
     Args:
         checksum_algorithms: Extension: advertise these checksum algorithms in
             ``capabilities.checksumAlgorithms`` (omitted by default, as in the reference).
+        update_types: Extension: the update types this device will be sent, as
+            ``capabilities.updateTypes`` (omitted by default).
+        resumed: Extension: the device's ``resume`` was accepted (``"resumed": true``;
+            pass no ``initial_schema`` then).
     """
     return ConnectedMessage(
         session_id=session_id,
@@ -120,7 +150,9 @@ def create_connected_message(
                 checksum_algorithms=(
                     UNSET if checksum_algorithms is None else list(checksum_algorithms)
                 ),
+                update_types=UNSET if update_types is None else list(update_types),
             ),
+            resumed=True if resumed else UNSET,
         ),
     )
 
@@ -179,6 +211,29 @@ def create_incremental_update(
         preserve_state=preserve_state,
         sequence_number=sequence_number,
         checksum=_opt(checksum),
+    )
+
+
+def create_patch_update(
+    patch: list[dict[str, Any]],
+    sequence_number: Number,
+    preserve_state: bool = True,
+    *,
+    checksum: str,
+) -> SchemaUpdate:
+    """Extension: a patch update, RFC 6902 operations from the previous schema.
+
+    Args:
+        patch: The operations (see :func:`~lumora_fast.calculate_schema_patch`).
+        checksum: The checksum of the schema that applying ``patch`` yields; a device
+            verifies it, so it is required.
+    """
+    return SchemaUpdate(
+        type="patch",
+        patch=patch,
+        preserve_state=preserve_state,
+        sequence_number=sequence_number,
+        checksum=checksum,
     )
 
 

@@ -19,14 +19,17 @@ from .messages import (
     Capabilities,
     ConnectedPayload,
     ConnectPayload,
+    DeviceCapabilities,
     ErrorPayload,
     Message,
     MetadataChanges,
     PingPayload,
     PongPayload,
     ReloadPayload,
+    ResumeState,
     SchemaDelta,
     SchemaUpdate,
+    UpdateMessage,
 )
 
 __all__ = ["deserialize_message", "serialize_message"]
@@ -58,7 +61,7 @@ def serialize_message(
             JSON (the message names its path).
     """
     if validate:
-        errors = _backend.core.validate_message(message)
+        errors = _with_extensions(message, _backend.core.validate_message(message))
         if errors:
             raise ProtocolError(f"Message validation failed: {', '.join(errors)}", errors)
     return _backend.core.dumps(message, pretty=pretty)
@@ -72,7 +75,8 @@ def deserialize_message(
     Args:
         data: JSON text, as ``str`` or UTF-8 bytes (at most
             :data:`~lumora_fast.MAX_MESSAGE_BYTES`, checked before parsing).
-        validate: Apply the reference's ``validateMessage`` rules.
+        validate: Apply the reference's ``validateMessage`` rules, plus the patch update
+            type (an extension: ``type: "patch"`` with a ``patch`` list).
         strict: Reject fields the protocol does not define (in the message, its payload,
             a delta and capabilities; schemas are open-ended and never checked).
 
@@ -90,7 +94,7 @@ def deserialize_message(
             data = bytes(data)
         obj = _backend.core.loads(data, MAX_MESSAGE_BYTES)
         if validate:
-            errors = _backend.core.validate_message(obj)
+            errors = _with_extensions(obj, _backend.core.validate_message(obj))
             if errors:
                 raise ProtocolError(
                     f"{_PREFIX}Message validation failed: {', '.join(errors)}", errors
@@ -119,6 +123,34 @@ def deserialize_message(
     return message
 
 
+_NOT_FULL_OR_INCREMENTAL = "Update payload must have type (full or incremental)"
+
+
+def _with_extensions(message: object, errors: list[str]) -> list[str]:
+    """The reference's validation errors, with the patch update type (an extension,
+    DESIGN.md "Patch updates") accepted: a ``patch`` update must carry a ``patch`` list.
+
+    The reference knows two update types; the server sends ``patch`` only to a device
+    that asked for it, so reading one is valid wherever this codec is used.
+    """
+    if not errors or _NOT_FULL_OR_INCREMENTAL not in errors:
+        return errors
+    if isinstance(message, dict):
+        payload = message.get("payload") if message.get("type") == "update" else None
+        kind = payload.get("type") if isinstance(payload, dict) else None
+        patch = payload.get("patch") if isinstance(payload, dict) else None
+    elif isinstance(message, UpdateMessage):
+        kind, patch = message.payload.type, message.payload.patch
+    else:
+        return errors
+    if kind != "patch":
+        return errors
+    errors = [error if error != _NOT_FULL_OR_INCREMENTAL else "" for error in errors]
+    if not isinstance(patch, list):
+        errors = [error or "Patch update must have patch" for error in errors]
+    return [error for error in errors if error]
+
+
 _MESSAGE_FIELDS = frozenset({"type", "sessionId", "timestamp", "version", "payload"})
 _PAYLOAD_FIELDS: dict[str, frozenset[str]] = {
     "connect": frozenset(ConnectPayload.__struct_encode_fields__),
@@ -131,6 +163,8 @@ _PAYLOAD_FIELDS: dict[str, frozenset[str]] = {
     "ack": frozenset(AckPayload.__struct_encode_fields__),
 }
 _NESTED_FIELDS: dict[tuple[str, str], frozenset[str]] = {
+    ("connect", "capabilities"): frozenset(DeviceCapabilities.__struct_encode_fields__),
+    ("connect", "resume"): frozenset(ResumeState.__struct_encode_fields__),
     ("connected", "capabilities"): frozenset(Capabilities.__struct_encode_fields__),
     ("update", "delta"): frozenset(SchemaDelta.__struct_encode_fields__),
 }

@@ -25,6 +25,7 @@ __all__ = [
     "ConnectPayload",
     "ConnectedMessage",
     "ConnectedPayload",
+    "DeviceCapabilities",
     "ErrorMessage",
     "ErrorPayload",
     "Message",
@@ -36,6 +37,7 @@ __all__ = [
     "PongPayload",
     "ReloadMessage",
     "ReloadPayload",
+    "ResumeState",
     "Schema",
     "SchemaDelta",
     "SchemaUpdate",
@@ -58,12 +60,33 @@ class _Struct(Struct, frozen=True, kw_only=True, rename="camel"):
 # ---------------------------------------------------------------------------- payloads
 
 
+class DeviceCapabilities(_Struct, frozen=True, kw_only=True):
+    """Extension: what a device can do, sent in ``connect`` (the reference ignores it)."""
+
+    update_types: list[str] | UnsetType = UNSET
+    """Update types the device applies: ``"full"``, ``"incremental"``, ``"patch"``. A
+    device that does not list ``"patch"`` never receives a patch update."""
+
+
+class ResumeState(_Struct, frozen=True, kw_only=True):
+    """Extension: where a reconnecting device left off (see DESIGN.md, "Resume")."""
+
+    sequence_number: Number
+    """Sequence number of the last update the device applied."""
+    checksum: str
+    """Checksum of the schema it shows, as the server sent it with that update."""
+
+
 class ConnectPayload(_Struct, frozen=True, kw_only=True):
     device_id: str
     platform: str
     """``"ios"``, ``"android"`` or ``"web"`` (the reference accepts any string)."""
     device_name: str | UnsetType = UNSET
     client_version: str
+    capabilities: DeviceCapabilities | UnsetType = UNSET
+    """Extension: the update types the device applies."""
+    resume: ResumeState | UnsetType = UNSET
+    """Extension: resume from this update instead of receiving ``initialSchema``."""
 
 
 class Capabilities(_Struct, frozen=True, kw_only=True):
@@ -72,12 +95,18 @@ class Capabilities(_Struct, frozen=True, kw_only=True):
     state_preservation: bool
     checksum_algorithms: list[str] | UnsetType = UNSET
     """Extension: checksum algorithms the server offers (``"sha256"``, ``"xxh3"``)."""
+    update_types: list[str] | UnsetType = UNSET
+    """Extension: update types the server sends this device (present when the device
+    listed its own in ``connect``)."""
 
 
 class ConnectedPayload(_Struct, frozen=True, kw_only=True):
     connection_id: str
     initial_schema: Schema | UnsetType = UNSET
     capabilities: Capabilities
+    resumed: bool | UnsetType = UNSET
+    """Extension: ``True`` when the device's ``resume`` was accepted: no
+    ``initialSchema``, the missed updates follow as patches."""
 
 
 class MetadataChanges(_Struct, frozen=True, kw_only=True):
@@ -101,15 +130,21 @@ class SchemaDelta(_Struct, frozen=True, kw_only=True):
 
 
 class SchemaUpdate(_Struct, frozen=True, kw_only=True):
-    """The payload of an ``update`` message: a full schema or a delta."""
+    """The payload of an ``update`` message: a full schema, a delta or a patch."""
 
-    type: Literal["full", "incremental"]
+    type: Literal["full", "incremental", "patch"]
     schema: Schema | UnsetType = UNSET
     delta: SchemaDelta | UnsetType = UNSET
+    patch: list[dict[str, Any]] | UnsetType = UNSET
+    """Extension: RFC 6902 operations that turn the previous schema into this one
+    (``type: "patch"``, sent only to devices that asked for patches)."""
     preserve_state: bool
     sequence_number: Number
     checksum: str | UnsetType = UNSET
     """Checksum of the schema that results from applying this update."""
+    error_cleared: bool | UnsetType = UNSET
+    """Extension: ``True`` on the first update after a refused save: the error the
+    device was shown (``SCHEMA_VALIDATION_FAILED``) is resolved."""
 
 
 class ReloadPayload(_Struct, frozen=True, kw_only=True):

@@ -102,7 +102,8 @@ async def test_device_applies_verifies_and_acks() -> None:
             await device.wait_for(lambda d, c=current: d.session.checksum == calculate_checksum(c))
             await events.wait(UpdateAcked, lambda e, i=i: e.sequence == i + 1)
             await asyncio.sleep(0.11)
-        assert [e.kind for e in events.of(UpdateSent)] == ["incremental", "incremental", "full"]
+        # The device asks for patches: each edit is one (smaller than the alternatives).
+        assert [e.kind for e in events.of(UpdateSent)] == ["patch", "patch", "patch"]
         assert all(a.success for a in events.of(AckReceived))
         await device.close()
         assert await task == 1000

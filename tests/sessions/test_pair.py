@@ -28,7 +28,7 @@ from ._helpers import T0, make_schema
 class Network:
     """Delivers every Send in order; ``drop`` may lose server -> device messages."""
 
-    def __init__(self, server: ServerProtocol, session_id: str, count: int) -> None:
+    def __init__(self, server: ServerProtocol, session_id: str, count: int, **options: Any) -> None:
         self.server = server
         self.devices: dict[str, DeviceSession] = {}
         self.events: list[Output] = []
@@ -36,7 +36,7 @@ class Network:
         self.drop: Callable[[str, bytes], bool] = lambda to, data: False
         for i in range(count):
             connection_id, outputs = server.open(session_id, T0)
-            device = DeviceSession(session_id, f"d{i}")
+            device = DeviceSession(session_id, f"d{i}", **options)
             self.devices[connection_id] = device
             self.route(outputs)
             self.up(connection_id, device.connect(T0))
@@ -67,12 +67,21 @@ class Network:
                 self.up(connection_id, self.devices[connection_id].receive(data, now))
 
 
+@pytest.mark.parametrize(
+    ("update_types", "expected"),
+    [
+        (None, {"full", "incremental"}),  # reference devices: what the reference sends
+        (("full", "incremental", "patch"), {"patch"}),
+    ],
+)
 @pytest.mark.parametrize("algorithm", ["sha256", "xxh3"])
-def test_devices_converge_through_edits_and_coalescing(algorithm: ChecksumAlgorithm) -> None:
+def test_devices_converge_through_edits_and_coalescing(
+    algorithm: ChecksumAlgorithm, update_types: tuple[str, ...] | None, expected: set[str]
+) -> None:
     server = ServerProtocol(algorithm=algorithm)
     schema = todo_app_schema()
     session = server.create_session(T0, schema)
-    net = Network(server, session.id, 4)
+    net = Network(server, session.id, 4, update_types=update_types)
     now = T0
     current: dict[str, Any] = schema
     for i, (_, current) in enumerate(edits(schema, 24, seed=3)):
@@ -91,7 +100,7 @@ def test_devices_converge_through_edits_and_coalescing(algorithm: ChecksumAlgori
     assert applied
     assert all(e.success and e.verified for e in applied)
     kinds = {e.kind for e in applied}
-    assert kinds == {"full", "incremental"}
+    assert kinds == expected
 
 
 def test_a_lost_update_is_detected_and_resynced() -> None:

@@ -17,6 +17,7 @@ from lumora_fast import (
     calculate_checksum,
     create_full_update,
     create_update_message,
+    deserialize_message,
     serialize_message,
 )
 from lumora_fast.constants import MAX_INBOUND_BYTES
@@ -591,7 +592,11 @@ def test_refused_schema_keeps_the_previous_one(server: ServerProtocol) -> None:
     outputs = server.publish(session.id, {"nodes": []}, T0)  # no metadata
     [event] = of(outputs, ErrorEvent)
     assert event.code == "SCHEMA_VALIDATION_FAILED"
-    assert [o for o in outputs if isinstance(o, Send)] == []
+    # No update: the device is told why instead (issue 14, errors reach the phones).
+    [send] = [o for o in outputs if isinstance(o, Send)]
+    message = deserialize_message(send.data)
+    assert isinstance(message, ErrorMessage)
+    assert message.payload.code == "SCHEMA_VALIDATION_FAILED"
     assert session.schema is schema
     assert session.sequence == 0
 

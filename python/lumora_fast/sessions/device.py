@@ -8,17 +8,24 @@ when it ends, which says how long to wait before reconnecting.
 
 A device is never left silently on a wrong schema. Every update is applied (a full one
 replaces the schema, an incremental one goes through
-:func:`~lumora_fast.apply_schema_delta`) and, when it carries a checksum, verified with
-the algorithm that checksum names. Incremental updates must follow each other's sequence
-numbers. A failure is acked (``success: false``) and followed by ``reload`` (reason
-``"error"``); until the server's full update arrives, incremental updates are ignored.
+:func:`~lumora_fast.apply_schema_delta`, a patch through
+:func:`~lumora_fast.apply_schema_patch`) and, when it carries a checksum, verified with
+the algorithm that checksum names. Incremental and patch updates must follow each
+other's sequence numbers. A failure is acked (``success: false``) and followed by
+``reload`` (reason ``"error"``); until the server's full update arrives, incremental and
+patch updates are ignored.
+
+Extensions (DESIGN.md, "Patch updates"): the device lists the update types it applies
+in ``connect`` (patches by default), and after a reconnect it asks to resume from the
+last update it verified, so a server that still has the missed updates sends them as
+patches instead of the whole schema.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import Enum
 
 from msgspec import UNSET
@@ -43,10 +50,12 @@ from lumora_fast.errors import ProtocolError
 from lumora_fast.messages import (
     ConnectedMessage,
     ErrorMessage,
+    ErrorPayload,
     Schema,
     SchemaUpdate,
     UpdateMessage,
 )
+from lumora_fast.patch import apply_schema_patch
 
 from .events import Connected, ErrorEvent, Output, Send, UpdateApplied, sequence_text
 
@@ -96,6 +105,9 @@ class DeviceSession:
         timer: Monotonic seconds, used only to measure apply time for acks.
         max_reloads: Consecutive failed updates answered with ``reload``; beyond that
             the device reports an error instead of asking again.
+        update_types: The update types listed in ``connect`` (``None``: list none, as a
+            reference device does, and get full and incremental updates).
+        resume: After a reconnect, ask to resume from the last verified update.
     """
 
     def __init__(
@@ -112,6 +124,8 @@ class DeviceSession:
         random: Callable[[], float] = random.random,
         timer: Callable[[], float] = time.perf_counter,
         max_reloads: int = 3,
+        update_types: Sequence[str] | None = ("full", "incremental", "patch"),
+        resume: bool = True,
     ) -> None:
         self.session_id = session_id
         self.device_id = device_id
@@ -122,6 +136,8 @@ class DeviceSession:
         self.reconnect_max_ms = reconnect_max_ms
         self.jitter = jitter
         self.max_reloads = max_reloads
+        self.update_types = None if update_types is None else tuple(update_types)
+        self.resume = resume
         self._random = random
         self._timer = timer
 
@@ -134,6 +150,14 @@ class DeviceSession:
         self.awaiting_full = False
         """True after a failure, until a full update arrives."""
         self.algorithm: ChecksumAlgorithm = "sha256"
+        self.server_error: ErrorPayload | None = None
+        """The server's last schema error (``SCHEMA_VALIDATION_FAILED``: the source file
+        is invalid), until an update says it is resolved."""
+        self._verified: tuple[int | float, str] | None = None
+        """``(sequence, checksum)`` of the last update applied and verified: where a
+        reconnect resumes."""
+        self._resume_sent = False
+        """A ``connect`` on this connection asked to resume."""
         self._schema: Schema | None = None
         self._checksum: str | None = None
         self._attempts = 0
@@ -162,8 +186,18 @@ class DeviceSession:
     def connect(self, now: float) -> list[Output]:
         """The WebSocket is open: say who we are."""
         self.state = DeviceState.CONNECTING
+        resume = self._verified if self.resume and self._schema is not None else None
+        if self.update_types is None or "patch" not in self.update_types:
+            resume = None  # the server replays missed updates as patches only
+        self._resume_sent = self._resume_sent or resume is not None
         message = create_connect_message(
-            self.session_id, self.device_id, self.platform, self.device_name, timestamp=int(now)
+            self.session_id,
+            self.device_id,
+            self.platform,
+            self.device_name,
+            timestamp=int(now),
+            update_types=self.update_types,
+            resume=resume,
         )
         return [Send(data=serialize_message(message))]
 
@@ -177,6 +211,7 @@ class DeviceSession:
         """
         self._next_ping = None
         self.connection_id = None
+        self._resume_sent = False
         if code in FATAL_CLOSE_CODES:
             self.state = DeviceState.STOPPED
             return None
@@ -233,6 +268,8 @@ class DeviceSession:
             return self._on_update(message, len(data), now)
         if isinstance(message, ErrorMessage):
             payload = message.payload
+            if payload.code == ProtocolErrorCode.SCHEMA_VALIDATION_FAILED:
+                self.server_error = payload
             return [
                 ErrorEvent(
                     message=f"server error ({payload.severity}): {payload.message}",
@@ -248,28 +285,41 @@ class DeviceSession:
         self.connection_id = payload.connection_id
         self._attempts = 0
         self._failures = 0
-        self.awaiting_full = False
-        self.sequence = None
+        self.server_error = None  # the server repeats a pending one after `connected`
         algorithms = payload.capabilities.checksum_algorithms
         if algorithms is not UNSET and algorithms and algorithms[0] in ("sha256", "xxh3"):
             self.algorithm = "xxh3" if algorithms[0] == "xxh3" else "sha256"
-        schema = payload.initial_schema
-        self._schema = None if schema is UNSET else schema
-        self._checksum = None
+        resumed = payload.resumed is True and self._resume_sent and self._schema is not None
+        if not resumed:
+            schema = payload.initial_schema
+            self._schema = None if schema is UNSET else schema
+            self._checksum = None
+            self.sequence = None
+            self._verified = None
+            self.awaiting_full = False
+        # Resumed: the schema stays, at `sequence` (at or past the update we resumed
+        # from: updates may have landed since we asked). The missed updates follow, and
+        # those we already have are skipped by their sequence numbers.
         self._next_ping = now + self.ping_interval_ms
-        return [
+        outputs: list[Output] = [
             Connected(
                 session_id=self.session_id,
                 connection_id=payload.connection_id,
                 checksum=self.checksum,
+                resumed=resumed,
             )
         ]
+        if resumed and self.awaiting_full:
+            # An update failed before the reconnect; its reload may be lost with the
+            # old connection. Ask again: the patches that follow build on it.
+            outputs += self._reload(now, "resumed while waiting for a full update")
+        return outputs
 
     def _on_update(self, message: UpdateMessage, size: int, now: float) -> list[Output]:
         update = message.payload
         sequence = update.sequence_number
         started = self._timer()
-        if update.type == "incremental":
+        if update.type != "full":
             if self.awaiting_full:
                 return []  # built on a schema we no longer trust; the full one is coming
             if self.sequence is not None and sequence <= self.sequence:
@@ -309,6 +359,11 @@ class DeviceSession:
         self.sequence = sequence
         self.awaiting_full = False
         self._failures = 0
+        if verified and checksum is not None:
+            self._verified = (sequence, checksum)
+        cleared = update.error_cleared is True
+        if cleared:
+            self.server_error = None
         return [
             self._ack(sequence, True, None, apply_ms, now),
             UpdateApplied(
@@ -320,6 +375,7 @@ class DeviceSession:
                 apply_time_ms=apply_ms,
                 latency_ms=latency,
                 size=size,
+                error_cleared=cleared,
             ),
         ]
 
@@ -329,18 +385,24 @@ class DeviceSession:
             if update.schema is UNSET:
                 return None, "full update without a schema"
             return update.schema, None
-        if update.delta is UNSET:
+        if update.type == "patch":
+            if update.patch is UNSET:
+                return None, "patch update without a patch"
+        elif update.delta is UNSET:
             return None, "incremental update without a delta"
         if self._schema is None:
-            return None, "incremental update but no schema to apply it to"
+            return None, f"{update.type} update but no schema to apply it to"
         if self.sequence is not None and update.sequence_number != self.sequence + 1:
             expected = self.sequence + 1
             got = sequence_text(update.sequence_number)
             return None, f"Sequence gap: expected {sequence_text(expected)}, got {got}"
         try:
+            if update.patch is not UNSET and update.type == "patch":
+                return apply_schema_patch(self._schema, update.patch), None
+            assert update.delta is not UNSET
             return apply_schema_delta(self._schema, update.delta), None
         except ProtocolError as exc:
-            return None, f"cannot apply the delta: {exc}"
+            return None, f"cannot apply the {update.type}: {exc}"
 
     def _ack(
         self, sequence: int | float, success: bool, error: str | None, apply_ms: float, now: float

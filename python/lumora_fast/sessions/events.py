@@ -38,7 +38,7 @@ __all__ = [
     "sequence_text",
 ]
 
-UpdateKind: TypeAlias = Literal["full", "incremental"]
+UpdateKind: TypeAlias = Literal["full", "incremental", "patch"]
 
 
 def sequence_text(sequence: int | float) -> str:
@@ -90,6 +90,11 @@ class DeviceConnected(Event, frozen=True, kw_only=True, tag="device_connected"):
     device_name: str | None = None
     devices: int
     """Devices now connected to the session."""
+    update_types: list[str] = field(default_factory=lambda: ["full", "incremental"])
+    """The update types this device is sent."""
+    resumed: int | None = None
+    """Updates replayed to it as patches when it resumed (``0``: it was up to date);
+    ``None`` when it got the whole schema in ``connected``."""
 
 
 class DeviceDisconnected(Event, frozen=True, kw_only=True, tag="device_disconnected"):
@@ -104,18 +109,27 @@ class DeviceDisconnected(Event, frozen=True, kw_only=True, tag="device_disconnec
 
 
 class UpdateSent(Event, frozen=True, kw_only=True, tag="update_sent"):
-    """An update was serialized once and handed out to every device of a session."""
+    """An update was handed out to every device of a session.
+
+    Each variant (full, incremental, patch) is serialized at most once; every device
+    gets the smallest one it supports.
+    """
 
     session_id: str
     sequence: int
     kind: UpdateKind = field(name="type")
+    """The variant most devices got (the smallest of those, on a tie)."""
     size: int = field(name="bytes")
-    """Size of the message sent."""
+    """Size of that variant's message."""
     full_size: int = field(name="full_bytes")
     """Size the full update would have had (equal to ``size`` for a full update)."""
     devices: int
     edits: int = 1
     """Edits (``publish`` calls) this update carries; more than one when coalesced."""
+    sizes: dict[str, int] = field(default_factory=dict)
+    """Bytes of each variant built, by type."""
+    counts: dict[str, int] = field(default_factory=dict)
+    """Devices sent each variant, by type (only the variants someone got)."""
 
 
 class AckReceived(Event, frozen=True, kw_only=True, tag="ack"):
@@ -175,6 +189,9 @@ class Connected(Event, frozen=True, kw_only=True, tag="connected"):
     connection_id: str
     checksum: str | None = None
     """Checksum of the schema received in ``connected`` (``None`` without one)."""
+    resumed: bool = False
+    """The server accepted ``resume``: the device kept its schema, and the updates it
+    missed follow as patches."""
 
 
 class Disconnected(Event, frozen=True, kw_only=True, tag="disconnected"):
@@ -202,6 +219,8 @@ class UpdateApplied(Event, frozen=True, kw_only=True, tag="update_applied"):
     latency_ms: float | None = None
     """From the server's timestamp on the message to the end of the apply."""
     size: int = field(name="bytes", default=0)
+    error_cleared: bool = False
+    """The update says the server's last schema error is resolved."""
 
 
 # ------------------------------------------------------------------------------- both

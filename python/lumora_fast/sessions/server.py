@@ -49,11 +49,15 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Literal
 
+import msgspec
+from msgspec import UNSET
+
 from lumora_fast.builders import (
     create_connected_message,
     create_error_message,
     create_full_update,
     create_incremental_update,
+    create_patch_update,
     create_pong_message,
     create_update_message,
 )
@@ -80,11 +84,13 @@ from lumora_fast.messages import (
     PingMessage,
     ReloadMessage,
     Schema,
+    SchemaUpdate,
 )
 from lumora_fast.tracker import SchemaTracker
 from lumora_fast.validation import validate_protocol_version, validate_session_id
 
 from ._coalescer import Coalescer
+from ._history import MAX_HISTORY_BYTES, MAX_HISTORY_UPDATES, UpdateHistory
 from ._ledger import AckLedger
 from ._rate import RateVerdict, RateWindow
 from .events import (
@@ -110,6 +116,10 @@ _Severity = Literal["warning", "error", "fatal"]
 _MINOR_MISMATCH = "Protocol minor version mismatch"
 _MAX_EXPIRED = 1024
 """Expired session ids remembered, so that late devices get 4410 rather than 4404."""
+_ORDER: tuple[UpdateKind, ...] = ("full", "incremental", "patch")
+"""Update types, in the order of preference between variants of the same size."""
+REFERENCE_UPDATE_TYPES: frozenset[UpdateKind] = frozenset({"full", "incremental"})
+"""What a device that lists no ``capabilities.updateTypes`` is sent: the reference's."""
 
 
 class ConnectionState(Enum):
@@ -143,6 +153,11 @@ class Session:
     """Connected devices by connection id."""
     full_update: tuple[int, bytes] | None = None
     """The serialized full update for ``(sequence, bytes)``, reused for every resync."""
+    history: UpdateHistory = field(default_factory=UpdateHistory)
+    """The last updates as patch frames, for devices that resume."""
+    schema_error: bytes | None = None
+    """The ``error`` message of the last refused save, until a schema is accepted: every
+    device that connects meanwhile is sent it after ``connected``."""
 
     @property
     def schema(self) -> Schema | None:
@@ -189,6 +204,11 @@ class Connection:
     device_name: str | None = None
     last_ack: int | float | None = None
     """Sequence number of the last ack received."""
+    update_types: frozenset[UpdateKind] = REFERENCE_UPDATE_TYPES
+    """The update types this device applies (what it listed in ``connect``, and always
+    ``"full"``)."""
+    last_update_type: UpdateKind | None = None
+    """The type of the last update sent to it."""
 
     @property
     def pending(self) -> Mapping[int, float]:
@@ -222,6 +242,9 @@ class ServerProtocol:
             it to its WebSocket library as the maximum message size.
         max_unacked: Unacked updates remembered per session (the oldest are forgotten:
             a device that never acks must not grow the server's memory).
+        history_updates: Updates kept per session for devices that resume...
+        history_bytes: ...within this many bytes of patch frames. A device that was
+            away longer gets the whole schema.
         session_id_factory: Makes session ids (UUID v4 strings by default).
     """
 
@@ -241,6 +264,8 @@ class ServerProtocol:
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         max_inbound_bytes: int = MAX_INBOUND_BYTES,
         max_unacked: int = 64,
+        history_updates: int = MAX_HISTORY_UPDATES,
+        history_bytes: int = MAX_HISTORY_BYTES,
         session_id_factory: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
         self.algorithm: ChecksumAlgorithm = algorithm
@@ -257,6 +282,8 @@ class ServerProtocol:
         self.max_message_bytes = max_message_bytes
         self.max_inbound_bytes = max_inbound_bytes
         self.max_unacked = max_unacked
+        self.history_updates = history_updates
+        self.history_bytes = history_bytes
         self._new_session_id = session_id_factory
         self._sessions: dict[str, Session] = {}
         self._connections: dict[str, Connection] = {}
@@ -300,11 +327,14 @@ class ServerProtocol:
             last_activity=now,
             updates=Coalescer(self.update_interval_ms),
             acks=AckLedger(session_id, limit=self.max_unacked),
+            history=UpdateHistory(max_updates=self.history_updates, max_bytes=self.history_bytes),
         )
         if schema is not None:
             size = len(self._full_update(session, now))
             if size > self.max_message_bytes:
                 raise ProtocolError(self._too_large(size), code=ProtocolErrorCode.UPDATE_FAILED)
+            assert session.checksum is not None
+            session.history.start(session.sequence, session.checksum)
         self._sessions[session_id] = session
         self._expired.pop(session_id, None)
         return session
@@ -342,6 +372,37 @@ class ServerProtocol:
         if batch is None:
             return []
         return self._broadcast(session, batch.item, batch.edited_at, now, batch.edits)
+
+    def report_schema_error(
+        self,
+        session_id: str,
+        message: str,
+        now: float,
+        *,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> list[Output]:
+        """A save was refused before :meth:`publish` (the file is not a valid schema).
+
+        Every device of the session is sent an ``error`` message (code
+        ``SCHEMA_VALIDATION_FAILED``, severity ``error``, recoverable), and so is every
+        device that connects until a schema is accepted. The next update sent says the
+        error is resolved (``errorCleared: true``). :meth:`publish` reports the saves it
+        refuses itself (too large, not checksummable).
+
+        Args:
+            message: What is wrong, for a person.
+            line: Where (1-based), when known; sent in ``details`` with ``column``.
+
+        Raises:
+            KeyError: No such live session.
+        """
+        session = self._sessions[session_id]
+        session.last_activity = now
+        details = None
+        if line is not None:
+            details = f"line {line}" if column is None else f"line {line}, column {column}"
+        return self._schema_error(session, message, details, now)
 
     # --------------------------------------------------------------- connections
 
@@ -640,6 +701,20 @@ class ServerProtocol:
         conn.device_id = payload.device_id
         conn.platform = payload.platform
         conn.device_name = _opt_str(payload.device_name)
+        advertised: list[UpdateKind] | None = None
+        capabilities = payload.capabilities
+        if capabilities is not UNSET and capabilities.update_types is not UNSET:
+            # A device that lists its types gets them, and "full" whatever it says: a
+            # resync is always a full update.
+            listed = set(capabilities.update_types)
+            advertised = [kind for kind in _ORDER if kind == "full" or kind in listed]
+            conn.update_types = frozenset(advertised)
+        else:
+            conn.update_types = REFERENCE_UPDATE_TYPES
+        replay: list[tuple[int, bytes]] | None = None
+        resume = payload.resume
+        if resume is not UNSET and "patch" in conn.update_types and session.schema is not None:
+            replay = session.history.since(resume.sequence_number, resume.checksum)
         if first:
             conn.state = ConnectionState.CONNECTED
             session.devices[conn.id] = conn
@@ -650,11 +725,20 @@ class ServerProtocol:
         connected = create_connected_message(
             conn.session_id,
             conn.id,
-            session.schema,
+            session.schema if replay is None else None,
             timestamp=int(now),
             checksum_algorithms=self._algorithms,
+            update_types=advertised,
+            resumed=replay is not None,
         )
         outputs.insert(0, Send(data=serialize_message(connected), to=conn.id))
+        if replay:
+            # The missed updates, in order, as they were sent; the device owes the last.
+            outputs += [Send(data=frame, to=conn.id, update=seq) for seq, frame in replay]
+            outputs += session.acks.resent(conn.id, replay[-1][0], now)
+            conn.last_update_type = "patch"
+        if session.schema_error is not None:
+            outputs.append(Send(data=session.schema_error, to=conn.id))
         if first:
             outputs.append(
                 DeviceConnected(
@@ -664,6 +748,8 @@ class ServerProtocol:
                     platform=conn.platform,
                     device_name=conn.device_name,
                     devices=len(session.devices),
+                    update_types=sorted(conn.update_types, key=_ORDER.index),
+                    resumed=None if replay is None else len(replay),
                 )
             )
         return outputs
@@ -702,70 +788,114 @@ class ServerProtocol:
     def _broadcast(
         self, session: Session, schema: Schema, edited_at: float, now: float, edits: int
     ) -> list[Output]:
-        """Diff, serialize once, and hand the same bytes to every device."""
+        """Diff, serialize each variant once, and give every device the smallest it takes."""
         previous, previous_checksum = session.tracker.schema, session.tracker.checksum
         try:
             change = session.tracker.update(schema)
         except ProtocolError as exc:
-            return [
-                ErrorEvent(
-                    message=f"schema refused, devices keep the previous one: {exc}",
-                    code=ProtocolErrorCode.SCHEMA_VALIDATION_FAILED,
-                    session_id=session.id,
-                )
-            ]
-        if previous is not None and change.checksum == previous_checksum:
+            return self._refuse(
+                session,
+                f"schema refused, devices keep the previous one: {exc}",
+                str(exc),
+                ProtocolErrorCode.SCHEMA_VALIDATION_FAILED,
+                now,
+            )
+        clears_error = session.schema_error is not None
+        if previous is not None and change.checksum == previous_checksum and not clears_error:
             return []  # nothing a device could see changed
         sequence = session.sequence + 1
         timestamp = int(now)
-        full = serialize_message(
-            create_update_message(
-                session.id,
-                create_full_update(schema, sequence, self.preserve_state, checksum=change.checksum),
-                timestamp=timestamp,
-            )
+
+        def frame(update: SchemaUpdate) -> bytes:
+            if clears_error:
+                update = msgspec.structs.replace(update, error_cleared=True)
+            message = create_update_message(session.id, update, timestamp=timestamp)
+            return serialize_message(message)
+
+        full = frame(
+            create_full_update(schema, sequence, self.preserve_state, checksum=change.checksum)
         )
         if len(full) > self.max_message_bytes:
             session.tracker = SchemaTracker(previous, algorithm=self.algorithm)
-            return [
-                ErrorEvent(
-                    message=self._too_large(len(full)),
-                    code=ProtocolErrorCode.UPDATE_FAILED,
-                    session_id=session.id,
-                )
-            ]
+            text = self._too_large(len(full))
+            return self._refuse(session, text, text, ProtocolErrorCode.UPDATE_FAILED, now)
         session.sequence = sequence
         session.full_update = (sequence, full)
         session.updates.sent(now)
-        data = full
-        kind: UpdateKind = "full"
+        session.schema_error = None
+        frames: dict[UpdateKind, bytes] = {"full": full}
         delta = change.delta
         if change.incremental and delta is not None and should_use_incremental_update(delta):
-            incremental = serialize_message(
-                create_update_message(
-                    session.id,
-                    create_incremental_update(
-                        delta, sequence, self.preserve_state, checksum=change.checksum
-                    ),
-                    timestamp=timestamp,
+            frames["incremental"] = frame(
+                create_incremental_update(
+                    delta, sequence, self.preserve_state, checksum=change.checksum
                 )
             )
-            if len(incremental) < len(full):
-                data, kind = incremental, "incremental"
-        devices = list(session.devices)
-        session.acks.sent(sequence, devices, edited_at)
-        return [
-            *(Send(data=data, to=device, update=sequence) for device in devices),
+        if change.patch is None:
+            session.history.start(sequence, change.checksum)
+        else:
+            frames["patch"] = frame(
+                create_patch_update(
+                    change.patch, sequence, self.preserve_state, checksum=change.checksum
+                )
+            )
+            session.history.add(sequence, change.checksum, frames["patch"])
+        # Smallest first; on a tie the simpler type (full before a patch of equal size).
+        ranked = sorted(frames.items(), key=lambda item: (len(item[1]), _ORDER.index(item[0])))
+        sends: list[Output] = []
+        counts: dict[str, int] = {}
+        devices = list(session.devices.values())
+        for conn in devices:
+            kind, data = next((kind, data) for kind, data in ranked if kind in conn.update_types)
+            conn.last_update_type = kind
+            counts[kind] = counts.get(kind, 0) + 1
+            sends.append(Send(data=data, to=conn.id, update=sequence))
+        session.acks.sent(sequence, [conn.id for conn in devices], edited_at)
+        # What most devices got; with none, what a reference device would get.
+        got = [k for k, _ in ranked if k in counts] or [
+            next(k for k, _ in ranked if k in REFERENCE_UPDATE_TYPES)
+        ]
+        kind = min(got, key=lambda k: (-counts.get(k, 0), len(frames[k])))
+        sends.append(
             UpdateSent(
                 session_id=session.id,
                 sequence=sequence,
                 kind=kind,
-                size=len(data),
+                size=len(frames[kind]),
                 full_size=len(full),
                 devices=len(devices),
                 edits=edits,
-            ),
+                sizes={k: len(v) for k, v in frames.items()},
+                counts=dict(counts),
+            )
+        )
+        return sends
+
+    def _refuse(
+        self, session: Session, event: str, message: str, code: ProtocolErrorCode, now: float
+    ) -> list[Output]:
+        """A published schema was refused: tell the application and every device."""
+        return [
+            *self._schema_error(session, message, None, now),
+            ErrorEvent(message=event, code=code, session_id=session.id),
         ]
+
+    def _schema_error(
+        self, session: Session, message: str, details: str | None, now: float
+    ) -> list[Output]:
+        """Remember the refused save's ``error`` message and send it to every device."""
+        error = create_error_message(
+            session.id,
+            ProtocolErrorCode.SCHEMA_VALIDATION_FAILED,
+            message,
+            "error",
+            True,
+            details,
+            timestamp=int(now),
+        )
+        data = serialize_message(error)
+        session.schema_error = data
+        return [Send(data=data, to=conn) for conn in session.devices]
 
     def _full_update(self, session: Session, now: float) -> bytes:
         cached = session.full_update
