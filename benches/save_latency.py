@@ -43,7 +43,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import lumora_fast  # noqa: E402
-from benches.server_latency import LatencyRig, _make_schema_module  # noqa: E402
+from benches.server_latency import LatencyRig, _make_schema_module, workload  # noqa: E402
 from lumora_fast import calculate_checksum  # noqa: E402
 from lumora_fast.asyncio import SchemaWatcher, Server, serve  # noqa: E402
 from lumora_fast.asyncio.demo import percentile  # noqa: E402
@@ -54,13 +54,6 @@ from lumora_fast.sessions import (  # noqa: E402
     UpdateAcked,
     UpdateSent,
 )
-
-
-def workload(size: str, shape: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A preset schema and the same with one node-level edit."""
-    module = _make_schema_module()
-    schema = module.preset_schema(size, shape, 42)
-    return schema, module.mutate(schema, 1, 43)
 
 
 class SaveRig(LatencyRig):
@@ -74,8 +67,10 @@ class SaveRig(LatencyRig):
         shape: str = "tree",
         processes: int | None = None,
         mode: str = "ack",
+        client: str = "raw",
+        patch: bool = False,
     ) -> None:
-        super().__init__(size, devices, processes=processes, mode=mode)
+        super().__init__(size, devices, processes=processes, mode=mode, client=client, patch=patch)
         self.schemas = workload(size, shape)
         self.versions = [json.dumps(s).encode() for s in self.schemas]
         self._directory = tempfile.TemporaryDirectory(prefix="lumora-save-")
@@ -158,9 +153,19 @@ class SaveRig(LatencyRig):
 
 
 def measure(
-    size: str, shape: str, devices: int, edits: int, *, processes: int | None, mode: str
+    size: str,
+    shape: str,
+    devices: int,
+    edits: int,
+    *,
+    processes: int | None,
+    mode: str,
+    client: str = "raw",
+    patch: bool = False,
 ) -> dict[str, Any]:
-    with SaveRig(size, devices, shape=shape, processes=processes, mode=mode) as rig:
+    with SaveRig(
+        size, devices, shape=shape, processes=processes, mode=mode, client=client, patch=patch
+    ) as rig:
         for _ in range(3):  # warm-up
             rig.pace()
             rig.save_edit()
@@ -283,10 +288,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, help="device farm processes")
     parser.add_argument("--modes", default="ack", help="raw device work: ack, parse or both")
     parser.add_argument("--scenarios", action="store_true", help="also run the watcher cases")
+    parser.add_argument(
+        "--client",
+        choices=("raw", "websockets"),
+        default="raw",
+        help="device implementation (see benches/_raw_device.py); the reference's figures "
+        "in the README were measured with websockets' client",
+    )
+    parser.add_argument(
+        "--patch", action="store_true", help="devices ask for patch updates (updateTypes)"
+    )
     args = parser.parse_args(argv)
     print(
         f"lumora_fast {lumora_fast.__version__} ({lumora_fast.BACKEND} backend), Python "
-        f"{sys.version.split()[0]}, {os.cpu_count()} cores; clock: os.replace -> acks",
+        f"{sys.version.split()[0]}, {os.cpu_count()} cores; clock: os.replace -> acks; "
+        f"devices: {args.client}{', patch' if args.patch else ''}",
         flush=True,
     )
     header = (
@@ -301,7 +317,14 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 for mode in args.modes.split(","):
                     row = measure(
-                        size, shape, devices, args.edits, processes=args.processes, mode=mode
+                        size,
+                        shape,
+                        devices,
+                        args.edits,
+                        processes=args.processes,
+                        mode=mode,
+                        client=args.client,
+                        patch=args.patch,
                     )
                     schema = f"{size}-{shape} {row['schema_bytes'] / 1000:.0f} KB"
                     update = f"{row['kind']} {row['update_bytes'] / 1000:.0f} KB"

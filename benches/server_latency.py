@@ -39,6 +39,11 @@ from typing import Any, TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect
 
+try:
+    from _raw_device import open_device
+except ImportError:  # imported as benches.server_latency
+    from benches._raw_device import open_device
+
 import lumora_fast
 from lumora_fast.asyncio import Server, serve
 from lumora_fast.asyncio.demo import percentile
@@ -80,10 +85,10 @@ def raise_fd_limit(minimum: int = MIN_OPEN_FILES) -> int:
     return soft
 
 
-def workload(size: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A preset schema (tree shape) and the same with one node-level edit."""
+def workload(size: str, shape: str = "tree") -> tuple[dict[str, Any], dict[str, Any]]:
+    """A preset schema and the same with one node-level edit."""
     module = _make_schema_module()
-    schema = module.preset_schema(size, "tree", 42)
+    schema = module.preset_schema(size, shape, 42)
     return schema, module.mutate(schema, 1, 43)
 
 
@@ -111,7 +116,7 @@ async def _raw_device(
             await ws.send(ack % (time.time_ns() // 1_000_000, match.group(1).decode()))
 
 
-async def _farm(url: str, count: int, mode: str) -> None:
+async def _farm(url: str, count: int, mode: str, client: str = "raw", patch: bool = False) -> None:
     raise_fd_limit()
     session_id = url.rsplit("session=", 1)[1]
     parse: Callable[[bytes], Any] | None = None
@@ -122,10 +127,26 @@ async def _farm(url: str, count: int, mode: str) -> None:
             parse = orjson.loads
         except ImportError:
             parse = json.loads
+    capabilities = ',"capabilities":{"updateTypes":["full","incremental","patch"]}'
     hello = (
-        '{"type":"connect","sessionId":"SESSION","timestamp":0,"version":"1.0.0","payload":'
-        '{"deviceId":"raw-%d","platform":"web","clientVersion":"1.0.0"}}'
-    ).replace("SESSION", session_id)
+        (
+            '{"type":"connect","sessionId":"SESSION","timestamp":0,"version":"1.0.0","payload":'
+            '{"deviceId":"raw-%d","platform":"web","clientVersion":"1.0.0"CAPS}}'
+        )
+        .replace("SESSION", session_id)
+        .replace("CAPS", capabilities if patch else "")
+    )
+    if client == "raw":
+        ack = (
+            '{"type":"ack","sessionId":"SESSION","timestamp":%d,"version":"1.0.0",'
+            '"payload":{"sequenceNumber":%s,"success":true}}'
+        ).replace("SESSION", session_id)
+        devices = await asyncio.gather(
+            *(open_device(url, hello % i, ack, parse) for i in range(count))
+        )
+        print("ready", flush=True)
+        await asyncio.gather(*(device.closed for device in devices))
+        return
 
     async def join(index: int) -> ClientConnection:
         ws = await connect(url, compression=None, max_size=None, proxy=None, ping_interval=None)
@@ -150,12 +171,21 @@ class LatencyRig:
     """
 
     def __init__(
-        self, size: str, devices: int, *, processes: int | None = None, mode: str = "ack"
+        self,
+        size: str,
+        devices: int,
+        *,
+        processes: int | None = None,
+        mode: str = "ack",
+        client: str = "raw",
+        patch: bool = False,
     ) -> None:
         self.schemas = workload(size)
         self.devices = devices
         self.processes = max(1, min(devices, processes or _default_processes()))
         self.mode = mode
+        self.client = client
+        self.patch = patch
         self.updates: list[UpdateSent] = []
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="server", daemon=True)
@@ -212,6 +242,9 @@ class LatencyRig:
                         str(share),
                         "--mode",
                         self.mode,
+                        "--client",
+                        self.client,
+                        *(["--patch"] if self.patch else []),
                     ],
                     stdout=subprocess.PIPE,
                     env=env,
@@ -344,11 +377,21 @@ def main(argv: list[str] | None = None) -> int:
         "--processes", type=int, help="device farm processes (default: cores - 1, max 4)"
     )
     parser.add_argument("--mode", choices=("ack", "parse"), default="ack", help="raw device work")
+    parser.add_argument(
+        "--client",
+        choices=("raw", "websockets"),
+        default="raw",
+        help="device implementation: a minimal asyncio protocol (default), or websockets' "
+        "client (what the reference's figures were measured with)",
+    )
+    parser.add_argument(
+        "--patch", action="store_true", help="devices ask for patch updates (updateTypes)"
+    )
     parser.add_argument("--farm", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.farm:
-        asyncio.run(_farm(args.farm, args.count, args.mode))
+        asyncio.run(_farm(args.farm, args.count, args.mode, args.client, args.patch))
         return 0
     print(
         f"lumora_fast {lumora_fast.__version__} ({lumora_fast.BACKEND} backend), Python "
