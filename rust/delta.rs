@@ -6,16 +6,16 @@
 //! duplicated id the first position and the last node count, as in the reference. Nodes
 //! are compared with JSON equality (key order irrelevant, numbers as doubles, a
 //! non-finite number is `null` as JSON.stringify writes it, booleans never equal
-//! numbers). Where the reference's own node comparison throws (a node in both schemas
-//! with the same `type` but no `children`, or no `props` while the children counts
-//! match), this raises too.
+//! numbers). Nodes are compared whole, so no node shape is an error: where the
+//! reference's own comparison throws (a node without `type`, `children` or `props`, or
+//! with `null` there), that is one of its defects, fixed here.
 
 use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 use std::borrow::Cow;
 
 use crate::canonical::stringify;
 use crate::error::{CoreError, ErrorKind, MAX_DEPTH, Seg};
-use crate::value::{Array, Compare, JsStr, Object, Read, Source, Watch, is_dict, join_surrogate_pairs};
+use crate::value::{Array, Compare, JsStr, Object, Read, Source, is_dict, join_surrogate_pairs};
 
 /// The schema-level keys a delta carries.
 pub(crate) const META_KEYS: [&str; 3] = ["version", "theme", "navigation"];
@@ -128,18 +128,18 @@ impl<'s, S: Source<'s>> NodeIndex<'s, S> {
     }
 }
 
-/// The node fields the delta reads: the id, and what the reference's comparison reads.
-const NODE_KEYS: [&str; 4] = ["id", "type", "children", "props"];
+/// The node fields the delta reads by name: only the id (nodes are compared whole).
+const NODE_KEYS: [&str; 1] = ["id"];
 const ID: usize = 0;
 
 /// The key objects one schema's nodes use for [`NODE_KEYS`], as nodes show them. Parsed
 /// schemas share one key object per name: a lookup with the schema's own key object
 /// finds the member by identity instead of by text.
-pub(crate) struct NodeKeys<'s, S: Source<'s>>([Option<<S::Object as Object<'s, S>>::Key>; 4]);
+pub(crate) struct NodeKeys<'s, S: Source<'s>>([Option<<S::Object as Object<'s, S>>::Key>; 1]);
 
 impl<'s, S: Source<'s>> NodeKeys<'s, S> {
     pub(crate) fn new() -> Self {
-        NodeKeys([None, None, None, None])
+        NodeKeys([None])
     }
 
     /// `node[NODE_KEYS[field]]`.
@@ -171,40 +171,6 @@ impl<'s, S: Source<'s>> NodeKeys<'s, S> {
             return Ok(None);
         }
         Ok(Some((node, self.get(node, ID)?)))
-    }
-
-    /// The node's `type`, `children` and `props`: those in `seen`, else looked up.
-    fn fields(&mut self, node: S, seen: [Option<S>; 3]) -> Result<[Option<S>; 3], CoreError> {
-        let mut fields = seen;
-        for (i, field) in fields.iter_mut().enumerate() {
-            if field.is_none() {
-                *field = self.get(node, i + 1)?;
-            }
-        }
-        Ok(fields)
-    }
-
-    /// The identities of the key objects known for `type`, `children` and `props`.
-    fn field_keys(&self) -> [Option<usize>; 3] {
-        [1, 2, 3].map(|i| self.0[i].map(S::Object::key_identity))
-    }
-}
-
-/// The `type`, `children` and `props` members of two nodes, seen while comparing them
-/// (by the key objects their schemas use).
-struct FieldWatch<S> {
-    keys: [[Option<usize>; 3]; 2],
-    seen: [[Option<S>; 3]; 2],
-}
-
-impl<S: Copy> Watch<S> for FieldWatch<S> {
-    #[inline]
-    fn see(&mut self, side: usize, key: usize, value: S) {
-        for (known, seen) in self.keys[side].iter().zip(&mut self.seen[side]) {
-            if *known == Some(key) {
-                *seen = Some(value);
-            }
-        }
     }
 }
 
@@ -527,25 +493,11 @@ impl Comparer {
         Ok(equal)
     }
 
-    /// JSON equality of two matched top-level nodes, raising where the reference's
-    /// comparison throws (see [`check_comparable`]); `keys` are the two schemas' node
-    /// keys.
-    pub(crate) fn compare_node<'s, S: Source<'s>>(
-        &mut self,
-        old: S,
-        new: S,
-        id: Option<S>,
-        keys: [&mut NodeKeys<'s, S>; 2],
-    ) -> Result<bool, CoreError> {
-        let [old_keys, new_keys] = keys;
-        let mut watch = FieldWatch { keys: [old_keys.field_keys(), new_keys.field_keys()], seen: [[None; 3]; 2] };
-        let equal = match old.fast_equal(new, NODE_DEPTH, self, &mut watch)? {
-            Some(equal) => equal,
-            None => self.compare_generic(old, new, NODE_DEPTH)?,
-        };
-        let [old_seen, new_seen] = watch.seen;
-        check_fields(old_keys.fields(old, old_seen)?, new_keys.fields(new, new_seen)?, id)?;
-        Ok(equal)
+    /// JSON equality of two matched top-level nodes. Nodes are compared whole: a node
+    /// without `type`, `children` or `props`, or with `null` there, is no error (where
+    /// the reference throws a `TypeError`, a defect this fixes).
+    pub(crate) fn compare_node<'s, S: Source<'s>>(&mut self, old: S, new: S) -> Result<bool, CoreError> {
+        self.compare(old, new, NODE_DEPTH)
     }
 }
 
@@ -599,113 +551,9 @@ fn member<'s, S: Source<'s>>(
     Ok(found)
 }
 
-/// JS `===` on JSON values (objects and arrays by identity); `None` is `undefined`.
-#[allow(clippy::float_cmp)]
-fn strict_equal<'s, S: Source<'s>>(a: Option<S>, b: Option<S>) -> Result<bool, CoreError> {
-    let (Some(a), Some(b)) = (a, b) else {
-        return Ok(a.is_none() && b.is_none());
-    };
-    let (ra, rb) = (a.read()?, b.read()?);
-    Ok(match (ra, rb) {
-        (Read::Null, Read::Null) => true,
-        (Read::Bool(x), Read::Bool(y)) => x == y,
-        (Read::Int(x), Read::Int(y)) => x as f64 == y as f64,
-        (Read::Int(x), Read::Float(y)) | (Read::Float(y), Read::Int(x)) => x as f64 == y,
-        (Read::Float(x), Read::Float(y)) => x == y,
-        (Read::Str(x), Read::Str(y)) => x.js_eq(&y),
-        (Read::Array(_), Read::Array(_)) | (Read::Object(_), Read::Object(_)) => a.identity() == b.identity(),
-        _ => false,
-    })
-}
-
-/// `value.length` in JS, for a non-null JSON value.
-enum Length<S> {
-    Number(f64),
-    Value(S),
-    Undefined,
-}
-
-fn js_length<'s, S: Source<'s>>(value: S) -> Result<Length<S>, CoreError> {
-    Ok(match value.read()? {
-        Read::Array(items) => Length::Number(items.len() as f64),
-        Read::Str(s) => Length::Number(s.utf16_len() as f64),
-        Read::Object(_) => value.get("length")?.map_or(Length::Undefined, Length::Value),
-        _ => Length::Undefined,
-    })
-}
-
-#[allow(clippy::float_cmp)]
-fn lengths_equal<'s, S: Source<'s>>(a: Length<S>, b: Length<S>) -> Result<bool, CoreError> {
-    let number = |l: &Length<S>| -> Result<Option<f64>, CoreError> {
-        Ok(match l {
-            Length::Number(n) => Some(*n),
-            Length::Value(v) => match v.read()? {
-                Read::Int(i) => Some(i as f64),
-                Read::Float(f) => Some(f),
-                _ => None,
-            },
-            Length::Undefined => None,
-        })
-    };
-    match (number(&a)?, number(&b)?) {
-        (Some(x), Some(y)) => Ok(x == y),
-        (Some(_), None) | (None, Some(_)) => Ok(false),
-        (None, None) => match (a, b) {
-            (Length::Undefined, Length::Undefined) => Ok(true),
-            (Length::Value(x), Length::Value(y)) => strict_equal(Some(x), Some(y)),
-            _ => Ok(false),
-        },
-    }
-}
-
 fn id_json<'s, S: Source<'s>>(id: Option<S>) -> String {
     id.and_then(|id| stringify(id, false).ok())
         .map_or_else(|| "undefined".to_owned(), |text| String::from_utf8_lossy(&text).into_owned())
-}
-
-/// Raise where the reference's `areNodesEqual` throws: it returns early when the types
-/// differ or the children counts differ, and otherwise reads `children.length` and
-/// `Object.keys(props)` of both nodes (old first).
-pub(crate) fn check_comparable<'s, S: Source<'s>>(old: S, new: S, id: Option<S>) -> Result<(), CoreError> {
-    let fields = |node: S| -> Result<[Option<S>; 3], CoreError> {
-        Ok([node.get(NODE_KEYS[1])?, node.get(NODE_KEYS[2])?, node.get(NODE_KEYS[3])?])
-    };
-    check_fields(fields(old)?, fields(new)?, id)
-}
-
-/// [`check_comparable`] on the nodes' `type`, `children` and `props`.
-fn check_fields<'s, S: Source<'s>>(old: [Option<S>; 3], new: [Option<S>; 3], id: Option<S>) -> Result<(), CoreError> {
-    let [old_type, old_children, old_props] = old;
-    let [new_type, new_children, new_props] = new;
-    // The common case, decided without reading a string: children and props that are
-    // containers on both sides leave nothing to throw on.
-    let container = |value: Option<S>| -> Result<bool, CoreError> {
-        Ok(match value {
-            Some(value) => matches!(value.shape()?, Read::Array(_) | Read::Object(_)),
-            None => false,
-        })
-    };
-    if container(old_children)? && container(new_children)? && container(old_props)? && container(new_props)? {
-        return Ok(());
-    }
-    if !strict_equal(old_type, new_type)? {
-        return Ok(());
-    }
-    let present = |value: Option<S>| -> Result<Option<S>, CoreError> {
-        match value {
-            Some(value) if !matches!(value.read()?, Read::Null) => Ok(Some(value)),
-            _ => Ok(None),
-        }
-    };
-    let fail = |field, which| -> CoreError { ErrorKind::Uncomparable { id_json: id_json(id), field, which }.into() };
-    let old_children = present(old_children)?.ok_or_else(|| fail("children", "old"))?;
-    let new_children = present(new_children)?.ok_or_else(|| fail("children", "new"))?;
-    if !lengths_equal(js_length(old_children)?, js_length(new_children)?)? {
-        return Ok(());
-    }
-    present(old_props)?.ok_or_else(|| fail("props", "old"))?;
-    present(new_props)?.ok_or_else(|| fail("props", "new"))?;
-    Ok(())
 }
 
 /// The delta from `old` to `new`.
@@ -739,19 +587,19 @@ fn walk<'s, S: Source<'s>>(old: S, new: S, old_nodes: S::Array, new_nodes: S::Ar
     let (Read::Object(old_object), Read::Object(new_object)) = (old.shape()?, new.shape()?) else {
         return Err(ErrorKind::NodesNotArray.into());
     };
-    let mut old_index = NodeIndex::build(old_nodes, "nodes")?;
-    let mut new_index = NodeIndex::build(new_nodes, "nodes")?;
+    let old_index = NodeIndex::build(old_nodes, "nodes")?;
+    let new_index = NodeIndex::build(new_nodes, "nodes")?;
     let mut comparer = Comparer::new();
     let mut added = Vec::new();
     let mut modified = Vec::new();
-    for (key, id, node) in &new_index.entries {
+    for (key, _, node) in &new_index.entries {
         match old_index.get(key).map(|entry| entry.2) {
             None => {
                 scan(*node, NODE_DEPTH)?;
                 added.push(*node);
             }
             Some(old_node) => {
-                if !comparer.compare_node(old_node, *node, *id, [&mut old_index.keys, &mut new_index.keys])? {
+                if !comparer.compare_node(old_node, *node)? {
                     modified.push(*node);
                 }
             }
@@ -942,7 +790,7 @@ fn walk_in_step<'s, S: Source<'s>>(old: S, new: S) -> Result<Option<Delta<S>>, C
     let (mut modified, mut later) = (Vec::new(), Vec::new());
     let mut cursor = 0;
     for j in 0..new_len {
-        let Some((node, id, key)) = new_node(j, &mut new_keys)? else {
+        let Some((node, _, key)) = new_node(j, &mut new_keys)? else {
             return Ok(None);
         };
         let at = match old_side.find(&key, &mut cursor)? {
@@ -959,7 +807,7 @@ fn walk_in_step<'s, S: Source<'s>>(old: S, new: S) -> Result<Option<Delta<S>>, C
         let Some(old_node) = Array::get(old_side.nodes, at)? else {
             return Ok(None);
         };
-        if !comparer.compare_node(old_node, node, id, [&mut old_side.keys, &mut new_keys])? {
+        if !comparer.compare_node(old_node, node)? {
             modified.push((j, node));
         }
     }
@@ -972,7 +820,7 @@ fn walk_in_step<'s, S: Source<'s>>(old: S, new: S) -> Result<Option<Delta<S>>, C
     let mut added_keys = FxHashSet::default();
     let settled = modified.len();
     for j in later {
-        let Some((node, id, key)) = new_node(j, &mut new_keys)? else {
+        let Some((node, _, key)) = new_node(j, &mut new_keys)? else {
             return Ok(None);
         };
         if let Some(&at) = old_side.positions.get(&key) {
@@ -982,7 +830,7 @@ fn walk_in_step<'s, S: Source<'s>>(old: S, new: S) -> Result<Option<Delta<S>>, C
             let Some(old_node) = Array::get(old_side.nodes, at)? else {
                 return Ok(None);
             };
-            if !comparer.compare_node(old_node, node, id, [&mut old_side.keys, &mut new_keys])? {
+            if !comparer.compare_node(old_node, node)? {
                 modified.push((j, node));
             }
         } else {
@@ -1089,13 +937,8 @@ mod tests {
         let old =
             v(r#"{"version":"1","nodes":[{"id":"a","p":1},{"id":"b","p":{"x":1,"y":2}},{"id":"c"}],"theme":{"t":1}}"#);
         let new = v(r#"{"version":"2","nodes":[{"id":"b","p":{"y":2,"x":1.0}},{"id":"a","p":2},{"id":"d"}]}"#);
-        let delta = calculate(&old, &new);
-        // Nodes without `type` and `children`: the reference's comparison throws.
-        assert!(delta.is_err());
-        let typed = |text: &str| v(&text.replace("{\"id\"", "{\"type\":\"T\",\"children\":[],\"props\":{},\"id\""));
-        let (old, new) = (typed(&old_text(&old)), typed(&old_text(&new)));
-        let delta = calculate(&old, &new);
-        let delta = delta.unwrap_or_else(|e| panic!("{e}"));
+        // Nodes without `type`, `children` or `props` are compared whole, like any value.
+        let delta = calculate(&old, &new).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(ids(&delta.added), ["\"d\""]);
         assert_eq!(ids(&delta.modified), ["\"a\""]);
         assert_eq!(delta.removed.iter().map(|id| id_json(*id)).collect::<Vec<_>>(), ["\"c\""]);
@@ -1120,11 +963,11 @@ mod tests {
     }
 
     #[test]
-    fn errors_where_the_reference_throws() {
-        let old = v(r#"{"nodes":[{"id":"a","type":"T","props":{}}]}"#);
-        let new = v(r#"{"nodes":[{"id":"a","type":"T","children":[],"props":{}}]}"#);
-        let err = calculate(&old, &new).err().expect("an error").to_string();
-        assert_eq!(err, "cannot compare node \"a\": 'children' is missing or null in the old schema");
+    fn partial_nodes_are_no_error() {
+        let old = v(r#"{"nodes":[{"id":"a","type":"T","props":{}},{"id":"b","props":null}]}"#);
+        let new = v(r#"{"nodes":[{"id":"a","type":"T","children":[],"props":{}},{"id":"b","props":null}]}"#);
+        let delta = calculate(&old, &new).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ids(&delta.modified), ["\"a\""]);
         let bad = v(r#"{"nodes":[1]}"#);
         let err = calculate(&bad, &new).err().expect("an error").to_string();
         assert_eq!(err, "node at $.nodes[0] must be an object, got int");

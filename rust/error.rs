@@ -123,12 +123,6 @@ pub(crate) enum ErrorKind {
         index: usize,
         type_name: String,
     },
-    /// Where the reference's node comparison throws (a missing or null field).
-    Uncomparable {
-        id_json: String,
-        field: &'static str,
-        which: &'static str,
-    },
     ModifiedNotFound {
         id_json: String,
     },
@@ -229,9 +223,6 @@ impl fmt::Display for ErrorKind {
             ErrorKind::NodesNotArray => f.write_str("schema 'nodes' must be an array"),
             ErrorKind::NodeNotObject { list, index, type_name } => {
                 write!(f, "node at $.{list}[{index}] must be an object, got {type_name}")
-            }
-            ErrorKind::Uncomparable { id_json, field, which } => {
-                write!(f, "cannot compare node {id_json}: '{field}' is missing or null in the {which} schema")
             }
             ErrorKind::ModifiedNotFound { id_json } => {
                 write!(f, "cannot apply delta: modified node {id_json} is not in the schema")

@@ -205,10 +205,6 @@ impl<'s, S: Source<'s>> Diff<'_, 's, S> {
                 continue;
             };
             let old_node = self.old_node(old_last)?;
-            let id = self.new_node(first)?.get("id")?;
-            if delta::check_comparable(old_node, node, id).is_err() {
-                return Ok(None);
-            }
             let (was, now) = (prev.hashes[old_last], next.hashes[last]);
             let same = if was.exact && now.exact {
                 was.hash == now.hash

@@ -2,9 +2,10 @@
 
 Top-level nodes are keyed by ``id`` with JS SameValueZero (``"1"`` is not ``1``, ``true``
 is not ``1``, ``1 == 1.0``, ``NaN`` equals itself; an object id is its identity) and
-compared by JSON equality (of the JSON text the values are written as). Where the
-reference's node comparison throws (it reads ``children.length`` and
-``Object.keys(props)`` of nodes whose ``type`` matches), this raises ``ProtocolError``.
+compared whole by JSON equality (of the JSON text the values are written as), so no
+node shape is an error: where the reference's comparison throws (a node without
+``type``, ``children`` or ``props``, or with ``null`` there), that is one of its
+defects, fixed here.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from lumora_fast.errors import ProtocolError
 
 from ._number import to_double
-from ._strings import js_len, js_string
+from ._strings import js_string
 from ._values import (
     ARRAY,
     BOOL,
@@ -30,7 +31,6 @@ from ._values import (
     Path,
     array_items,
     check_json,
-    get_property,
     kind_of,
     object_items,
     unsupported,
@@ -149,66 +149,6 @@ def _member(items: list[tuple[str, Any]], key: str) -> Any:
     return MISSING
 
 
-def _js_strict_equal(a: Any, b: Any) -> bool:
-    """JS ``===`` on JSON values (objects and arrays by identity)."""
-    if a is MISSING or b is MISSING:
-        return a is b
-    ka = kind_of(a)
-    if ka != kind_of(b):
-        return False
-    if ka == NUMBER:
-        return to_double(a) == to_double(b)
-    if ka == STRING:
-        return bool(a == b or js_string(a) == js_string(b))
-    if ka == BOOL:
-        return bool(a == b)
-    if ka == NULL:
-        return True
-    return a is b
-
-
-def _js_length(value: Any) -> Any:
-    """``value.length`` in JS, for a non-null JSON value."""
-    kind = kind_of(value)
-    if kind == ARRAY:
-        return len(array_items(value))
-    if kind == STRING:
-        return js_len(value)
-    if kind in (OBJECT, STRUCT):
-        return get_property(value, kind, "length")
-    return MISSING
-
-
-def _check_comparable(old: dict[str, Any], new: dict[str, Any], id_value: Any) -> None:
-    """Raise where the reference's ``areNodesEqual`` throws a TypeError.
-
-    It returns early when the types differ (``!==``) or the children counts differ;
-    otherwise it reads ``.length`` of each node's ``children`` and calls ``Object.keys``
-    on each node's ``props``, which throw for a missing or null value (old node first).
-    """
-    if not _js_strict_equal(dict.get(old, "type", MISSING), dict.get(new, "type", MISSING)):
-        return
-    lengths = []
-    for which, node in (("old", old), ("new", new)):
-        children = dict.get(node, "children", MISSING)
-        if children is MISSING or children is None:
-            raise _uncomparable(id_value, "children", which)
-        lengths.append(_js_length(children))
-    if not _js_strict_equal(lengths[0], lengths[1]):
-        return
-    for which, node in (("old", old), ("new", new)):
-        props = dict.get(node, "props", MISSING)
-        if props is MISSING or props is None:
-            raise _uncomparable(id_value, "props", which)
-
-
-def _uncomparable(id_value: Any, field: str, which: str) -> ProtocolError:
-    return ProtocolError(
-        f"cannot compare node {_id_text(id_value)}: {field!r} is missing or null "
-        f"in the {which} schema"
-    )
-
-
 def _index(nodes: Sequence[dict[str, Any]], name: str) -> dict[Hashable, list[Any]]:
     """``new Map(nodes.map(n => [n.id, n]))``: key -> [first id value, last node]."""
     index: dict[Hashable, list[Any]] = {}
@@ -241,10 +181,7 @@ def calculate_schema_delta(
 
     Raises:
         ProtocolError: A schema is not an object, its ``nodes`` is not an array, a node
-            is not an object, a value is not JSON or nests too deeply, or the
-            reference's node comparison would throw (a node in both schemas, with the
-            same ``type``, lacks ``children``, or lacks ``props`` while its children
-            counts match).
+            is not an object, or a value is not JSON or nests too deeply.
     """
     old_schema, old_nodes = _schema_nodes(old)
     new_schema, new_nodes = _schema_nodes(new)
@@ -254,12 +191,11 @@ def calculate_schema_delta(
     new_index = _index(new_nodes, "nodes")
     added: list[Any] = []
     modified: list[Any] = []
-    for key, (id_value, node) in new_index.items():
+    for key, (_, node) in new_index.items():
         entry = old_index.get(key)
         if entry is None:
             added.append(node)
             continue
-        _check_comparable(entry[1], node, id_value)
         if not json_equal(entry[1], node):
             modified.append(node)
     removed = [
