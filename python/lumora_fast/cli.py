@@ -153,16 +153,18 @@ def _describe(event: Any) -> str | None:
         return f"error: {event.message}"
     if isinstance(event, Connected):
         checksum = f", schema {event.checksum[:16]}" if event.checksum else ", no schema yet"
-        return f"connected as {event.connection_id}{checksum}"
+        resumed = ", resumed" if event.resumed else ""
+        return f"connected as {event.connection_id}{checksum}{resumed}"
     if isinstance(event, UpdateApplied):
         update = f"update #{sequence_text(event.sequence)} {event.kind}"
         if not event.success:
             return f"{update} FAILED: {event.error} (reload requested)"
         check = "checksum ok" if event.verified else "checksum not sent"
         latency = "" if event.latency_ms is None else f", latency {event.latency_ms:.1f} ms"
+        cleared = "; the server's schema error is resolved" if event.error_cleared else ""
         return (
             f"{update} {format_bytes(event.size)} applied in {event.apply_time_ms:.2f} ms"
-            f"{latency}, {check} ({(event.checksum or '')[:16]})"
+            f"{latency}, {check} ({(event.checksum or '')[:16]}){cleared}"
         )
     if isinstance(event, Disconnected):
         retry = (
@@ -360,8 +362,8 @@ async def _serve(args: argparse.Namespace, out: _Output) -> int:
         except ProtocolError as exc:
             error = ErrorEvent(message=f"{path}: {exc}", code=exc.code)
             out.event(error, _describe)
-            server.report(error)
             first = open_session(None)
+            server.report(error, first)  # devices that connect are told
         # Watch before saying where to connect: a save made right after is seen.
         watcher = SchemaWatcher(path, settle_ms=args.settle_ms, initial=data, freeze=True)
         try:
@@ -377,7 +379,7 @@ async def _serve(args: argparse.Namespace, out: _Output) -> int:
             async for item in watcher:
                 if isinstance(item, ErrorEvent):
                     out.event(item, _describe)
-                    server.report(item)
+                    server.report(item, session_id())  # and every device is told
                 else:
                     server.publish(session_id(), item)
 

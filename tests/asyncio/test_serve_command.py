@@ -125,10 +125,13 @@ async def test_serve_over_the_wire(tmp_path: Path) -> None:
             assert (ack["device_id"], ack["sequence"], ack["success"]) == ("hand-written", 1, True)
             assert ack["latency_ms"] >= 0
 
-            # A half-written file: reported, never pushed.
+            # A half-written file: reported (to the device too), never pushed.
             path.write_text(json.dumps(new)[:100], encoding="utf-8")
             error = await serve.event("error")
             assert "not pushed" in error["message"]
+            told = await receive(ws, timeout=10)
+            assert told["type"] == "error"
+            assert told["payload"]["code"] == "SCHEMA_VALIDATION_FAILED"
             try:
                 unexpected = await receive(ws, timeout=0.5)
             except TimeoutError:
@@ -142,6 +145,7 @@ async def test_serve_over_the_wire(tmp_path: Path) -> None:
             update = await receive(ws, timeout=10)
             payload = update["payload"]
             assert (payload["type"], payload["sequenceNumber"]) == ("full", 2)
+            assert payload["errorCleared"] is True  # the error above is resolved
             assert payload["schema"] == reordered
             assert payload["checksum"] == calculate_checksum(reordered)
 
@@ -195,5 +199,53 @@ async def test_session_renewal_after_a_refused_save(tmp_path: Path) -> None:
             update = await receive(ws, timeout=10)
             assert update["payload"]["checksum"] == calculate_checksum(new)
         assert serve.process.returncode is None
+    finally:
+        assert await serve.stop() == 0
+
+
+@run(timeout=60)
+async def test_an_invalid_save_reaches_every_device_and_late_joiners(tmp_path: Path) -> None:
+    """Issue 14: the error overlay, over the protocol's own ``error`` message."""
+    path = tmp_path / "app.json"
+    schema = make_schema(count=5)
+    _write(path, schema)
+    serve = await ServeProcess.start(path, "--settle-ms", "50")
+    try:
+        listening = await serve.event("listening")
+        session_id = listening["session"]
+        async with (
+            connect(listening["url"], proxy=None, compression=None) as first,
+            connect(listening["url"], proxy=None, compression=None) as second,
+        ):
+            for ws, name in ((first, "one"), (second, "two")):
+                await ws.send(connect_message(session_id, device_id=name))
+                assert (await receive(ws))["type"] == "connected"
+            path.write_text('{"version": "1.0.0",\n  "metadata": {,}}', encoding="utf-8")
+            await serve.event("error")
+            for ws in (first, second):
+                error = await receive(ws, timeout=10)
+                assert error["type"] == "error"
+                payload = error["payload"]
+                assert (payload["code"], payload["severity"], payload["recoverable"]) == (
+                    "SCHEMA_VALIDATION_FAILED",
+                    "error",
+                    True,
+                )
+                assert "not valid JSON" in payload["message"]
+                assert payload["details"] == "line 2, column 16"
+            async with connect(listening["url"], proxy=None, compression=None) as late:
+                await late.send(connect_message(session_id, device_id="late"))
+                connected = await receive(late)
+                assert connected["payload"]["initialSchema"] == schema
+                error = await receive(late, timeout=10)
+                assert error["payload"]["code"] == "SCHEMA_VALIDATION_FAILED"
+
+                new = edit(schema, 2, "fixed")
+                _write(path, new)
+                for ws in (first, second, late):
+                    update = await receive(ws, timeout=10)
+                    payload = update["payload"]
+                    assert payload["errorCleared"] is True
+                    assert payload["checksum"] == calculate_checksum(new)
     finally:
         assert await serve.stop() == 0

@@ -94,6 +94,9 @@ DEFAULT_ORIGINS: tuple[str | re.Pattern[str] | None, ...] = (
 """Accepted ``Origin`` values: none at all (native apps), or a page served from this
 machine (``http(s)://localhost``, ``127.0.0.1`` or ``[::1]``, any port)."""
 
+_POSITION = re.compile(r"\bline (\d+),? column (\d+)")
+"""Where a parse error happened, as the schema parser's messages say it."""
+
 TRY_AGAIN_LATER = 1013
 """Close code for a device that fell behind twice in a row (it reconnects)."""
 
@@ -530,10 +533,22 @@ class Server:
             session_id, sequence, len(data), devices, preserve_state=preserve_state
         )
 
-    def report(self, error: ErrorEvent) -> None:
-        """Show an error that happened outside the protocol (a refused save) on the
-        status page."""
+    def report(self, error: ErrorEvent, session_id: str | None = None) -> None:
+        """An error that happened outside the protocol: a save refused before publish.
+
+        It is shown on the status page. With ``session_id``, that session's devices are
+        sent it too (``SCHEMA_VALIDATION_FAILED``, with the line and column when the
+        message names them), and so is every device that connects before the next
+        accepted schema; see :meth:`ServerProtocol.report_schema_error`.
+        """
         self.status.report(error)
+        if session_id is not None and session_id in self.protocol.sessions:
+            found = _POSITION.search(error.message)
+            line, column = (int(found[1]), int(found[2])) if found else (None, None)
+            outputs = self.protocol.report_schema_error(
+                session_id, error.message, _now(), line=line, column=column
+            )
+            self._dispatch(outputs)
 
     def close_session(self, session_id: str) -> None:
         """End a session; its devices are closed with 1000.

@@ -272,7 +272,8 @@ class DeviceSession:
                 self.server_error = payload
             return [
                 ErrorEvent(
-                    message=f"server error ({payload.severity}): {payload.message}",
+                    message=f"server error ({payload.severity}): {payload.message}"
+                    + ("" if payload.details is UNSET else f" ({payload.details})"),
                     code=payload.code,
                     session_id=message.session_id,
                 )
