@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 from lumora_fast import (
+    apply_schema_patch,
     calculate_checksum,
     calculate_schema_delta,
+    calculate_schema_patch,
     serialize_message,
 )
 from lumora_fast.asyncio import Server, serve
@@ -87,6 +89,25 @@ def test_diff(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["diff", "--pretty", *args]) == 0
     assert json.loads(capsys.readouterr().out) == delta
     assert main(["diff", args[0], str(tmp_path / "missing.json")]) == 1
+
+
+def test_diff_patch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old = make_schema()
+    new = edit(old, 2, "changed")
+    new["theme"] = {"primary": "#000000", "opacity": float("inf")}
+    (tmp_path / "new.json").write_text(json.dumps(new).replace("Infinity", "1e400"))
+    args = [str(_write(tmp_path / "old.json", old)), str(tmp_path / "new.json")]
+    assert main(["diff", "--patch", *args]) == 0  # 1e400 is Infinity: the wire has null
+    patch = json.loads(capsys.readouterr().out)
+    assert len(patch) == len(calculate_schema_patch(old, new)) == 2
+    assert {"op": "replace", "path": "/nodes/2/props/text", "value": "changed"} in patch
+    assert {"op": "add", "path": "/theme", "value": {"primary": "#000000", "opacity": None}} in (
+        patch
+    )
+    wire = json.loads(json.dumps(new).replace("Infinity", "null"))
+    assert apply_schema_patch(old, patch) == wire
+    assert main(["diff", "--patch", "--pretty", *args]) == 0
+    assert json.loads(capsys.readouterr().out) == patch
 
 
 def test_demo(capsys: pytest.CaptureFixture[str]) -> None:

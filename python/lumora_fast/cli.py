@@ -76,6 +76,7 @@ examples:
   lumora-fast device 'ws://127.0.0.1:3000/ws?session=ID'
   lumora-fast checksum app.json          the schema checksum devices verify
   lumora-fast diff old.json new.json     the delta an incremental update carries
+  lumora-fast diff --patch old.json new.json   the JSON Patch a patch update carries
 """
 
 
@@ -483,6 +484,12 @@ def _checksum(args: argparse.Namespace, out: _Output) -> int:
 def _diff(args: argparse.Namespace, out: _Output) -> int:
     old = _read(args.old, parse_schema, "diff")
     new = _read(args.new, parse_schema, "diff")
+    if args.patch:
+        from lumora_fast import _backend, calculate_schema_patch  # noqa: PLC0415
+
+        patch = calculate_schema_patch(old, new)
+        out.line(_backend.core.dumps(patch, pretty=args.pretty).decode())
+        return 0
     delta = calculate_schema_delta(old, new)
     out.line(serialize_message(delta, pretty=args.pretty).decode())
     return 0
@@ -678,15 +685,21 @@ def _parser() -> argparse.ArgumentParser:
     diff = commands.add_parser(
         "diff",
         formatter_class=formatter,
-        help="print the delta between two schema files",
+        help="print the delta (or patch) between two schema files",
         description=_wrap(
             "Print, as JSON, the delta (added, modified, removed nodes and metadata "
-            "changes) that turns OLD into NEW: what an incremental update carries."
+            "changes) that turns OLD into NEW: what an incremental update carries. With "
+            "--patch, the RFC 6902 JSON Patch a patch update carries instead."
         ),
     )
     diff.add_argument("old", metavar="OLD", help="schema JSON file before the change")
     diff.add_argument("new", metavar="NEW", help="schema JSON file after the change")
     diff.add_argument("--pretty", action="store_true", help="indent the JSON")
+    diff.add_argument(
+        "--patch",
+        action="store_true",
+        help="print the JSON Patch (RFC 6902 operations) instead of the node delta",
+    )
     return parser
 
 
