@@ -159,7 +159,10 @@ class StatusBoard:
             session = self.server.protocol.sessions.get(event.session_id)
             devices = set(session.devices) if session is not None else set()
             for connection_id in devices:
-                self._device(connection_id).update_type = event.kind
+                # Each device got the smallest variant it takes (full, incremental, patch).
+                conn = session.devices[connection_id] if session is not None else None
+                kind = conn.last_update_type if conn is not None else None
+                self._device(connection_id).update_type = kind or event.kind
             self._add(
                 UpdateRecord(
                     session_id=event.session_id,
@@ -316,7 +319,6 @@ class StatusBoard:
 
     def _device_json(self, conn: Connection) -> dict[str, Any]:
         record = self._devices.get(conn.id)
-        update_types = getattr(conn, "update_types", None)
         return {
             "connection_id": conn.id,
             "device_id": conn.device_id,
@@ -328,13 +330,7 @@ class StatusBoard:
             "last_latency_ms": None if record is None else record.latency_ms,
             "pending": sorted(conn.pending),
             "update_type": None if record is None else record.update_type,
-            # Filled once devices negotiate their update types; the protocol's two
-            # until then.
-            "update_types": (
-                sorted(update_types, key=_type_order)
-                if update_types is not None
-                else ["full", "incremental"]
-            ),
+            "update_types": sorted(conn.update_types, key=_type_order),
         }
 
     def snapshot(self, session_id: str | None = None, *, qr: bool = False) -> dict[str, Any]:
