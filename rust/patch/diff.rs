@@ -14,7 +14,7 @@
 //! compares or scans), so that a clean result means clean input; on an error, both
 //! values are checked again in order, to raise what `check_json` would.
 
-use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::pointer::{push_index, push_token};
 use crate::canonical::string::write_json_string;
@@ -57,7 +57,14 @@ pub(crate) fn calculate_with<'s, S: Source<'s>, K: Known<S>>(
     new: S,
     known: &K,
 ) -> Result<Vec<Op<S>>, CoreError> {
-    let mut differ = Differ { ops: Vec::new(), costs: Vec::new(), path: Vec::new(), comparer: Comparer::new(), known };
+    let mut differ = Differ {
+        ops: Vec::new(),
+        costs: Vec::new(),
+        steps: Vec::new(),
+        keys: Vec::new(),
+        comparer: Comparer::new(),
+        known,
+    };
     match differ.diff(old, new, 1) {
         Ok(()) => Ok(differ.ops),
         Err(err) => {
@@ -110,9 +117,11 @@ fn lost() -> CoreError {
 /// The id keys of an array's items, if every item is an object with a scalar `id` and
 /// no two ids are equal (`SameValueZero`).
 fn ids<'s, S: Source<'s>>(array: S::Array) -> Result<Option<Vec<IdKey<'s>>>, CoreError> {
+    /// Up to this many ids are checked for repeats pairwise (no hash set to build).
+    const PAIRWISE: usize = 16;
     let len = array.len();
-    let mut keys = Vec::with_capacity(len);
-    let mut seen = FxHashSet::with_capacity_and_hasher(len, FxBuildHasher);
+    let mut keys: Vec<IdKey<'s>> = Vec::with_capacity(len);
+    let mut seen = FxHashSet::default();
     for i in 0..len {
         let node = item::<S>(array, i)?;
         if !is_dict(node)? {
@@ -125,7 +134,8 @@ fn ids<'s, S: Source<'s>>(array: S::Array) -> Result<Option<Vec<IdKey<'s>>>, Cor
             return Ok(None);
         }
         let key = id_key(Some(id))?;
-        if !seen.insert(key.clone()) {
+        let repeated = if len <= PAIRWISE { keys.contains(&key) } else { !seen.insert(key.clone()) };
+        if repeated {
             return Ok(None);
         }
         keys.push(key);
@@ -159,20 +169,78 @@ fn stable(values: &[usize]) -> Vec<usize> {
     result
 }
 
-struct Differ<'k, S, K> {
+/// One step of the pointer being diffed, made into text only when an op needs it.
+#[derive(Clone, Copy)]
+enum Step<K> {
+    Key(K),
+    Index(usize),
+}
+
+struct Differ<'s, 'k, S: Source<'s>, K> {
     ops: Vec<Op<S>>,
     /// Each op's serialized size, once asked for.
     costs: Vec<Option<usize>>,
-    /// The pointer of the pair being diffed.
-    path: Vec<u8>,
+    /// Where the pair being diffed is.
+    steps: Vec<Step<<S::Object as Object<'s, S>>::Key>>,
+    /// Pairs of distinct key objects found to hold the same code points, direct-mapped
+    /// by the first key's identity (two schemas parsed apart share no key objects, but
+    /// use the same few keys thousands of times).
+    keys: Vec<(usize, usize)>,
     comparer: Comparer,
     known: &'k K,
 }
 
-impl<'s, S: Source<'s>, K: Known<S>> Differ<'_, S, K> {
+/// Slots of the key-pair cache.
+const KEY_SLOTS: usize = 2048;
+
+fn key_slot(identity: usize) -> usize {
+    (identity as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize >> (usize::BITS - KEY_SLOTS.trailing_zeros())
+}
+
+impl<'s, S: Source<'s>, K: Known<S>> Differ<'s, '_, S, K> {
     fn push(&mut self, op: Op<S>) {
         self.ops.push(op);
         self.costs.push(None);
+    }
+
+    /// The pointer of `steps`.
+    fn pointer(&self) -> Result<Vec<u8>, CoreError> {
+        let mut out = Vec::new();
+        for step in &self.steps {
+            match *step {
+                Step::Key(key) => push_token(&mut out, S::Object::key_str(key)?.as_bytes()),
+                Step::Index(i) => push_index(&mut out, i),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The pointer of `steps` and then `last`.
+    fn pointer_to(&mut self, last: Step<<S::Object as Object<'s, S>>::Key>) -> Result<Vec<u8>, CoreError> {
+        self.steps.push(last);
+        let pointer = self.pointer();
+        self.steps.pop();
+        pointer
+    }
+
+    /// Whether two keys hold the same code points (as Python's dicts compare them).
+    fn same_key(
+        &mut self,
+        a: <S::Object as Object<'s, S>>::Key,
+        b: <S::Object as Object<'s, S>>::Key,
+    ) -> Result<bool, CoreError> {
+        let (left, right) = (S::Object::key_identity(a), S::Object::key_identity(b));
+        if left == right || self.keys.get(key_slot(left)) == Some(&(left, right)) {
+            return Ok(true);
+        }
+        let same = S::Object::key_str(a)?.as_bytes() == S::Object::key_str(b)?.as_bytes();
+        if same {
+            if self.keys.is_empty() {
+                self.keys = vec![(0, 0); KEY_SLOTS];
+            }
+            self.keys[key_slot(left)] = (left, right);
+        }
+        Ok(same)
     }
 
     fn diff(&mut self, old: S, new: S, depth: usize) -> Result<(), CoreError> {
@@ -205,7 +273,7 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'_, S, K> {
             _ => {
                 if !self.comparer.compare(old, new, depth)? {
                     let value = wire(new)?;
-                    self.push(Op::Replace { path: self.path.clone(), value });
+                    self.push(Op::Replace { path: self.pointer()?, value });
                 }
                 Ok(())
             }
@@ -213,26 +281,49 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'_, S, K> {
     }
 
     fn objects(&mut self, old: S::Object, new: S::Object, depth: usize) -> Result<(), CoreError> {
-        let base = self.path.len();
-        old.for_each_keyed(|key, value| {
-            if member_exact::<S>(new, key)?.is_none() {
-                scan(value, depth + 1)?;
-                push_token(&mut self.path, S::Object::key_str(key)?.as_bytes());
-                self.push(Op::Remove { path: self.path.clone() });
-                self.path.truncate(base);
+        // Objects parsed from similar text list their keys in the same order: walked in
+        // step, they need no lookups, and the same keys in the same order rule out
+        // removals.
+        let mut same_keys = old.len() == new.len();
+        let (mut old_cursor, mut new_cursor) = (0, 0);
+        while same_keys {
+            match (old.next_member(&mut old_cursor)?, new.next_member(&mut new_cursor)?) {
+                (Some((a, _)), Some((b, _))) => same_keys = self.same_key(a, b)?,
+                _ => break,
             }
-            Ok(())
-        })?;
+        }
+        if !same_keys {
+            old.for_each_keyed(|key, value| {
+                if member_exact::<S>(new, key)?.is_none() {
+                    scan(value, depth + 1)?;
+                    let path = self.pointer_to(Step::Key(key))?;
+                    self.push(Op::Remove { path });
+                }
+                Ok(())
+            })?;
+        }
+        let mut in_step = true;
+        let mut old_cursor = 0;
         new.for_each_keyed(|key, value| {
-            push_token(&mut self.path, S::Object::key_str(key)?.as_bytes());
-            if let Some(before) = member_exact::<S>(old, key)? {
+            let mut before = None;
+            if in_step {
+                match old.next_member(&mut old_cursor)? {
+                    Some((other, found)) if self.same_key(other, key)? => before = Some(found),
+                    _ => in_step = false,
+                }
+            }
+            if !in_step {
+                before = member_exact::<S>(old, key)?;
+            }
+            self.steps.push(Step::Key(key));
+            if let Some(before) = before {
                 self.diff(before, value, depth + 1)?;
             } else {
                 scan(value, depth + 1)?;
                 let value = wire(value)?;
-                self.push(Op::Add { path: self.path.clone(), value });
+                self.push(Op::Add { path: self.pointer()?, value });
             }
-            self.path.truncate(base);
+            self.steps.pop();
             Ok(())
         })
     }
@@ -245,7 +336,15 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'_, S, K> {
         new_ids: &[IdKey<'s>],
         depth: usize,
     ) -> Result<(), CoreError> {
-        let base = self.path.len();
+        if old_ids == new_ids {
+            // Nothing inserted, removed or moved: the items are diffed in place.
+            for j in 0..new_ids.len() {
+                self.steps.push(Step::Index(j));
+                self.diff(item::<S>(old, j)?, item::<S>(new, j)?, depth + 1)?;
+                self.steps.pop();
+            }
+            return Ok(());
+        }
         let old_len = old_ids.len();
         let old_at: FxHashMap<&IdKey<'s>, usize> = old_ids.iter().enumerate().map(|(i, k)| (k, i)).collect();
         // Each new item's old index, if it has one.
@@ -257,9 +356,8 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'_, S, K> {
         for i in (0..old_len).rev() {
             if !kept[i] {
                 scan(item::<S>(old, i)?, depth + 1)?;
-                push_index(&mut self.path, i);
-                self.push(Op::Remove { path: self.path.clone() });
-                self.path.truncate(base);
+                let path = self.pointer_to(Step::Index(i))?;
+                self.push(Op::Remove { path });
             }
         }
         // Items are tokens: a kept item its old index, an inserted one `old_len + j`.
@@ -288,25 +386,22 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'_, S, K> {
                 None => {
                     let node = item::<S>(new, j)?;
                     scan(node, depth + 1)?;
-                    push_index(&mut self.path, to);
-                    self.push(Op::Add { path: self.path.clone(), value: Some(node) });
+                    let path = self.pointer_to(Step::Index(to))?;
+                    self.push(Op::Add { path, value: Some(node) });
                 }
                 Some(at) if at != to => {
-                    push_index(&mut self.path, at);
-                    let from = self.path.clone();
-                    self.path.truncate(base);
-                    push_index(&mut self.path, to);
-                    self.push(Op::Move { from, path: self.path.clone() });
+                    let from = self.pointer_to(Step::Index(at))?;
+                    let path = self.pointer_to(Step::Index(to))?;
+                    self.push(Op::Move { from, path });
                 }
                 Some(_) => {}
             }
-            self.path.truncate(base);
         }
         for (j, pair) in pairs.iter().enumerate() {
             if let Some(i) = *pair {
-                push_index(&mut self.path, j);
+                self.steps.push(Step::Index(j));
                 self.diff(item::<S>(old, i)?, item::<S>(new, j)?, depth + 1)?;
-                self.path.truncate(base);
+                self.steps.pop();
             }
         }
         Ok(())
@@ -314,7 +409,6 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'_, S, K> {
 
     fn elementwise(&mut self, old: S::Array, new: S::Array, whole: S, depth: usize) -> Result<(), CoreError> {
         let start = self.ops.len();
-        let base = self.path.len();
         let (old_len, new_len) = (old.len(), new.len());
         let (mut head, mut tail) = (0, 0);
         if old_len != new_len {
@@ -334,22 +428,20 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'_, S, K> {
         }
         let (old_mid, new_mid) = (old_len - head - tail, new_len - head - tail);
         for i in head..head + old_mid.min(new_mid) {
-            push_index(&mut self.path, i);
+            self.steps.push(Step::Index(i));
             self.diff(item::<S>(old, i)?, item::<S>(new, i)?, depth + 1)?;
-            self.path.truncate(base);
+            self.steps.pop();
         }
         for i in (head + new_mid..head + old_mid).rev() {
             scan(item::<S>(old, i)?, depth + 1)?;
-            push_index(&mut self.path, i);
-            self.push(Op::Remove { path: self.path.clone() });
-            self.path.truncate(base);
+            let path = self.pointer_to(Step::Index(i))?;
+            self.push(Op::Remove { path });
         }
         for i in head + old_mid..head + new_mid {
             let value = item::<S>(new, i)?;
             scan(value, depth + 1)?;
-            push_index(&mut self.path, i);
-            self.push(Op::Add { path: self.path.clone(), value: wire(value)? });
-            self.path.truncate(base);
+            let path = self.pointer_to(Step::Index(i))?;
+            self.push(Op::Add { path, value: wire(value)? });
         }
         if self.ops.len() == start {
             return Ok(());
@@ -358,7 +450,7 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'_, S, K> {
         for at in start..self.ops.len() {
             each += self.cost(at)?;
         }
-        let replace = Op::Replace { path: self.path.clone(), value: Some(whole) };
+        let replace = Op::Replace { path: self.pointer()?, value: Some(whole) };
         let whole_cost = op_cost(&replace)?;
         if whole_cost < each {
             self.ops.truncate(start);

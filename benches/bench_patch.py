@@ -1,0 +1,98 @@
+"""Schema patches on (schema, mutate(schema, 10)) pairs, and the tracker that makes them.
+
+``patch tracker <size>``: ``SchemaTracker.update`` (delta + patch + checksum) beside one
+native sha256 checksum of the same new schema (issue 11: at most 1.3x on xl).
+``patch apply <size>``: ``apply_schema_patch`` of the pair's first 10 ops (issue 11: at
+most 1 ms native on xl). ``patch calculate <size>``: ``calculate_schema_patch`` beside
+Python's ``==`` on an equal copy of the schema (issue 11: no slower on large).
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+import lumora_fast as lf
+from lumora_fast import _core
+from lumora_fast import pure as pure_core
+
+from .conftest import Workloads, is_slow, measure
+
+if TYPE_CHECKING:
+    from pytest_benchmark.fixture import BenchmarkFixture
+
+CALCULATE_SIZES = ["medium", "large-tree", "large-flat"]
+TRACKER_SIZES = ["large-tree", "xl"]
+APPLY_SIZES = ["large-tree", "xl"]
+APPLY_OPS = 10
+
+
+def expected_patch(workloads: Workloads, size: str) -> list[dict[str, Any]]:
+    """The pair's patch according to the pure backend, computed once."""
+    old, new = workloads.schema(size), workloads.schema(size, mutated=True)
+    result: list[dict[str, Any]] = workloads.memo(
+        "patch", size, lambda: pure_core.calculate_schema_patch(old, new)
+    )
+    return result
+
+
+@pytest.mark.parametrize("size", CALCULATE_SIZES)
+def test_calculate_schema_patch(
+    benchmark: BenchmarkFixture, impl: ModuleType, workloads: Workloads, size: str
+) -> None:
+    old, new = workloads.schema(size), workloads.schema(size, mutated=True)
+    assert lf.calculate_schema_patch(old, new) == expected_patch(workloads, size)
+    benchmark.group = f"patch calculate {size}"
+    measure(benchmark, lambda: lf.calculate_schema_patch(old, new), slow=is_slow(impl, size))
+
+
+@pytest.mark.parametrize("size", CALCULATE_SIZES)
+def test_python_eq_on_an_equal_copy(
+    benchmark: BenchmarkFixture, workloads: Workloads, size: str
+) -> None:
+    old, copy = workloads.schema(size), workloads.fresh(size)
+    assert old == copy
+    benchmark.group = f"patch calculate {size}"
+    measure(benchmark, lambda: old == copy)
+
+
+@pytest.mark.parametrize("size", APPLY_SIZES)
+def test_apply_schema_patch(
+    benchmark: BenchmarkFixture, impl: ModuleType, workloads: Workloads, size: str
+) -> None:
+    old = workloads.schema(size)
+    patch = expected_patch(workloads, size)[:APPLY_OPS]
+    assert len(patch) == APPLY_OPS
+    applied = lf.apply_schema_patch(old, patch)
+    assert applied["nodes"] is not old["nodes"] or applied["metadata"] is not old["metadata"]
+    benchmark.group = f"patch apply {size}"
+    measure(benchmark, lambda: lf.apply_schema_patch(old, patch))
+
+
+@pytest.mark.parametrize("size", TRACKER_SIZES)
+def test_tracker_update(
+    benchmark: BenchmarkFixture, impl: ModuleType, workloads: Workloads, size: str
+) -> None:
+    old, new = workloads.schema(size), workloads.schema(size, mutated=True)
+    checksum = workloads.memo("checksum-new", size, lambda: _core.calculate_checksum(new))
+    change = lf.SchemaTracker(old).update(new)
+    assert change.checksum == checksum
+    assert change.patch == expected_patch(workloads, size)
+    benchmark.group = f"patch tracker {size}"
+
+    def setup() -> tuple[tuple[lf.SchemaTracker], dict[str, Any]]:
+        return (lf.SchemaTracker(old),), {}
+
+    rounds = 3 if is_slow(impl, size) else 10
+    benchmark.pedantic(lambda tracker: tracker.update(new), setup=setup, rounds=rounds)
+
+
+@pytest.mark.parametrize("size", TRACKER_SIZES)
+def test_native_checksum_of_new(
+    benchmark: BenchmarkFixture, workloads: Workloads, size: str
+) -> None:
+    new = workloads.schema(size, mutated=True)
+    benchmark.group = f"patch tracker {size}"
+    measure(benchmark, lambda: _core.calculate_checksum(new))
