@@ -74,7 +74,7 @@ async def in_thread(call: Callable[..., T], *args: Any) -> T:
     return await asyncio.to_thread(call, *args)
 
 
-def wait_for(driver: WebDriver, condition: Callable[[WebDriver], Any], timeout: float = 5) -> Any:
+def wait_for(driver: WebDriver, condition: Callable[[WebDriver], Any], timeout: float = 15) -> Any:
     # The page redraws its tables on every snapshot: an element read mid-redraw is stale,
     # and the next poll reads the new one.
     return WebDriverWait(
