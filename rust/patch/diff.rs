@@ -282,26 +282,10 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'s, '_, S, K> {
 
     fn objects(&mut self, old: S::Object, new: S::Object, depth: usize) -> Result<(), CoreError> {
         // Objects parsed from similar text list their keys in the same order: walked in
-        // step, they need no lookups, and the same keys in the same order rule out
-        // removals.
-        let mut same_keys = old.len() == new.len();
-        let (mut old_cursor, mut new_cursor) = (0, 0);
-        while same_keys {
-            match (old.next_member(&mut old_cursor)?, new.next_member(&mut new_cursor)?) {
-                (Some((a, _)), Some((b, _))) => same_keys = self.same_key(a, b)?,
-                _ => break,
-            }
-        }
-        if !same_keys {
-            old.for_each_keyed(|key, value| {
-                if member_exact::<S>(new, key)?.is_none() {
-                    scan(value, depth + 1)?;
-                    let path = self.pointer_to(Step::Key(key))?;
-                    self.push(Op::Remove { path });
-                }
-                Ok(())
-            })?;
-        }
+        // step, they need no lookups, and when every key met its twin in place and the
+        // sizes agree, nothing was removed. Otherwise the removals, found afterwards, go
+        // before this object's other ops (they touch no other key's pointer).
+        let start = self.ops.len();
         let mut in_step = true;
         let mut old_cursor = 0;
         new.for_each_keyed(|key, value| {
@@ -325,7 +309,23 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'s, '_, S, K> {
             }
             self.steps.pop();
             Ok(())
-        })
+        })?;
+        if in_step && old.next_member(&mut old_cursor)?.is_none() {
+            return Ok(());
+        }
+        let later = self.ops.split_off(start);
+        let later_costs = self.costs.split_off(start);
+        old.for_each_keyed(|key, value| {
+            if member_exact::<S>(new, key)?.is_none() {
+                scan(value, depth + 1)?;
+                let path = self.pointer_to(Step::Key(key))?;
+                self.push(Op::Remove { path });
+            }
+            Ok(())
+        })?;
+        self.ops.extend(later);
+        self.costs.extend(later_costs);
+        Ok(())
     }
 
     fn by_id(
