@@ -1,7 +1,9 @@
 """The schema watcher on real files in a temporary directory, every test bounded in time.
 
 Saves are read on the first filesystem event; invalid content is never yielded, and is
-reported only once the file stayed invalid for ``settle_ms``.
+reported only once the file stayed invalid for ``settle_ms``. Every test runs with both
+sources of events: inotify read on the event loop, and watchdog's observer threads (what
+macOS and Windows use).
 """
 
 from __future__ import annotations
@@ -14,12 +16,23 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from lumora_fast.asyncio import SchemaWatcher, read_schema, watch_schema
 from lumora_fast.sessions import ErrorEvent
 from tests.asyncio._helpers import run
 from tests.sessions._helpers import make_schema
 
 Item = dict[str, Any] | ErrorEvent
+
+
+@pytest.fixture(autouse=True, params=["inotify", "watchdog"])
+def notifier(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every watcher of the test (``watch_schema``'s too) uses this source of events."""
+    defaults = SchemaWatcher.__init__.__kwdefaults__
+    assert defaults is not None
+    monkeypatch.setitem(defaults, "notifier", request.param)
+    return str(request.param)
 
 
 def _dump(schema: dict[str, Any]) -> bytes:

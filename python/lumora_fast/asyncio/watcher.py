@@ -1,11 +1,12 @@
 """Watch a schema file and yield each new valid version of it, as soon as it is saved.
 
 The file is read on the first filesystem event, with no quiet period: the operating
-system's own notifications (inotify on Linux, FSEvents on macOS, ReadDirectoryChangesW
-on Windows, through ``watchdog``) wake the watcher, so an idle watcher uses no CPU and a
-save is seen within a millisecond or so. Events that arrive while the file is being
-read and parsed coalesce into one more read: a burst of saves yields the versions the
-watcher got to, and always the final one.
+system's own notifications wake the watcher, so an idle watcher uses no CPU and a save
+is seen within a fraction of a millisecond. On Linux the inotify descriptor is read by
+the event loop itself (:mod:`._inotify`: no thread between the save and the read);
+elsewhere ``watchdog`` delivers FSEvents (macOS) or ReadDirectoryChangesW (Windows).
+Events that arrive while the file is being read and parsed coalesce into one more read:
+a burst of saves yields the versions the watcher got to, and always the final one.
 
 A file caught half-written fails to parse; the watcher waits for the next event. Only a
 file still invalid once writes have stopped for ``settle_ms`` is reported, as an
@@ -27,6 +28,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Literal, TypeAlias
 
 from watchdog.events import (
     FileClosedEvent,
@@ -46,6 +48,8 @@ from lumora_fast.messages import Schema
 from lumora_fast.sessions.events import ErrorEvent
 from lumora_fast.sessions.schema import parse_schema
 
+from . import _inotify
+
 __all__ = ["SETTLE_MS", "SchemaWatcher", "read_schema", "watch_schema"]
 
 SETTLE_MS = 250
@@ -54,6 +58,8 @@ SETTLE_MS = 250
 # The events that can change the file's content. Opening and reading it (which the
 # watcher itself does) are not among them, so its own reads wake nothing.
 _EVENTS = [FileModifiedEvent, FileClosedEvent, FileCreatedEvent, FileDeletedEvent, FileMovedEvent]
+
+Notifier: TypeAlias = Literal["auto", "inotify", "watchdog"]
 
 
 def read_schema(path: str | Path) -> Schema:
@@ -99,6 +105,9 @@ class SchemaWatcher:
         freeze: Parse with ``freeze=True`` (see
             :func:`~lumora_fast.sessions.schema.parse_json`): for a server that holds
             each schema for long, so that the garbage collector does not walk it.
+        notifier: Where events come from: ``"inotify"`` read on the event loop (Linux),
+            ``"watchdog"`` (its observer threads; every system), or ``"auto"``: inotify
+            where available.
 
     Yields:
         A schema (a new valid version), or an :class:`ErrorEvent` saying why the current
@@ -112,9 +121,15 @@ class SchemaWatcher:
         settle_ms: float = SETTLE_MS,
         initial: bytes | None = None,
         freeze: bool = False,
+        notifier: Notifier = "auto",
     ) -> None:
         if settle_ms < 0:
             raise ValueError("settle_ms must be >= 0")
+        if notifier not in ("auto", "inotify", "watchdog"):
+            raise ValueError(f"unknown notifier {notifier!r}")
+        if notifier == "inotify" and not _inotify.available():
+            raise ValueError("inotify is not available on this system")
+        self.notifier: Notifier = notifier
         self.path = Path(path).resolve()
         self.settle_ms = settle_ms
         self.freeze = freeze
@@ -123,6 +138,7 @@ class SchemaWatcher:
         self._wake = asyncio.Event()
         self._stopped = asyncio.Event()
         self._observer: BaseObserver | None = None
+        self._inotify: _inotify.DirectoryWatch | None = None
 
     def start(self) -> SchemaWatcher:
         """Start watching (idempotent).
@@ -130,8 +146,15 @@ class SchemaWatcher:
         Raises:
             OSError: The file's directory cannot be watched (it does not exist, say).
         """
-        if self._observer is None:
-            handler = _Handler(str(self.path), self._wake, asyncio.get_running_loop())
+        if self._observer is not None or self._inotify is not None:
+            return self
+        loop = asyncio.get_running_loop()
+        if self.notifier == "inotify" or (self.notifier == "auto" and _inotify.available()):
+            self._inotify = _inotify.DirectoryWatch(
+                self.path.parent, self.path.name, self._wake.set, loop
+            )
+        else:
+            handler = _Handler(str(self.path), self._wake, loop)
             observer = Observer()
             observer.schedule(handler, str(self.path.parent), recursive=False, event_filter=_EVENTS)
             observer.daemon = True
@@ -139,9 +162,16 @@ class SchemaWatcher:
             self._observer = observer
         return self
 
+    def stop(self) -> None:
+        """End a running iteration (the events it waits for stop in :meth:`close`)."""
+        self._stopped.set()
+
     async def close(self) -> None:
         """Stop watching; a running iteration ends."""
         self._stopped.set()
+        if self._inotify is not None:
+            self._inotify.close()
+            self._inotify = None
         observer, self._observer = self._observer, None
         if observer is not None:
             observer.stop()
@@ -263,4 +293,4 @@ async def watch_schema(
 
 async def _stop_when(event: asyncio.Event, watcher: SchemaWatcher) -> None:
     await event.wait()
-    watcher._stopped.set()
+    watcher.stop()
