@@ -46,8 +46,13 @@ def _frame(opcode: int, payload: bytes) -> bytes:
     return header + b"\0\0\0\0" + payload
 
 
-class RawDevice(asyncio.Protocol):
+class RawDevice(asyncio.BufferedProtocol):
     """One device: handshake, ``connect``, then an ack for every ``update``.
+
+    A buffered protocol: the transport reads straight into this device's buffer, so a
+    read allocates nothing (a plain protocol gets a new ``bytes`` per read, a 256 KiB
+    allocation that is an ``mmap`` and page faults), and in ack mode the payload is
+    never copied.
 
     Args:
         hello: The ``connect`` message to send once the handshake is done.
@@ -62,7 +67,8 @@ class RawDevice(asyncio.Protocol):
         self._hello = hello
         self._ack = ack
         self._parse = parse
-        self._buffer = bytearray()
+        self._buffer = bytearray(256 * 1024)
+        self._used = 0
         self._message = bytearray()
         self._upgraded = False
         self.transport: asyncio.Transport | None = None
@@ -80,41 +86,49 @@ class RawDevice(asyncio.Protocol):
         if not self.closed.done():
             self.closed.set_result(None)
 
-    def data_received(self, data: bytes) -> None:
-        buffer = self._buffer
-        buffer += data
+    def get_buffer(self, sizehint: int) -> memoryview:
+        if len(self._buffer) - self._used < 64 * 1024:
+            self._buffer.extend(bytes(max(len(self._buffer), 64 * 1024)))
+        return memoryview(self._buffer)[self._used :]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._used += nbytes
+        buffer, size = self._buffer, self._used
+        start = 0
         if not self._upgraded:
-            end = buffer.find(b"\r\n\r\n")
+            end = buffer.find(b"\r\n\r\n", 0, size)
             if end < 0:
                 return
             if not buffer.startswith(b"HTTP/1.1 101"):
                 raise ConnectionError(bytes(buffer[: buffer.find(b"\r\n")]).decode("latin-1"))
-            del buffer[: end + 4]
+            start = end + 4
             self._upgraded = True
             assert self.transport is not None
             self.transport.write(_frame(_TEXT, self._hello))
-        start = 0
-        size = len(buffer)
         while size - start >= 2:
-            first, second = buffer[start], buffer[start + 1] & 0x7F
+            first, length = buffer[start], buffer[start + 1] & 0x7F
             head = 2
-            if second == 126:
+            if length == 126:
                 if size - start < 4:
                     break
-                (second,) = struct.unpack_from("!H", buffer, start + 2)
+                (length,) = struct.unpack_from("!H", buffer, start + 2)
                 head = 4
-            elif second == 127:
+            elif length == 127:
                 if size - start < 10:
                     break
-                (second,) = struct.unpack_from("!Q", buffer, start + 2)
+                (length,) = struct.unpack_from("!Q", buffer, start + 2)
                 head = 10
-            end = start + head + second
+            end = start + head + length
             if end > size:
+                if end - start > len(self._buffer):  # make room for the whole frame
+                    self._buffer.extend(bytes(end - start - len(self._buffer) + 64 * 1024))
                 break
             self._frame_received(first, buffer, start + head, end)
             start = end
         if start:
-            del buffer[:start]
+            remaining = size - start
+            buffer[:remaining] = buffer[start:size]
+            self._used = remaining
 
     def _frame_received(self, first: int, buffer: bytearray, start: int, end: int) -> None:
         opcode = first & 0x0F
@@ -133,18 +147,18 @@ class RawDevice(asyncio.Protocol):
             self._message += buffer[start:end]
             if not first & 0x80:
                 return
-            data = bytes(self._message)
-            self._message.clear()
-        else:
-            data = bytes(buffer[start:end])
+            buffer, start, end = self._message, 0, len(self._message)
+            self._message = bytearray()
         if not self.connected.done():
             self.connected.set_result(None)  # `connected` (or the server's error)
             return
-        if not data.startswith(_UPDATE):
+        if not buffer.startswith(_UPDATE, start, end):
             return
         if self._parse is not None:
-            self._parse(data)
-        match = _SEQUENCE.search(data, max(0, len(data) - 256)) or _SEQUENCE.search(data)
+            self._parse(bytes(buffer[start:end]))
+        match = _SEQUENCE.search(buffer, max(start, end - 256), end) or _SEQUENCE.search(
+            buffer, start, end
+        )
         assert match is not None
         ack = self._ack % (time.time_ns() // 1_000_000, match.group(1).decode())
         transport.write(_frame(_TEXT, ack.encode()))

@@ -435,3 +435,15 @@ def test_serve_binds_localhost_by_default() -> None:
     with pytest.raises(RuntimeError):
         server.port  # noqa: B018
     assert json.loads("[]") == []
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 300_000])
+def test_shared_text_frames_are_what_websockets_writes(size: int) -> None:
+    """The fan-out writes one prebuilt frame to every device: it must be the frame
+    websockets' own send_text would have written."""
+    from websockets.frames import Frame, Opcode
+
+    from lumora_fast.asyncio.server import _text_frame
+
+    data = b"x" * size
+    assert _text_frame(data) == Frame(Opcode.TEXT, data).serialize(mask=False, extensions=[])

@@ -49,6 +49,7 @@ import json
 import logging
 import re
 import socket
+import struct
 import sys
 import time
 from collections import deque
@@ -125,6 +126,19 @@ def _now() -> float:
     return time.time() * 1000.0
 
 
+def _text_frame(data: bytes) -> bytes:
+    """``data`` as one unmasked, unfragmented WebSocket text frame (RFC 6455, 5.2): what
+    websockets' ``send_text`` writes for a server with no extension negotiated."""
+    size = len(data)
+    if size < 126:
+        head = bytes((0x81, size))
+    elif size < 1 << 16:
+        head = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        head = struct.pack("!BBQ", 0x81, 127, size)
+    return head + data
+
+
 class _Peer:
     """One connection's outgoing side: an ordered queue and the task that drains it.
 
@@ -171,22 +185,29 @@ class _Peer:
 
         This skips waking the writer task, which costs more than the write itself when
         an update goes to a hundred devices; under back-pressure the writer task (and
-        with it the write deadline) takes over. Written through websockets' sans-I/O
-        protocol, as its own ``send`` does.
+        with it the write deadline) takes over. With no extension negotiated (the
+        server offers none), the frame is the same bytes for every device: it is built
+        once per message (:meth:`Server._framed`) instead of once per device, which on
+        a 163 KB update to 100 devices saves 16 MB of copying. Otherwise it is written
+        through websockets' sans-I/O protocol, as its own ``send`` does.
         """
         ws = self.ws
         transport = ws.transport
+        protocol = ws.protocol
         if (
             self.queue
             or self.sending_since is not None
-            or ws.protocol.state is not State.OPEN
+            or protocol.state is not State.OPEN
             or transport.is_closing()
             or transport.get_write_buffer_size()
         ):
             return False
-        ws.protocol.send_text(out.data)
-        for data in ws.protocol.data_to_send():
-            transport.write(data)
+        if protocol.extensions or protocol.expect_continuation_frame:
+            protocol.send_text(out.data)
+            for data in protocol.data_to_send():
+                transport.write(data)
+        else:
+            transport.write(self.server._framed(out.data))
         if out.update is not None:
             self.resync_queued = False  # a resync's full update went out
         if transport.get_write_buffer_size():
@@ -355,6 +376,7 @@ class Server:
         self._port: int | None = None
         self._ws_server: _WebSocketServer | None = None
         self._peers: dict[str, _Peer] = {}
+        self._frame: tuple[bytes, bytes] = (b"", _text_frame(b""))
         self._timer: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -683,9 +705,20 @@ class Server:
             del self._peers[connection_id]
             self._dispatch(self.protocol.connection_lost(connection_id, _now()))
 
+    def _framed(self, data: bytes) -> bytes:
+        """``data`` as a text frame; the last one is kept, since a fan-out hands the same
+        bytes object to every device in turn."""
+        last, frame = self._frame
+        if last is not data:
+            frame = _text_frame(data)
+            self._frame = (data, frame)
+        return frame
+
     def _dispatch(self, outputs: list[Output]) -> None:
         for output in outputs:
             self._handle(output)
+        if self._frame[0]:
+            self._frame = (b"", self._frame[1][:2])  # do not keep a big frame alive
 
     def _handle(self, output: Output) -> None:
         if isinstance(output, Send):
