@@ -69,6 +69,8 @@ class RawDevice(asyncio.BufferedProtocol):
         self._parse = parse
         self._buffer = bytearray(256 * 1024)
         self._used = 0
+        self._need = 0
+        """Bytes the frame at the start of the buffer needs (it is incomplete)."""
         self._message = bytearray()
         self._upgraded = False
         self.transport: asyncio.Transport | None = None
@@ -87,8 +89,11 @@ class RawDevice(asyncio.BufferedProtocol):
             self.closed.set_result(None)
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        if len(self._buffer) - self._used < 64 * 1024:
-            self._buffer.extend(bytes(max(len(self._buffer), 64 * 1024)))
+        # Grown here only: during buffer_updated the transport still holds the view.
+        free = len(self._buffer) - self._used
+        want = max(64 * 1024, self._need - self._used)
+        if free < want:
+            self._buffer.extend(bytes(want - free))
         return memoryview(self._buffer)[self._used :]
 
     def buffer_updated(self, nbytes: int) -> None:
@@ -120,8 +125,7 @@ class RawDevice(asyncio.BufferedProtocol):
                 head = 10
             end = start + head + length
             if end > size:
-                if end - start > len(self._buffer):  # make room for the whole frame
-                    self._buffer.extend(bytes(end - start - len(self._buffer) + 64 * 1024))
+                self._need = end - start  # get_buffer makes room for all of it
                 break
             self._frame_received(first, buffer, start + head, end)
             start = end
