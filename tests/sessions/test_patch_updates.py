@@ -33,7 +33,17 @@ from lumora_fast.sessions import (
 )
 from lumora_fast.sessions._history import UpdateHistory
 
-from ._helpers import T0, ack_bytes, connect_bytes, edit, join, make_schema, of, sent
+from ._helpers import (
+    T0,
+    ack_bytes,
+    connect_bytes,
+    edit,
+    join,
+    make_schema,
+    of,
+    reload_bytes,
+    sent,
+)
 
 PATCH_TYPES = ["full", "incremental", "patch"]
 
@@ -453,3 +463,50 @@ def test_the_device_tracks_the_server_error_until_cleared() -> None:
     [applied] = [e for e in events if isinstance(e, UpdateApplied)]
     assert applied.error_cleared
     assert device.server_error is None
+
+
+# ------------------------------------------------------- schema bytes, once per version
+
+
+def _vector_schemas() -> list[dict[str, Any]]:
+    """The schemas of the reference's delta vectors that a session can hold."""
+    from lumora_fast import ProtocolError
+    from lumora_fast.sessions import parse_json
+    from tests.conftest import load_vectors
+
+    schemas = []
+    for record in load_vectors("delta"):
+        for key in ("old_json", "new_json"):
+            try:
+                schema = parse_json(record[key].encode("utf-8", "surrogatepass"))
+                calculate_checksum(schema)
+            except (ProtocolError, KeyError):
+                continue
+            if isinstance(schema, dict):
+                schemas.append(schema)
+    return schemas
+
+
+def test_connected_and_full_updates_embed_the_schema_bytes_exactly() -> None:
+    """``connected`` and full updates are assembled from the schema's bytes, written once
+    per version: byte for byte what serializing the whole message gives."""
+    from lumora_fast import (
+        create_connected_message,
+        create_full_update,
+        create_update_message,
+    )
+
+    schemas = _vector_schemas()
+    assert len(schemas) > 500
+    for index, schema in enumerate(schemas):
+        server = ServerProtocol(update_interval_ms=0)
+        session = server.create_session(T0, schema, session_id=f'odd-"id",{index:04d}')
+        conn, _ = server.open(session.id, T0)
+        [send] = of(server.receive(conn, connect_bytes(session.id), T0), Send)
+        expected = create_connected_message(session.id, conn, schema, timestamp=int(T0))
+        assert send.data == serialize_message(expected)
+        [full] = of(server.receive(conn, reload_bytes(session.id), T0), Send)
+        update = create_full_update(schema, 0, True, checksum=session.checksum)
+        assert full.data == serialize_message(
+            create_update_message(session.id, update, timestamp=int(T0))
+        )

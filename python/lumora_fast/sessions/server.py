@@ -52,10 +52,10 @@ from typing import Literal
 import msgspec
 from msgspec import UNSET
 
+from lumora_fast import _backend
 from lumora_fast.builders import (
     create_connected_message,
     create_error_message,
-    create_full_update,
     create_incremental_update,
     create_patch_update,
     create_pong_message,
@@ -153,6 +153,9 @@ class Session:
     """Connected devices by connection id."""
     full_update: tuple[int, bytes] | None = None
     """The serialized full update for ``(sequence, bytes)``, reused for every resync."""
+    schema_json: tuple[int, bytes] | None = None
+    """The current schema serialized, for ``(sequence, bytes)``: written once per
+    version, and embedded in every ``connected`` and full update of that version."""
     history: UpdateHistory = field(default_factory=UpdateHistory)
     """The last updates as patch frames, for devices that resume."""
     schema_error: bytes | None = None
@@ -722,16 +725,21 @@ class ServerProtocol:
             # A second connect on the same socket: same registration, fresh state. The
             # device resets to the schema in `connected`, so older updates are moot.
             outputs += session.acks.forget(conn.id, now)
-        connected = create_connected_message(
-            conn.session_id,
-            conn.id,
-            session.schema if replay is None else None,
-            timestamp=int(now),
-            checksum_algorithms=self._algorithms,
-            update_types=advertised,
-            resumed=replay is not None,
+        connected = serialize_message(
+            create_connected_message(
+                conn.session_id,
+                conn.id,
+                None,
+                timestamp=int(now),
+                checksum_algorithms=self._algorithms,
+                update_types=advertised,
+                resumed=replay is not None,
+            )
         )
-        outputs.insert(0, Send(data=serialize_message(connected), to=conn.id))
+        if replay is None and session.schema is not None:
+            # The schema's bytes are written once per version, not once per device.
+            connected = _with_initial_schema(connected, self._schema_json(session))
+        outputs.insert(0, Send(data=connected, to=conn.id))
         if replay:
             # The missed updates, in order, as they were sent; the device owes the last.
             outputs += [Send(data=frame, to=conn.id, update=seq) for seq, frame in replay]
@@ -812,8 +820,17 @@ class ServerProtocol:
             message = create_update_message(session.id, update, timestamp=timestamp)
             return serialize_message(message)
 
-        full = frame(
-            create_full_update(schema, sequence, self.preserve_state, checksum=change.checksum)
+        schema_json = _backend.core.dumps(schema, pretty=False)
+        full = _with_schema(
+            frame(
+                SchemaUpdate(
+                    type="full",
+                    preserve_state=self.preserve_state,
+                    sequence_number=sequence,
+                    checksum=change.checksum,
+                )
+            ),
+            schema_json,
         )
         if len(full) > self.max_message_bytes:
             session.tracker = SchemaTracker(previous, algorithm=self.algorithm)
@@ -821,6 +838,7 @@ class ServerProtocol:
             return self._refuse(session, text, text, ProtocolErrorCode.UPDATE_FAILED, now)
         session.sequence = sequence
         session.full_update = (sequence, full)
+        session.schema_json = (sequence, schema_json)
         session.updates.sent(now)
         session.schema_error = None
         frames: dict[UpdateKind, bytes] = {"full": full}
@@ -901,14 +919,29 @@ class ServerProtocol:
         cached = session.full_update
         if cached is not None and cached[0] == session.sequence:
             return cached[1]
-        schema, checksum = session.tracker.schema, session.tracker.checksum
-        assert schema is not None
+        checksum = session.tracker.checksum
         assert checksum is not None
-        update = create_full_update(
-            schema, session.sequence, self.preserve_state, checksum=checksum
+        update = SchemaUpdate(
+            type="full",
+            preserve_state=self.preserve_state,
+            sequence_number=session.sequence,
+            checksum=checksum,
         )
-        data = serialize_message(create_update_message(session.id, update, timestamp=int(now)))
+        envelope = serialize_message(create_update_message(session.id, update, timestamp=int(now)))
+        data = _with_schema(envelope, self._schema_json(session))
         session.full_update = (session.sequence, data)
+        return data
+
+    @staticmethod
+    def _schema_json(session: Session) -> bytes:
+        """The current schema, serialized once per version."""
+        cached = session.schema_json
+        if cached is not None and cached[0] == session.sequence:
+            return cached[1]
+        schema = session.tracker.schema
+        assert schema is not None
+        data: bytes = _backend.core.dumps(schema, pretty=False)
+        session.schema_json = (session.sequence, data)
         return data
 
     def _rate_limited(self, conn: Connection, verdict: RateVerdict, now: float) -> list[Output]:
@@ -1038,6 +1071,28 @@ class ServerProtocol:
             f"schema refused: its full update is {size} bytes, over the "
             f"{self.max_message_bytes}-byte message limit"
         )
+
+
+_FULL_PAYLOAD = b'"payload":{"type":"full",'
+_CAPABILITIES = b',"capabilities":'
+
+
+def _with_schema(update: bytes, schema: bytes) -> bytes:
+    """A serialized full update without its schema, with ``schema`` (JSON) put where
+    ``serialize_message`` writes it: first in the payload after ``type``.
+
+    The marker cannot occur earlier: the session id before it is a JSON string, in which
+    a quote is escaped.
+    """
+    at = update.index(_FULL_PAYLOAD) + len(_FULL_PAYLOAD)
+    return b"".join((update[:at], b'"schema":', schema, b",", update[at:]))
+
+
+def _with_initial_schema(connected: bytes, schema: bytes) -> bytes:
+    """A serialized ``connected`` without ``initialSchema``, with ``schema`` put where
+    ``serialize_message`` writes it: after ``connectionId``, before ``capabilities``."""
+    at = connected.index(_CAPABILITIES)
+    return b"".join((connected[:at], b',"initialSchema":', schema, connected[at:]))
 
 
 def _oversize(data: bytes | str, limit: int) -> int | None:
