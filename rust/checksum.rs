@@ -76,33 +76,17 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// Feeds the hasher in `CHUNK`-sized pieces.
-struct HashOutput {
-    buf: Vec<u8>,
-    hasher: Hasher,
-}
-
-impl Output for HashOutput {
-    fn buf(&mut self) -> &mut Vec<u8> {
-        &mut self.buf
-    }
-
-    fn flush_if_full(&mut self) {
-        if self.buf.len() >= CHUNK {
-            self.hasher.update(&self.buf);
-            self.buf.clear();
-        }
-    }
-}
-
-/// Like [`HashOutput`], hashing on a second thread once the canonical form outgrows one
-/// chunk: SHA-256 costs a fifth of canonicalization, and overlapping the two hides it.
-/// Small schemas (one chunk) never start the thread.
-struct ThreadedHashOutput<'scope, 'env> {
-    buf: Vec<u8>,
-    scope: &'scope std::thread::Scope<'scope, 'env>,
+/// Where canonical bytes go to be hashed: the hasher itself, fed in [`CHUNK`]-sized
+/// pieces (XXH3, which runs at memory speed: a thread would cost more than it hides), or
+/// a second thread once the canonical form outgrows one [`THREAD_CHUNK`] (SHA-256 costs
+/// a fifth of canonicalization, and overlapping the two hides it; small schemas never
+/// start the thread).
+pub(crate) struct HashSink<'scope, 'env> {
+    pub(crate) buf: Vec<u8>,
+    scope: Option<&'scope std::thread::Scope<'scope, 'env>>,
     hasher: Option<Hasher>,
     worker: Option<Worker<'scope>>,
+    limit: usize,
 }
 
 struct Worker<'scope> {
@@ -115,9 +99,49 @@ struct Worker<'scope> {
     handle: std::thread::ScopedJoinHandle<'scope, Hasher>,
 }
 
-impl<'scope> ThreadedHashOutput<'scope, '_> {
+impl<'scope, 'env> HashSink<'scope, 'env> {
+    /// A sink for `algorithm`; SHA-256 hashes on a thread of `scope` once it has more
+    /// than one chunk.
+    pub(crate) fn new(algorithm: Algorithm, scope: &'scope std::thread::Scope<'scope, 'env>) -> Self {
+        let threaded = algorithm == Algorithm::Sha256;
+        HashSink {
+            buf: Vec::with_capacity(if threaded { 4096 } else { CHUNK + 4096 }),
+            scope: threaded.then_some(scope),
+            hasher: Some(Hasher::new(algorithm)),
+            worker: None,
+            limit: if threaded { THREAD_CHUNK } else { CHUNK },
+        }
+    }
+
+    /// Whether the buffer should be handed over ([`HashSink::flush`]) between values.
+    #[inline]
+    pub(crate) fn full(&self) -> bool {
+        self.buf.len() >= self.limit
+    }
+
+    /// Hash the buffer (inline, or on the thread, started on first use) and empty it.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn flush(&mut self) {
+        let Some(scope) = self.scope else {
+            if let Some(hasher) = self.hasher.as_mut() {
+                hasher.update(&self.buf);
+            }
+            self.buf.clear();
+            return;
+        };
+        if self.worker.is_none() {
+            self.worker = self.start(scope);
+        }
+        let Some(worker) = &self.worker else { return };
+        let next = worker.spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(THREAD_CHUNK + 4096));
+        let full = std::mem::replace(&mut self.buf, next);
+        // A send fails only if the worker died; `finish` reports it.
+        let _ = worker.chunks.send(full);
+    }
+
     /// The hasher with every byte written so far.
-    fn finish(mut self) -> Result<Hasher, CoreError> {
+    pub(crate) fn finish(mut self) -> Result<Hasher, CoreError> {
         let Some(worker) = self.worker.take() else {
             let mut hasher = self.hasher.take().ok_or_else(CoreError::hasher_lost)?;
             hasher.update(&self.buf);
@@ -132,11 +156,11 @@ impl<'scope> ThreadedHashOutput<'scope, '_> {
         Ok(hasher)
     }
 
-    fn start(&mut self) -> Option<Worker<'scope>> {
+    fn start(&mut self, scope: &'scope std::thread::Scope<'scope, 'env>) -> Option<Worker<'scope>> {
         let mut hasher = self.hasher.take()?;
         let (chunks, queue) = sync_channel::<Vec<u8>>(QUEUED_CHUNKS);
         let (recycle, spare) = channel::<Vec<u8>>();
-        let handle = self.scope.spawn(move || {
+        let handle = scope.spawn(move || {
             for mut chunk in queue {
                 hasher.update(&chunk);
                 chunk.clear();
@@ -149,32 +173,16 @@ impl<'scope> ThreadedHashOutput<'scope, '_> {
     }
 }
 
-impl Output for ThreadedHashOutput<'_, '_> {
+impl Output for HashSink<'_, '_> {
     fn buf(&mut self) -> &mut Vec<u8> {
         &mut self.buf
     }
 
     #[inline]
     fn flush_if_full(&mut self) {
-        if self.buf.len() >= THREAD_CHUNK {
-            self.hand_over();
+        if self.full() {
+            self.flush();
         }
-    }
-}
-
-impl ThreadedHashOutput<'_, '_> {
-    /// Send the full buffer to the worker (started on first use) and take a spare one.
-    #[cold]
-    #[inline(never)]
-    fn hand_over(&mut self) {
-        if self.worker.is_none() {
-            self.worker = self.start();
-        }
-        let Some(worker) = &self.worker else { return };
-        let next = worker.spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(THREAD_CHUNK + 4096));
-        let full = std::mem::replace(&mut self.buf, next);
-        // A send fails only if the worker died; `finish` reports it.
-        let _ = worker.chunks.send(full);
     }
 }
 
@@ -208,21 +216,8 @@ pub(crate) fn canonical_json<'s, S: Source<'s>>(schema: S) -> Result<Vec<u8>, Co
 
 /// The checksum of `schema`: 64 hex digits for SHA-256, `xxh3:` + 32 for XXH3-128.
 pub(crate) fn checksum<'s, S: Source<'s>>(schema: S, algorithm: Algorithm) -> Result<String, CoreError> {
-    if algorithm == Algorithm::Xxh3 {
-        // XXH3 runs at memory speed: a thread would cost more than it hides.
-        let mut out = HashOutput { buf: Vec::with_capacity(CHUNK + 4096), hasher: Hasher::new(algorithm) };
-        write_canonical(schema, &mut out)?;
-        let HashOutput { buf, mut hasher } = out;
-        hasher.update(&buf);
-        return Ok(hasher.finish());
-    }
     std::thread::scope(|scope| {
-        let mut out = ThreadedHashOutput {
-            buf: Vec::with_capacity(4096),
-            scope,
-            hasher: Some(Hasher::new(algorithm)),
-            worker: None,
-        };
+        let mut out = HashSink::new(algorithm, scope);
         let written = write_canonical(schema, &mut out);
         let hasher = out.finish();
         written?;

@@ -1,79 +1,176 @@
 //! The server's schema tracker: each new schema costs one walk.
 //!
 //! The walk writes the schema's canonical JSON into the checksum hasher and, on the side,
-//! hashes the canonical bytes of every node and of every other top-level member with
-//! XXH3-128. Comparing those hashes with the previous schema's gives the delta (equal
-//! canonical bytes is JSON equality, except for `__proto__` keys, which the canonical
-//! form drops: nodes holding one are compared directly), and tells whether applying the
-//! delta on a device reproduces the new schema exactly (equal canonical bytes, part by
-//! part, is an equal checksum).
+//! hashes with XXH3-128 every object that is an array item (nodes, children, at any
+//! depth) and every top-level member. The hashes nest (Merkle-style): a capture's stream
+//! is its canonical bytes with each nested capture replaced by a marker byte and that
+//! capture's hash, so every byte is copied and hashed once. Equal hashes are equal canonical bytes,
+//! which is JSON equality unless the part is marked inexact (see [`Output::inexact`]).
+//!
+//! Comparing the node and member hashes with the previous schema's gives the delta, and
+//! tells whether applying the delta on a device reproduces the new schema exactly (equal
+//! canonical bytes, part by part, is an equal checksum). The hashes of every array item,
+//! kept by identity, let the patch diff skip the subtrees that did not change
+//! ([`diff::Known`]).
+//!
+//! # Identities of the previous schema
+//!
+//! The previous schema's hashes are looked up by the address of its objects. The caller
+//! (the `SchemaTracker` binding) holds the previous schema object, so none of its objects
+//! is freed and no address is reused while it is current. A hash is only data: a lookup
+//! never dereferences anything, so a caller that modifies a schema after handing it over
+//! (the API forbids it) can make the patch describe the content the schema had when it
+//! was hashed (what devices were sent), never make the walk unsound. Devices verify the
+//! checksum a patch update carries and reload on a mismatch.
 
 use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::xxh3_128;
 
-use crate::canonical::{Output, Writer};
-use crate::checksum::{Algorithm, Hasher, check_schema};
+use crate::canonical::{Capture, Output, Writer};
+use crate::checksum::{Algorithm, HashSink, check_schema};
 use crate::delta::{self, Delta, IdKey, META_KEYS, NODE_DEPTH, id_key};
 use crate::error::{CoreError, ErrorKind};
+use crate::patch::diff::{self, Known, Op};
 use crate::value::{Array, Source};
 
-const CHUNK: usize = 64 * 1024;
-
-/// The canonical hash of one part of a schema; `exact` is false when a `__proto__` key
-/// was dropped from it (its canonical form then hides a difference JSON equality sees).
+/// The canonical hash of one part of a schema; `exact` is false when its canonical form
+/// hides a difference JSON equality or a patch sees (see [`Output::inexact`]).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct PartHash {
     hash: u128,
     exact: bool,
 }
 
-/// Streams canonical JSON into the checksum hasher, capturing part hashes on the side.
-struct TrackerOutput {
-    buf: Vec<u8>,
-    hasher: Hasher,
-    side: Xxh3,
-    /// Where in `buf` the active capture's unhashed bytes begin.
-    capture_from: Option<usize>,
-    exact: bool,
+/// Precedes a nested capture's hash in its parent's stream: never a byte of canonical
+/// JSON (UTF-8), so the stream tells text and nested hashes apart.
+const NESTED: u8 = 0xFF;
+
+/// Streams canonical JSON into the checksum hasher, hashing captures on the side.
+struct TrackerOutput<'scope, 'env> {
+    sink: HashSink<'scope, 'env>,
+    /// One stream per open capture, innermost last (the first `open` are in use; the
+    /// rest keep their buffers for reuse). Each byte the writer emits is hashed once, when
+    /// its innermost capture ends: straight from the buffer if it is all there (a capture
+    /// with nothing nested), else from the stream it was copied into.
+    streams: Vec<Stream>,
+    open: usize,
+    /// Where in the buffer the bytes not yet in the innermost capture's stream begin.
+    from: usize,
     nodes: Vec<PartHash>,
     members: Vec<(Vec<u8>, PartHash)>,
+    /// The exact hashes (see [`known_hash`]) of every array item that is an object and
+    /// of every top-level member but `metadata` (whose hash has `generatedAt` zeroed), by
+    /// identity.
+    known: FxHashMap<usize, u64>,
 }
 
-impl Output for TrackerOutput {
+#[derive(Default)]
+struct Stream {
+    bytes: Vec<u8>,
+    /// Nothing it holds hides a difference (see [`Output::inexact`]).
+    exact: bool,
+    /// A capture was nested in it.
+    nested: bool,
+}
+
+/// A capture with nothing nested and fewer canonical bytes than this is left out of the
+/// patch diff's map: diffing it costs less than a map entry for every such item would.
+const SMALL: usize = 256;
+
+/// What the patch diff compares of an exact part: 64 bits of its hash, so that the map of
+/// every array item of a large schema stays small enough to be built in passing.
+fn known_hash(part: PartHash) -> Option<u64> {
+    part.exact.then_some(part.hash as u64)
+}
+
+impl TrackerOutput<'_, '_> {
+    /// Move the bytes written since `from` into the innermost open capture's stream.
+    #[inline]
+    fn catch_up(&mut self) {
+        let buf = &self.sink.buf;
+        if let Some(stream) = self.open.checked_sub(1).and_then(|top| self.streams.get_mut(top)) {
+            stream.bytes.extend_from_slice(buf.get(self.from..).unwrap_or_default());
+        }
+        self.from = buf.len();
+    }
+}
+
+impl Output for TrackerOutput<'_, '_> {
     fn buf(&mut self) -> &mut Vec<u8> {
-        &mut self.buf
+        &mut self.sink.buf
     }
 
+    #[inline]
     fn flush_if_full(&mut self) {
-        if self.buf.len() >= CHUNK {
-            if let Some(from) = self.capture_from.as_mut() {
-                self.side.update(&self.buf[*from..]);
-                *from = 0;
-            }
-            self.hasher.update(&self.buf);
-            self.buf.clear();
+        if self.sink.full() {
+            self.catch_up();
+            self.sink.flush();
+            self.from = 0;
         }
     }
 
+    #[inline]
     fn capture_start(&mut self) {
-        self.side.reset();
-        self.capture_from = Some(self.buf.len());
-        self.exact = true;
+        self.catch_up();
+        if let Some(parent) = self.open.checked_sub(1).and_then(|top| self.streams.get_mut(top)) {
+            parent.nested = true;
+        }
+        if let Some(stream) = self.streams.get_mut(self.open) {
+            stream.bytes.clear();
+            stream.exact = true;
+            stream.nested = false;
+        } else {
+            self.streams.push(Stream { bytes: Vec::new(), exact: true, nested: false });
+        }
+        self.open += 1;
     }
 
-    fn capture_end(&mut self, key: Option<&[u8]>) {
-        if let Some(from) = self.capture_from.take() {
-            self.side.update(&self.buf[from..]);
+    #[inline]
+    fn capture_end(&mut self, what: Capture<'_>) {
+        let Some(top) = self.open.checked_sub(1) else { return };
+        let Some(stream) = self.streams.get_mut(top) else { return };
+        let tail = self.sink.buf.get(self.from..).unwrap_or_default();
+        self.from = self.sink.buf.len();
+        let (hash, small) = if stream.bytes.is_empty() {
+            (xxh3_128(tail), !stream.nested && tail.len() < SMALL)
+        } else {
+            stream.bytes.extend_from_slice(tail);
+            (xxh3_128(&stream.bytes), false)
+        };
+        let part = PartHash { hash, exact: stream.exact };
+        self.open = top;
+        if let Some(parent) = top.checked_sub(1).and_then(|at| self.streams.get_mut(at)) {
+            parent.bytes.push(NESTED);
+            parent.bytes.extend_from_slice(&part.hash.to_le_bytes());
+            parent.exact &= part.exact;
         }
-        let part = PartHash { hash: self.side.digest128(), exact: self.exact };
-        match key {
-            Some(key) => self.members.push((key.to_vec(), part)),
-            None => self.nodes.push(part),
+        match what {
+            Capture::Member(key, identity) => {
+                self.members.push((key.to_vec(), part));
+                if key != b"metadata"
+                    && let Some(hash) = known_hash(part)
+                {
+                    self.known.insert(identity, hash);
+                }
+            }
+            Capture::Node(identity) => {
+                self.nodes.push(part);
+                if let (Some(identity), Some(hash)) = (identity, known_hash(part)) {
+                    self.known.insert(identity, hash);
+                }
+            }
+            Capture::Element(identity) => {
+                if !small && let Some(hash) = known_hash(part) {
+                    self.known.insert(identity, hash);
+                }
+            }
         }
     }
 
-    fn dropped_proto(&mut self) {
-        self.exact = false;
+    fn inexact(&mut self) {
+        if let Some(stream) = self.open.checked_sub(1).and_then(|top| self.streams.get_mut(top)) {
+            stream.exact = false;
+        }
     }
 }
 
@@ -84,6 +181,8 @@ pub(crate) struct TrackerState {
     /// `None` when the schema's `nodes` is not an array of objects (no delta possible).
     nodes: Option<Nodes>,
     members: Vec<(Vec<u8>, PartHash)>,
+    /// The hashes of the schema's array items and members, by identity (module docs).
+    known: FxHashMap<usize, u64>,
 }
 
 struct Nodes {
@@ -101,41 +200,63 @@ pub(crate) struct Change<S> {
     pub(crate) delta: Option<Delta<S>>,
     /// Applying `delta` to the previous schema yields the new schema's checksum.
     pub(crate) incremental: bool,
+    /// The patch from the previous schema (`calculate_schema_patch`); `None` for the first.
+    pub(crate) patch: Option<Vec<Op<S>>>,
 }
 
 fn member<'a>(members: &'a [(Vec<u8>, PartHash)], key: &str) -> Option<&'a PartHash> {
     members.iter().find(|(k, _)| k == key.as_bytes()).map(|(_, h)| h)
 }
 
-/// Make `new` current: its checksum, and the delta from `previous` (the state and a view
-/// of the schema it describes).
+/// The two schemas' hashes, as the patch diff asks for them.
+struct Hashes<'a> {
+    old: &'a FxHashMap<usize, u64>,
+    new: &'a FxHashMap<usize, u64>,
+}
+
+impl<'s, S: Source<'s>> Known<S> for Hashes<'_> {
+    #[inline]
+    fn equal(&self, old: S, new: S) -> bool {
+        match (self.old.get(&old.identity()), self.new.get(&new.identity())) {
+            (Some(a), Some(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// Make `new` current: its checksum, and the delta and patch from `previous` (the state
+/// and a view of the schema it describes).
 pub(crate) fn update<'s, S: Source<'s>>(
     previous: Option<(&TrackerState, S)>,
     new: S,
     algorithm: Algorithm,
 ) -> Result<(Change<S>, TrackerState), CoreError> {
     check_schema(new)?;
-    let mut out = TrackerOutput {
-        buf: Vec::with_capacity(CHUNK + 4096),
-        hasher: Hasher::new(algorithm),
-        side: Xxh3::new(),
-        capture_from: None,
-        exact: true,
-        nodes: Vec::new(),
-        members: Vec::new(),
-    };
-    Writer::for_tracker(&mut out).value(new)?;
-    let TrackerOutput { buf, mut hasher, nodes: node_hashes, members, .. } = out;
-    hasher.update(&buf);
-    let checksum = hasher.finish();
+    let capacity = previous.map_or(0, |(state, _)| state.known.len());
+    let (checksum, node_hashes, members, known) = std::thread::scope(|scope| {
+        let mut out = TrackerOutput {
+            sink: HashSink::new(algorithm, scope),
+            streams: Vec::new(),
+            open: 0,
+            from: 0,
+            nodes: Vec::new(),
+            members: Vec::new(),
+            known: FxHashMap::with_capacity_and_hasher(capacity, FxBuildHasher),
+        };
+        let written = Writer::for_tracker(&mut out).value(new);
+        let TrackerOutput { sink, nodes, members, known, .. } = out;
+        let hasher = sink.finish();
+        written?;
+        Ok::<_, CoreError>((hasher?.finish(), nodes, members, known))
+    })?;
 
     let new_nodes = delta::schema_nodes(new).ok();
     let nodes = match new_nodes {
         Some(array) => Some(index_nodes::<S>(array, node_hashes)?),
         None => None,
     };
-    let state = TrackerState { checksum: checksum.clone(), nodes, members };
-    let mut change = Change { checksum, delta: None, incremental: false };
+    let state = TrackerState { checksum: checksum.clone(), nodes, members, known };
+    let mut change = Change { checksum, delta: None, incremental: false, patch: None };
     if let (Some((prev, old)), Some(new_array)) = (previous, new_nodes)
         && let (Some(prev_nodes), Some(new_state_nodes)) = (&prev.nodes, &state.nodes)
         // The previous schema is the caller's object: if it was changed since, no delta.
@@ -147,6 +268,10 @@ pub(crate) fn update<'s, S: Source<'s>>(
             change.delta = Some(delta);
             change.incremental = incremental;
         }
+    }
+    if let Some((prev, old)) = previous {
+        let known = Hashes { old: &prev.known, new: &state.known };
+        change.patch = Some(diff::calculate_with(old, new, &known)?);
     }
     Ok((change, state))
 }

@@ -491,3 +491,74 @@ def test_patches_are_small_next_to_deltas() -> None:
 
 def test_vectors_are_loaded() -> None:
     assert len(load_vectors("delta")) > 100
+
+
+# ------------------------------------------------- the tracker's patch (hashed subtrees)
+
+# Pairs of values JSON equality (and the canonical form) cannot tell apart, though a
+# patch can: ids under SameValueZero, keys by code points. The native tracker skips
+# subtrees whose canonical hashes agree, so each of these must make a hash inexact.
+_TWINS: list[tuple[Any, Any]] = [
+    (float("nan"), None),
+    (float("inf"), None),
+    (float("-inf"), float("nan")),
+    ("\ud83d\ude00", "😀"),
+    (1, 1.0),
+    (0, -0.0),
+    ("a", "a"),
+]
+_TWIN_KEYS = [("\ud83d\ude00", "😀"), ("__proto__", "__proto__"), ("k", "k")]
+
+
+@st.composite
+def twin_trees(draw: st.DrawFn) -> Pair:
+    """A schema of nested id'd arrays, and a copy with some values swapped for twins."""
+    counter = iter(range(10**6))
+
+    def node(depth: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        n = next(counter)
+        a_id, b_id = draw(st.sampled_from([*_TWINS, (f"n{n}", f"n{n}")]))
+        a_value, b_value = draw(st.sampled_from(_TWINS))
+        a_key, b_key = draw(st.sampled_from(_TWIN_KEYS))
+        a: dict[str, Any] = {"id": a_id, "props": {a_key: a_value, "n": n}}
+        b: dict[str, Any] = {"id": b_id, "props": {b_key: b_value, "n": n}}
+        if draw(st.booleans()):  # key order is no difference
+            b = dict(reversed(list(b.items())))
+        if depth < 3:
+            pairs = [node(depth + 1) for _ in range(draw(st.integers(0, 3)))]
+            a["children"] = [x for x, _ in pairs]
+            b["children"] = [y for _, y in pairs]
+        if draw(st.integers(0, 5)) == 0:  # a real change, so that not all is equal
+            b["props"]["edited"] = n
+        return a, b
+
+    pairs = [node(0) for _ in range(draw(st.integers(1, 4)))]
+    old = {"version": "1", "metadata": {}, "nodes": [x for x, _ in pairs]}
+    new = {"version": "1", "metadata": {}, "nodes": [y for _, y in pairs]}
+    return old, new
+
+
+@BACKENDS
+@given(pair=twin_trees(), algorithm=st.sampled_from(["sha256", "xxh3"]))
+def test_tracker_patch_is_the_oracles_on_twins(
+    core: ModuleType, pair: Pair, algorithm: lf.ChecksumAlgorithm
+) -> None:
+    old, new = pair
+    tracker = core.SchemaTracker(algorithm)
+    tracker.update(old)
+    # Twice, so that the second diff runs between two hashed schemas both ways.
+    for before, after in [(old, new), (new, old)]:
+        expected = pure.calculate_schema_patch(before, after)
+        checksum, _, _, patch = tracker.update(after)
+        assert checksum == pure.calculate_checksum(after, algorithm)
+        assert same(patch, expected), (patch, expected)
+
+
+@BACKENDS
+def test_tracker_patch_on_large_presets(core: ModuleType) -> None:
+    old = preset_schema("medium", "tree", 7)
+    new = mutate(old, 10, 3)
+    tracker = core.SchemaTracker()
+    assert tracker.update(old)[3] is None
+    for before, after in [(old, new), (new, old), (old, copy.deepcopy(old))]:
+        assert same(tracker.update(after)[3], pure.calculate_schema_patch(before, after))

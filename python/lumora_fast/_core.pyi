@@ -135,7 +135,7 @@ class SchemaTracker:
     """The server's schema tracker: each update walks the new schema once.
 
     It keeps the current schema object (do not modify it afterwards) and the canonical
-    hashes of its nodes and top-level members.
+    hashes of its array items (at any depth) and top-level members.
     """
 
     def __new__(cls, algorithm: Literal["sha256", "xxh3"] = "sha256") -> SchemaTracker: ...
@@ -149,12 +149,20 @@ class SchemaTracker:
 
     def update(
         self, schema: object, /
-    ) -> tuple[str, tuple[list[Any], list[Any], list[Any], dict[str, Any] | None] | None, bool]:
-        """Make ``schema`` current: ``(checksum, delta, incremental)``.
+    ) -> tuple[
+        str,
+        tuple[list[Any], list[Any], list[Any], dict[str, Any] | None] | None,
+        bool,
+        list[dict[str, Any]] | None,
+    ]:
+        """Make ``schema`` current: ``(checksum, delta, incremental, patch)``.
 
         ``delta`` is what ``calculate_schema_delta(previous, schema)`` returns, or
         ``None`` for the first schema and where that function would raise;
         ``incremental`` is whether applying it to the previous schema yields the new
-        schema's checksum. Raises ``ProtocolError`` where ``calculate_checksum`` would
-        (the tracker is then unchanged).
+        schema's checksum; ``patch`` is ``calculate_schema_patch(previous, schema)``
+        (``None`` for the first schema), computed from the same walk: subtrees whose
+        hashes did not change are skipped. Raises ``ProtocolError`` where
+        ``calculate_checksum`` or ``calculate_schema_patch`` would (the tracker is then
+        unchanged).
         """

@@ -5,8 +5,10 @@
 checksum, and whether applying the delta on a device reproduces the new schema exactly
 (DESIGN.md's law); when it does not, the server must send a full update (or the patch,
 to a device that asked for patches: a patch always reproduces the new schema). The
-native tracker keeps the canonical hashes of the current schema's nodes, so an update
-walks the new schema once (the checksum and the delta come out of the same walk).
+native tracker keeps the canonical hashes of the current schema's array items (nodes,
+children...) and top-level members, so an update walks the new schema once: the checksum,
+the delta and the hashes come out of the same walk, and the patch diff skips every
+subtree whose hash did not change.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from msgspec import UNSET, Struct
 from . import _backend
 from .checksum import ChecksumAlgorithm
 from .messages import MetadataChanges, Schema, SchemaDelta
-from .patch import calculate_schema_patch
 
 __all__ = ["SchemaChange", "SchemaTracker"]
 
@@ -46,7 +47,10 @@ class SchemaTracker:
     """Tracks the current schema of a hot-reload session.
 
     The tracker keeps a reference to the current schema: do not modify a schema after
-    handing it to :meth:`update`.
+    handing it to :meth:`update`. (The native tracker remembers the hashes of its
+    subtrees: the next patch would describe the change from the schema as it was when
+    handed over, which is what devices were sent; a device that ends up with another
+    checksum reloads.)
 
     Args:
         schema: The initial schema, if any.
@@ -83,9 +87,7 @@ class SchemaTracker:
                 value that is not JSON, nesting too deep). The tracker keeps its
                 previous schema.
         """
-        previous = self._core.schema
-        checksum, raw, incremental = self._core.update(schema)
-        patch = None if previous is None else calculate_schema_patch(previous, schema)
+        checksum, raw, incremental, patch = self._core.update(schema)
         delta = None
         if raw is not None:
             added, modified, removed, changes = raw

@@ -235,7 +235,7 @@ impl SchemaTracker {
         self.current.as_ref().map(|(_, state)| state.checksum.clone())
     }
 
-    /// Make `schema` current: `(checksum, delta or None, incremental)`.
+    /// Make `schema` current: `(checksum, delta or None, incremental, patch or None)`.
     #[pyo3(signature = (schema, /))]
     fn update<'py>(&mut self, py: Python<'py>, schema: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
         let ctx = Ctx::new(py)?;
@@ -246,12 +246,17 @@ impl SchemaTracker {
             Some(delta) => delta_tuple(py, delta)?.into_any(),
             None => py.None().into_bound(py),
         };
+        let patch = match &change.patch {
+            Some(ops) => patch::op_list(py, ops)?.into_any(),
+            None => py.None().into_bound(py),
+        };
         let result = PyTuple::new(
             py,
             [
                 PyString::new(py, &change.checksum).into_any(),
                 delta,
                 pyo3::types::PyBool::new(py, change.incremental).to_owned().into_any(),
+                patch,
             ],
         )?;
         drop(old);

@@ -26,16 +26,28 @@ pub(crate) trait Output {
     fn flush_if_full(&mut self) {}
 
     /// With [`Writer::for_tracker`]: the bytes written from here to the matching
-    /// `capture_end` are one top-level member's value, or one node of `nodes`.
+    /// `capture_end` are one value the tracker hashes (see [`Capture`]). Captures nest.
     fn capture_start(&mut self) {}
 
-    /// Ends the capture `capture_start` began: `key` names the top-level member, or is
-    /// `None` for a node.
-    fn capture_end(&mut self, _key: Option<&[u8]>) {}
+    /// Ends the innermost capture `capture_start` began.
+    fn capture_end(&mut self, _what: Capture<'_>) {}
 
-    /// A `__proto__` key was dropped inside the value being captured: its canonical form
-    /// no longer tells everything about it.
-    fn dropped_proto(&mut self) {}
+    /// Inside the captures open now, something was written whose canonical form does not
+    /// tell everything JSON equality or a patch sees about it: a dropped `__proto__` key,
+    /// a key or string holding surrogates, a non-finite number (written `null`), an object
+    /// that is not a plain dict.
+    fn inexact(&mut self) {}
+}
+
+/// What a capture held (with [`Writer::for_tracker`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Capture<'a> {
+    /// A top-level member's value other than `nodes`: its key, and the value's identity.
+    Member(&'a [u8], usize),
+    /// An item of the top-level `nodes` array, and its identity if it is an object.
+    Node(Option<usize>),
+    /// Any other array item that is an object, by identity.
+    Element(usize),
 }
 
 impl Output for Vec<u8> {
@@ -284,8 +296,18 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
             Read::Bool(true) => self.out.buf().extend_from_slice(b"true"),
             Read::Bool(false) => self.out.buf().extend_from_slice(b"false"),
             Read::Int(i) => number::write_i64(self.out.buf(), i),
-            Read::Float(f) => self.floats.write(self.out.buf(), f),
-            Read::Str(s) => write_json_string(self.out.buf(), &s),
+            Read::Float(f) => {
+                if self.capture && !f.is_finite() {
+                    self.out.inexact();
+                }
+                self.floats.write(self.out.buf(), f);
+            }
+            Read::Str(s) => {
+                if self.capture && s.is_wtf8() {
+                    self.out.inexact();
+                }
+                write_json_string(self.out.buf(), &s);
+            }
             Read::Array(items) => {
                 self.enter()?;
                 self.array(items)?;
@@ -293,6 +315,9 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
             }
             Read::Object(object) => {
                 self.enter()?;
+                if self.capture && !v.is_dict() {
+                    self.out.inexact();
+                }
                 let mark = self.keys.mark();
                 match self.mode {
                     Mode::Stringify { .. } => self.object_in_order(object)?,
@@ -340,20 +365,33 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
         self.out.buf().push(b'[');
         let mut count = 0;
         let nodes = std::mem::take(&mut self.in_nodes);
+        let capture = self.capture;
         items.for_each(|i, item| {
             self.separator(i);
-            if nodes {
-                self.out.capture_start();
-            }
-            self.value(item).map_err(|e| e.within(Seg::Index(i)))?;
-            if nodes {
-                self.out.capture_end(None);
+            if capture {
+                self.captured_item(item, nodes).map_err(|e| e.within(Seg::Index(i)))?;
+            } else {
+                self.value(item).map_err(|e| e.within(Seg::Index(i)))?;
             }
             self.out.flush_if_full();
             count = i + 1;
             Ok(())
         })?;
         self.close(count, b']');
+        Ok(())
+    }
+
+    /// An array item, captured when it is an object or an item of the top-level `nodes`.
+    #[inline(never)]
+    fn captured_item(&mut self, item: S, node: bool) -> Result<(), CoreError> {
+        let object = matches!(item.shape(), Ok(Read::Object(_)));
+        if !node && !object {
+            return self.value(item);
+        }
+        self.out.capture_start();
+        self.value(item)?;
+        let identity = item.identity();
+        self.out.capture_end(if node { Capture::Node(object.then_some(identity)) } else { Capture::Element(identity) });
         Ok(())
     }
 
@@ -442,7 +480,7 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
         written.map_err(|e| e.within(Seg::Key(key.as_bytes().to_vec())))?;
         self.in_nodes = false;
         if capture {
-            self.out.capture_end(Some(key.as_bytes()));
+            self.out.capture_end(Capture::Member(key.as_bytes(), value.identity()));
         }
         self.out.flush_if_full();
         Ok(())
@@ -504,8 +542,11 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
             // prototype instead of creating a property: the key vanishes.
             let KeyEntry { token, key, .. } = self.keys.entry(entry);
             if token == PROTO_TOKEN && key.as_bytes() == b"__proto__" {
-                self.out.dropped_proto();
+                self.out.inexact();
             } else {
+                if self.capture && key.is_wtf8() {
+                    self.out.inexact();
+                }
                 self.collect(entry, position, Some(value));
             }
             position += 1;
@@ -545,12 +586,17 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
         object.for_each_keyed(|key, value| {
             let entry = self.key(key)?;
             match self.keys.entry(entry).key.as_bytes() {
-                b"__proto__" => self.out.dropped_proto(),
+                b"__proto__" => self.out.inexact(),
                 b"generatedAt" => {
                     has_generated_at = true;
                     self.collect(entry, position, None);
                 }
-                _ => self.collect(entry, position, Some(value)),
+                _ => {
+                    if self.capture && self.keys.entry(entry).key.is_wtf8() {
+                        self.out.inexact();
+                    }
+                    self.collect(entry, position, Some(value));
+                }
             }
             position += 1;
             Ok(())

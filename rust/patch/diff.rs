@@ -413,15 +413,11 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'s, '_, S, K> {
         let (mut head, mut tail) = (0, 0);
         if old_len != new_len {
             let shorter = old_len.min(new_len);
-            while head < shorter && self.comparer.compare(item::<S>(old, head)?, item::<S>(new, head)?, depth + 1)? {
+            while head < shorter && self.same(item::<S>(old, head)?, item::<S>(new, head)?, depth + 1)? {
                 head += 1;
             }
             while tail < shorter - head
-                && self.comparer.compare(
-                    item::<S>(old, old_len - 1 - tail)?,
-                    item::<S>(new, new_len - 1 - tail)?,
-                    depth + 1,
-                )?
+                && self.same(item::<S>(old, old_len - 1 - tail)?, item::<S>(new, new_len - 1 - tail)?, depth + 1)?
             {
                 tail += 1;
             }
@@ -459,6 +455,14 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'s, '_, S, K> {
             self.costs.push(Some(whole_cost));
         }
         Ok(())
+    }
+
+    /// JSON equality of two values, by `known` when it can tell.
+    fn same(&mut self, old: S, new: S, depth: usize) -> Result<bool, CoreError> {
+        if self.known.equal(old, new) {
+            return Ok(true);
+        }
+        self.comparer.compare(old, new, depth)
     }
 
     fn cost(&mut self, at: usize) -> Result<usize, CoreError> {

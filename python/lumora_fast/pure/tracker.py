@@ -1,4 +1,4 @@
-"""The schema tracker, the obvious way: a delta, a checksum, and a trial application."""
+"""The schema tracker, the obvious way: a delta, a checksum, a trial application and a patch."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from lumora_fast.errors import ProtocolError
 
 from .checksum import calculate_checksum, check_algorithm
 from .delta import apply_schema_delta, calculate_schema_delta
+from .patch import calculate_schema_patch
 
 __all__ = ["SchemaTracker"]
 
@@ -37,17 +38,21 @@ class SchemaTracker:
         """The current schema's checksum, or ``None`` before the first update."""
         return self._checksum
 
-    def update(self, schema: object, /) -> tuple[str, DeltaTuple | None, bool]:
+    def update(
+        self, schema: object, /
+    ) -> tuple[str, DeltaTuple | None, bool, list[dict[str, Any]] | None]:
         """Make ``schema`` current.
 
         Returns:
-            ``(checksum, delta, incremental)``: the new checksum; the delta from the
-            previous schema (``None`` for the first, or when the two cannot be diffed);
-            whether applying that delta to the previous schema reproduces the new
-            schema's checksum.
+            ``(checksum, delta, incremental, patch)``: the new checksum; the delta from
+            the previous schema (``None`` for the first, or when the two cannot be
+            diffed); whether applying that delta to the previous schema reproduces the
+            new schema's checksum; the patch from the previous schema
+            (``calculate_schema_patch``, ``None`` for the first).
 
         Raises:
-            ProtocolError: ``schema`` cannot be checksummed; the tracker is unchanged.
+            ProtocolError: ``schema`` cannot be checksummed, or the patch cannot be
+                calculated; the tracker is unchanged.
         """
         checksum = calculate_checksum(schema, self._algorithm)
         delta: DeltaTuple | None = None
@@ -65,6 +70,7 @@ class SchemaTracker:
             incremental = applied is not None and (
                 calculate_checksum(applied, self._algorithm) == checksum
             )
+        patch = None if self._schema is None else calculate_schema_patch(self._schema, schema)
         self._schema = schema
         self._checksum = checksum
-        return checksum, delta, incremental
+        return checksum, delta, incremental, patch
