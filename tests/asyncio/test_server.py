@@ -447,3 +447,27 @@ def test_shared_text_frames_are_what_websockets_writes(size: int) -> None:
 
     data = b"x" * size
     assert _text_frame(data) == Frame(Opcode.TEXT, data).serialize(mask=False, extensions=[])
+
+
+@run()
+async def test_messages_keep_their_order_when_the_fast_path_hands_over() -> None:
+    """Whole messages are handled as they are read; a fragmented one turns that off for
+    the connection, and the handler's recv() loop takes over without reordering."""
+    schema = make_schema()
+    async with running(schema) as (server, session_id, events):
+        async with raw_device(server.url(session_id)) as ws:
+            [peer] = server._peers.values()
+            assert peer.ws.fast is not None  # type: ignore[attr-defined]
+            await ws.send(message(session_id, "ping"))
+            assert (await receive(ws))["type"] == "pong"
+            assert peer.ws.fast is not None  # type: ignore[attr-defined]
+            # A fragmented reload, then a ping: answered in that order.
+            text = message(session_id, "reload", {"reason": "manual"})
+            await ws.send([text[:20], text[20:]])
+            await ws.send(message(session_id, "ping"))
+            assert (await receive(ws))["payload"]["type"] == "full"
+            assert (await receive(ws))["type"] == "pong"
+            assert peer.ws.fast is None  # type: ignore[attr-defined]
+            await ws.send(message(session_id, "ping"))
+            assert (await receive(ws))["type"] == "pong"
+        await events.wait(DeviceDisconnected)

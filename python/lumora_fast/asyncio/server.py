@@ -63,6 +63,7 @@ from websockets.asyncio.server import Server as _WebSocketServer
 from websockets.asyncio.server import ServerConnection
 from websockets.asyncio.server import serve as _websocket_serve
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 from websockets.typing import Origin
@@ -137,6 +138,29 @@ def _text_frame(data: bytes) -> bytes:
     else:
         head = struct.pack("!BBQ", 0x81, 127, size)
     return head + data
+
+
+class _Connection(ServerConnection):
+    """websockets' server connection, which can hand whole messages to the server as
+    they are parsed, in the read callback, instead of through ``recv()``.
+
+    ``recv()`` wakes the connection's handler task for each message: the loop first
+    runs the read callbacks of every socket that is ready, then the tasks. When an
+    update's acks come back from a hundred devices, the first one is processed only
+    after the hundredth was read. With :attr:`fast` set, each ack is processed as it
+    is read. Anything unusual (a fragmented message, invalid UTF-8, a device over its
+    inbound budget) turns the fast path off for good, and the handler's ``recv()``
+    loop, which was waiting all along with nothing queued, takes over in order.
+    """
+
+    fast: Callable[[Frame], bool] | None = None
+    """Takes a whole text or binary frame (returns True), or declines it (False)."""
+
+    def process_event(self, event: Any) -> None:
+        fast = self.fast
+        if fast is not None and isinstance(event, Frame) and fast(event):
+            return
+        super().process_event(event)
 
 
 class _Peer:
@@ -411,6 +435,7 @@ class Server:
                 ping_timeout=None,
                 open_timeout=self.open_timeout,
                 logger=logging.getLogger("lumora_fast.server.websockets"),
+                create_connection=_Connection,
             )
             self._port = self._ws_server.sockets[0].getsockname()[1]
             loop = asyncio.get_running_loop()
@@ -677,21 +702,52 @@ class Server:
         loop = asyncio.get_running_loop()
         rate = self.max_inbound_rate
         burst = float(max(self.protocol.max_inbound_bytes, 1))
-        allowance, refilled = burst, loop.time()
+        # A token bucket over the bytes this device makes us parse: past it, wait
+        # before reading on (the device's socket backs up, not the loop).
+        bucket = [burst, loop.time()]  # allowance, when it was last refilled
+
+        def within_budget(size: int) -> bool:
+            now = loop.time()
+            allowance = min(burst, bucket[0] + (now - bucket[1]) * rate)
+            bucket[:] = [allowance, now]
+            if size > allowance:
+                return False
+            bucket[0] = allowance - size
+            return True
+
+        connection = ws if isinstance(ws, _Connection) else None
+
+        def fast(frame: Frame) -> bool:
+            if frame.opcode not in (Opcode.TEXT, Opcode.BINARY):
+                return False  # control frames: websockets' own
+            raw = bytes(frame.data)
+            data: str | bytes = raw
+            try:
+                if not frame.fin or not within_budget(len(raw)):
+                    raise ValueError
+                if frame.opcode is Opcode.TEXT:
+                    data = raw.decode()
+            except ValueError:  # UnicodeDecodeError too: recv() closes with 1007
+                if connection is not None:
+                    connection.fast = None
+                return False
+            try:
+                self._dispatch(self.protocol.receive(connection_id, data, _now()))
+            except Exception:
+                logger.exception("error handling a message from %s", connection_id)
+                peer.abort("internal error")
+            return True
+
+        if connection is not None:
+            connection.fast = fast
         try:
             while True:
                 # Text frames are decoded here: one that is not UTF-8 closes with 1007.
                 data = await ws.recv()
-                # A token bucket over the bytes this device makes us parse: past it,
-                # wait before reading on (the device's socket backs up, not the loop).
                 size = len(data)
-                now = loop.time()
-                allowance = min(burst, allowance + (now - refilled) * rate)
-                refilled = now
-                if size > allowance:
-                    await asyncio.sleep((size - allowance) / rate)
-                    allowance, refilled = float(size), loop.time()
-                allowance -= size
+                if not within_budget(size):
+                    await asyncio.sleep((size - bucket[0]) / rate)
+                    bucket[:] = [0.0, loop.time()]
                 self._dispatch(self.protocol.receive(connection_id, data, _now()))
         except ConnectionClosed:
             pass
