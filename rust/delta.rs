@@ -142,6 +142,11 @@ impl<'s, S: Source<'s>> NodeKeys<'s, S> {
         NodeKeys([None])
     }
 
+    /// `node["id"]`.
+    pub(crate) fn id(&mut self, node: S) -> Result<Option<S>, CoreError> {
+        self.get(node, ID)
+    }
+
     /// `node[NODE_KEYS[field]]`.
     fn get(&mut self, node: S, field: usize) -> Result<Option<S>, CoreError> {
         let name = NODE_KEYS[field];

@@ -562,3 +562,34 @@ def test_tracker_patch_on_large_presets(core: ModuleType) -> None:
     assert tracker.update(old)[3] is None
     for before, after in [(old, new), (new, old), (old, copy.deepcopy(old))]:
         assert same(tracker.update(after)[3], pure.calculate_schema_patch(before, after))
+
+
+# Items of arrays diffed in step (equal lengths): ids that agree, differ, repeat or are
+# missing, so that every way out of the in-step walk is taken.
+_item_ids = st.sampled_from([0, 1, 2, 1.0, "1", None, float("nan"), True, _ABSENT, [1]])
+_items = st.one_of(
+    st.builds(
+        lambda id_, v: {"v": v} if id_ is _ABSENT else {"id": id_, "v": v},
+        _item_ids,
+        st.sampled_from([0, 1, "x", [1, 2], {"a": 1}]),
+    ),
+    st.sampled_from([0, "s", None]),
+)
+
+
+@st.composite
+def same_length_arrays(draw: st.DrawFn) -> Pair:
+    length = draw(st.integers(0, 6))
+    old = draw(st.lists(_items, min_size=length, max_size=length))
+    new = draw(st.lists(_items, min_size=length, max_size=length))
+    if draw(st.booleans()):  # mostly the same items, some edited
+        pairs = zip(old, new, strict=True)
+        new = [copy.deepcopy(x) if draw(st.integers(0, 3)) else y for x, y in pairs]
+    if draw(st.booleans()):
+        return {"c": old, "k": [old]}, {"c": new, "k": [new]}
+    return old, new
+
+
+@given(pair=same_length_arrays())
+def test_law_on_same_length_arrays(pair: Pair) -> None:
+    check_law(*pair)

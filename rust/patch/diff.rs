@@ -19,7 +19,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use super::pointer::{push_index, push_token};
 use crate::canonical::string::write_json_string;
 use crate::canonical::stringify_into;
-use crate::delta::{Comparer, IdKey, check_json, id_key, scan};
+use crate::delta::{Comparer, IdKey, NodeKeys, check_json, id_key, scan};
 use crate::error::{CoreError, ErrorKind, MAX_DEPTH};
 use crate::value::{Array, JsStr, Object, Read, Source, is_dict};
 
@@ -64,6 +64,8 @@ pub(crate) fn calculate_with<'s, S: Source<'s>, K: Known<S>>(
         keys: Vec::new(),
         comparer: Comparer::new(),
         known,
+        id_keys: [NodeKeys::new(), NodeKeys::new()],
+        id_stack: Vec::new(),
     };
     match differ.diff(old, new, 1) {
         Ok(()) => Ok(differ.ops),
@@ -114,33 +116,15 @@ fn lost() -> CoreError {
     ErrorKind::Patch { message: "internal error: an array item went missing".to_owned() }.into()
 }
 
-/// The id keys of an array's items, if every item is an object with a scalar `id` and
-/// no two ids are equal (`SameValueZero`).
-fn ids<'s, S: Source<'s>>(array: S::Array) -> Result<Option<Vec<IdKey<'s>>>, CoreError> {
+/// Whether no two of `keys` are equal (`SameValueZero`).
+fn unique(keys: &[IdKey<'_>]) -> bool {
     /// Up to this many ids are checked for repeats pairwise (no hash set to build).
     const PAIRWISE: usize = 16;
-    let len = array.len();
-    let mut keys: Vec<IdKey<'s>> = Vec::with_capacity(len);
-    let mut seen = FxHashSet::default();
-    for i in 0..len {
-        let node = item::<S>(array, i)?;
-        if !is_dict(node)? {
-            return Ok(None);
-        }
-        let Some(id) = node.get("id")? else {
-            return Ok(None);
-        };
-        if matches!(id.read()?, Read::Array(_) | Read::Object(_)) {
-            return Ok(None);
-        }
-        let key = id_key(Some(id))?;
-        let repeated = if len <= PAIRWISE { keys.contains(&key) } else { !seen.insert(key.clone()) };
-        if repeated {
-            return Ok(None);
-        }
-        keys.push(key);
+    if keys.len() <= PAIRWISE {
+        return keys.iter().enumerate().all(|(i, key)| !keys[..i].contains(key));
     }
-    Ok(Some(keys))
+    let mut seen = FxHashSet::default();
+    keys.iter().all(|key| seen.insert(key))
 }
 
 /// Indices into `values` (distinct) of a longest increasing subsequence: the leftmost
@@ -188,7 +172,16 @@ struct Differ<'s, 'k, S: Source<'s>, K> {
     keys: Vec<(usize, usize)>,
     comparer: Comparer,
     known: &'k K,
+    /// The `id` key objects of the old and the new value's objects (a lookup with the
+    /// schema's own key object finds the member by identity).
+    id_keys: [NodeKeys<'s, S>; 2],
+    /// Id keys of the arrays being walked in step, innermost last (one buffer per call).
+    id_stack: Vec<IdKey<'s>>,
 }
+
+/// Which value an item belongs to.
+const OLD: usize = 0;
+const NEW: usize = 1;
 
 /// Slots of the key-pair cache.
 const KEY_SLOTS: usize = 2048;
@@ -262,13 +255,10 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'s, '_, S, K> {
                 if depth > MAX_DEPTH {
                     return Err(CoreError::too_deep());
                 }
-                if a.len() > 0
-                    && b.len() > 0
-                    && let (Some(old_ids), Some(new_ids)) = (ids::<S>(a)?, ids::<S>(b)?)
-                {
-                    return self.by_id(a, b, &old_ids, &new_ids, depth);
+                if a.len() == b.len() {
+                    return self.in_step(a, b, new, depth);
                 }
-                self.elementwise(a, b, new, depth)
+                self.arrays(a, b, new, depth)
             }
             _ => {
                 if !self.comparer.compare(old, new, depth)? {
@@ -278,6 +268,84 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'s, '_, S, K> {
                 Ok(())
             }
         }
+    }
+
+    /// The id key of an array item, if it is an object with a scalar `id`.
+    fn id_of(&mut self, item: S, side: usize) -> Result<Option<IdKey<'s>>, CoreError> {
+        if !is_dict(item)? {
+            return Ok(None);
+        }
+        let Some(id) = self.id_keys[side].id(item)? else {
+            return Ok(None);
+        };
+        if matches!(id.read()?, Read::Array(_) | Read::Object(_)) {
+            return Ok(None);
+        }
+        Ok(Some(id_key(Some(id))?))
+    }
+
+    /// The id keys of an array's items, if every item is an object with a scalar `id` and
+    /// no two ids are equal (`SameValueZero`).
+    fn ids(&mut self, array: S::Array, side: usize) -> Result<Option<Vec<IdKey<'s>>>, CoreError> {
+        let mut keys = Vec::with_capacity(array.len());
+        for i in 0..array.len() {
+            let Some(key) = self.id_of(item::<S>(array, i)?, side)? else {
+                return Ok(None);
+            };
+            keys.push(key);
+        }
+        Ok(unique(&keys).then_some(keys))
+    }
+
+    /// Two arrays of any lengths: matched by id, or element by element.
+    fn arrays(&mut self, a: S::Array, b: S::Array, whole: S, depth: usize) -> Result<(), CoreError> {
+        if a.len() > 0
+            && b.len() > 0
+            && let Some(old_ids) = self.ids(a, OLD)?
+            && let Some(new_ids) = self.ids(b, NEW)?
+        {
+            return self.by_id(a, b, &old_ids, &new_ids, depth);
+        }
+        self.elementwise(a, b, whole, depth)
+    }
+
+    /// Two arrays of one length, walked in step: each pair of items is diffed in place
+    /// while their ids agree, each item read once. That is what both matchings do
+    /// whenever the ids agree throughout: `by_id` with equal id lists diffs the items in
+    /// place, and so does `elementwise` with equal lengths (which then weighs one
+    /// `replace` against the ops). At the first pair of ids that differ, the ops made so
+    /// far are dropped and [`Differ::arrays`] decides.
+    fn in_step(&mut self, old: S::Array, new: S::Array, whole: S, depth: usize) -> Result<(), CoreError> {
+        let (start, base) = (self.ops.len(), self.id_stack.len());
+        let mut ided = true;
+        for i in 0..old.len() {
+            let (before, after) = (item::<S>(old, i)?, item::<S>(new, i)?);
+            if ided {
+                match (self.id_of(before, OLD)?, self.id_of(after, NEW)?) {
+                    (Some(was), Some(now)) if was == now => self.id_stack.push(was),
+                    (Some(_), Some(_)) => {
+                        self.ops.truncate(start);
+                        self.costs.truncate(start);
+                        self.id_stack.truncate(base);
+                        return self.arrays(old, new, whole, depth);
+                    }
+                    _ => {
+                        // Not matched by id: element by element, whatever the ids.
+                        ided = false;
+                        self.id_stack.truncate(base);
+                    }
+                }
+            }
+            self.steps.push(Step::Index(i));
+            self.diff(before, after, depth + 1)?;
+            self.steps.pop();
+        }
+        let by_id = ided && old.len() > 0 && unique(&self.id_stack[base..]);
+        self.id_stack.truncate(base);
+        if by_id {
+            return Ok(());
+        }
+        self.settle(start, whole)
     }
 
     fn objects(&mut self, old: S::Object, new: S::Object, depth: usize) -> Result<(), CoreError> {
@@ -439,6 +507,12 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'s, '_, S, K> {
             let path = self.pointer_to(Step::Index(i))?;
             self.push(Op::Add { path, value: wire(value)? });
         }
+        self.settle(start, whole)
+    }
+
+    /// The end of an element-wise array diff whose ops start at `start`: one `replace`
+    /// of the whole array (the pair being diffed) instead, when that is shorter.
+    fn settle(&mut self, start: usize, whole: S) -> Result<(), CoreError> {
         if self.ops.len() == start {
             return Ok(());
         }
