@@ -227,6 +227,13 @@ pub(crate) trait Source<'s>: Copy + 's {
         matches!(self.shape(), Ok(Read::Null | Read::Bool(_) | Read::Int(_) | Read::Float(_) | Read::Str(_)))
     }
 
+    /// True when `self` and `other` are scalars found JSON-equal without building a
+    /// [`Read`] for either (false says nothing): the commonest pair of two schemas.
+    #[inline]
+    fn scalar_equal(self, _other: Self) -> bool {
+        false
+    }
+
     /// JSON equality of `self` and `other` (at `depth`) by a path faster than the
     /// generic walk, handing the pairs it does not decide itself back to `with`; `None`,
     /// having done nothing, when the source has no such path for this pair.

@@ -849,6 +849,27 @@ impl<'s, 'py: 's> Source<'s> for PyVal<'s, 'py> {
             || self.ptr.as_ptr() == unsafe { ffi::Py_None() }
     }
 
+    #[inline]
+    fn scalar_equal(self, other: Self) -> bool {
+        if self.ptr == other.ptr {
+            return self.is_scalar();
+        }
+        let ty = self.type_ptr();
+        if ty != other.type_ptr() {
+            return false;
+        }
+        let equal = if ty == &raw mut ffi::PyUnicode_Type {
+            self.strs_equal(other)
+        } else if ty == &raw mut ffi::PyLong_Type {
+            self.ints_equal(other)
+        } else if ty == &raw mut ffi::PyFloat_Type {
+            self.floats_equal(other)
+        } else {
+            None
+        };
+        equal == Some(true)
+    }
+
     /// For two values of one exact builtin type: the pairs that make up nearly all of
     /// two schemas, compared without building a [`Read`] for either. `None` (nothing
     /// done) for anything else, and for what only the generic comparison knows (see the

@@ -367,6 +367,11 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'s, '_, S, K> {
             if !in_step {
                 before = member_exact::<S>(old, key)?;
             }
+            if let Some(before) = before
+                && before.scalar_equal(value)
+            {
+                return Ok(());
+            }
             self.steps.push(Step::Key(key));
             if let Some(before) = before {
                 self.diff(before, value, depth + 1)?;
