@@ -20,7 +20,7 @@ from lumora_fast.asyncio import serve
 from lumora_fast.asyncio.http import check_request, host_allowed, is_loopback, origin_allowed
 from lumora_fast.asyncio.server import DEFAULT_ORIGINS
 from lumora_fast.checksum import calculate_checksum
-from lumora_fast.sessions import ErrorEvent, UpdateAcked
+from lumora_fast.sessions import ErrorEvent, UpdateAcked, UpdateSent
 from tests.asyncio._helpers import message, raw_device, receive, run, running
 from tests.sessions._helpers import edit, make_schema
 
@@ -121,12 +121,22 @@ async def test_status_json_shows_the_session_its_devices_and_its_updates() -> No
             assert data["session"]["checksum"] == calculate_checksum(new)
             assert data["session"]["sequence"] == 1
 
-        server.report(ErrorEvent(message="app.json: not valid JSON at 1:2; not pushed"))
+        server.report(
+            ErrorEvent(
+                message="app.json: not valid JSON at 1:2; not pushed",
+                code="SCHEMA_VALIDATION_FAILED",
+            )
+        )
         data = await status_json(server.port)
         assert data["devices"] == []
-        assert [e["message"] for e in data["errors"]] == [
-            "app.json: not valid JSON at 1:2; not pushed"
+        assert [(e["message"], e["resolved_by"]) for e in data["errors"]] == [
+            ("app.json: not valid JSON at 1:2; not pushed", None)
         ]
+        # The next accepted save resolves it; the page shows it as fixed.
+        server.publish(session_id, edit(new, 3, "fixed"))
+        await events.wait(UpdateSent, lambda e: e.sequence == 2)  # after the 100 ms window
+        data = await status_json(server.port)
+        assert [e["resolved_by"] for e in data["errors"]] == [2]
 
 
 @run()

@@ -42,6 +42,9 @@ __all__ = ["StatusBoard", "UpdateRecord", "qr_svg"]
 
 UpdateReason = Literal["edit", "push", "push-reset"]
 
+_REFUSED = "SCHEMA_VALIDATION_FAILED"
+"""The code of a refused save: the next update sent resolves it."""
+
 
 @lru_cache(maxsize=8)
 def qr_svg(text: str) -> str:
@@ -156,6 +159,9 @@ class StatusBoard:
                     row.waiting.discard(event.connection_id)
                     self._settle_if_done(row)
         elif isinstance(event, UpdateSent):
+            for error in self.errors:  # an accepted save resolves the refused ones
+                if error["resolved_by"] is None and error["code"] == _REFUSED:
+                    error["resolved_by"] = event.sequence
             session = self.server.protocol.sessions.get(event.session_id)
             devices = set(session.devices) if session is not None else set()
             for connection_id in devices:
@@ -202,6 +208,7 @@ class StatusBoard:
                 "message": error.message,
                 "code": error.code,
                 "session": error.session_id,
+                "resolved_by": None,
             }
         )
         self._touch()

@@ -110,6 +110,10 @@
         const time = document.createElement("time");
         time.textContent = new Date(e.time).toLocaleTimeString();
         li.append(time, e.message);
+        if (e.resolved_by !== null && e.resolved_by !== undefined) {
+          li.classList.add("resolved");
+          li.append(` (fixed: update #${e.resolved_by})`);
+        }
         return li;
       }),
     );
