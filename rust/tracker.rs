@@ -421,3 +421,59 @@ impl<'s, S: Source<'s>> Diff<'_, 's, S> {
         expected.len() == next.hashes.len() && expected.iter().zip(&next.hashes).all(|(a, b)| *a == b.hash)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::{ValueBuilder, parse};
+    use crate::patch::diff::{calculate, write_op};
+    use crate::value::Value;
+
+    fn v(text: &str) -> Value {
+        parse(text.as_bytes(), false, &mut ValueBuilder).unwrap()
+    }
+
+    fn text<'s, S: Source<'s>>(ops: &[Op<S>]) -> String {
+        let mut out = Vec::new();
+        for op in ops {
+            write_op(op, &mut out).unwrap();
+            out.push(b'\n');
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn patch_skips_hashed_subtrees_and_equals_the_full_diff() {
+        let old = v(r#"{"metadata":{"generatedAt":1},"nodes":[{"id":1,"children":[{"id":2,"p":{"a":1}},
+            {"id":3,"p":{"a":[1,2]}}]},{"id":4,"children":[]}],"theme":{"c":"red"}}"#);
+        let new = v(r#"{"metadata":{"generatedAt":2},"nodes":[{"children":[{"id":2,"p":{"a":1}},
+            {"id":3,"p":{"a":[1,3]}}],"id":1},{"id":4,"children":[]},{"id":5}],"theme":{"c":"red"}}"#);
+        let (first, state) = update(None, &old, Algorithm::Xxh3).unwrap();
+        assert!(first.patch.is_none());
+        // Every array item that is an object is hashed (the small ones left out of the map).
+        assert_eq!(state.nodes.as_ref().map(|n| n.hashes.len()), Some(2));
+        let (change, _) = update(Some((&state, &old)), &new, Algorithm::Xxh3).unwrap();
+        let expected = calculate(&old, &new).unwrap();
+        assert_eq!(text(change.patch.as_deref().unwrap()), text(&expected));
+        assert_eq!(
+            text(&expected),
+            "{\"op\":\"replace\",\"path\":\"/metadata/generatedAt\",\"value\":2}\n\
+             {\"op\":\"add\",\"path\":\"/nodes/2\",\"value\":{\"id\":5}}\n\
+             {\"op\":\"replace\",\"path\":\"/nodes/0/children/1/p/a/1\",\"value\":3}\n"
+        );
+    }
+
+    #[test]
+    fn nested_hashes_are_the_content_not_the_context() {
+        // The same node alone and inside another array hashes the same.
+        let node = format!(r#"{{"id":2,"big":"{}"}}"#, "a".repeat(SMALL));
+        let a = v(&format!(r#"{{"metadata":{{}},"nodes":[{{"id":1,"x":[{node}]}}]}}"#));
+        let b = v(&format!(r#"{{"metadata":{{}},"nodes":[{node}]}}"#));
+        let (_, sa) = update(None, &a, Algorithm::Sha256).unwrap();
+        let (_, sb) = update(None, &b, Algorithm::Sha256).unwrap();
+        let inner = sa.known.values().copied().collect::<FxHashSet<_>>();
+        let alone = sb.nodes.as_ref().unwrap().hashes[0];
+        assert!(alone.exact);
+        assert!(inner.contains(&(alone.hash as u64)));
+    }
+}
