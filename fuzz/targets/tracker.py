@@ -7,14 +7,17 @@ objects (nodes and metadata values shared, as a server that edits a copy does).
 
 Properties, at every step, for a native and a pure tracker side by side:
 
-* both return the same ``(checksum, delta, incremental)`` (``added`` / ``modified`` the
-  same objects), or both raise the same ``ProtocolError``; after an error the tracker
+* both return the same ``(checksum, delta, incremental, patch)`` (``added`` /
+  ``modified`` the same objects, the same op list), or both raise the same
+  ``ProtocolError``; after an error the tracker
   keeps its previous schema and checksum, after success it holds the new schema itself;
 * the checksum is ``calculate_checksum(schema, algorithm)``;
 * the delta is ``calculate_schema_delta(previous, schema)`` (``None`` for the first
   schema and where that raises), and ``incremental`` is whether applying it to the
   previous schema reproduces the checksum; where the delta law's preconditions hold it
-  must be ``True``.
+  must be ``True``;
+* the patch is ``None`` for the first schema, and otherwise applying it to the previous
+  schema gives one with the new schema's checksum (the patch law, unconditional).
 """
 
 from __future__ import annotations
@@ -97,6 +100,12 @@ def test_one_input(data: bytes) -> None:
         check((n[1] is None) == (p[1] is None), "update: one delta is None", n[1], p[1])
         if n[1] is not None:
             same_delta("update delta", n[1], p[1])
+        check(
+            call(native.dumps, n[3]) == call(native.dumps, p[3]),
+            "update: different patches",
+            n[3],
+            p[3],
+        )
         for name, tracker in trackers.items():
             check(
                 tracker.schema is schema and tracker.checksum == n[0],
@@ -112,10 +121,19 @@ def test_one_input(data: bytes) -> None:
 
 
 def _check_delta(previous: Any, schema: Any, result: Any, algorithm: str) -> None:
-    _, delta, incremental = result
+    _, delta, incremental, patch = result
     if previous is None:
         check(delta is None and incremental is False, "first update has a delta", result)
+        check(patch is None, "first update has a patch", result)
         return
+    patched = call(native.apply_schema_patch, previous, patch)
+    check(
+        not isinstance(patched, Raised)
+        and call(pure.calculate_checksum, patched, algorithm) == result[0],
+        "applying the update's patch does not give the new schema",
+        patch,
+        patched,
+    )
     expected = call(pure.calculate_schema_delta, previous, schema)
     if isinstance(expected, Raised):
         check(delta is None and incremental is False, "a delta where none can be made", result)
