@@ -18,9 +18,10 @@ from .conftest import js_json, vector_params
 
 PREFIX = "Failed to deserialize message: "
 
-# The documented reasons to reject a message the reference passes through (DESIGN.md,
-# "deserialize"): not an object, or a field contradicting its declared type (msgspec's
-# wording, including a required field that is absent or an unknown tag / enum value).
+# The documented reasons to reject a message the reference passes through
+# (``deserialize_message``'s docstring): not an object, or a field contradicting its
+# declared type (msgspec's wording, including a required field that is absent or an
+# unknown tag / enum value).
 _DOCUMENTED_DIVERGENCE = re.compile(
     re.escape(PREFIX)
     + r"(?:a message must be a JSON object"

@@ -1,7 +1,7 @@
 """lumora_fast.delta against the reference's calculateSchemaDelta / shouldUseIncrementalUpdate.
 
-The reference's delta has defects that lumora_fast fixes (DESIGN.md "Compatibility rules
--> Delta"). Every record is checked against ``fixed_delta`` below, a deliberately plain
+The reference's delta has defects that lumora_fast fixes (docs/architecture.md,
+"Compatibility"). Every record is checked against ``fixed_delta`` below, a deliberately plain
 restatement of the fixed rules. Where the reference's output agrees with it, ours must
 equal the reference byte for byte. Where it does not, the difference must be one of the
 reference's documented defects (``reference_defects``); outside the categories meant to
@@ -99,7 +99,7 @@ def index(nodes: list[dict[str, Any]]) -> dict[Any, tuple[Any, dict[str, Any]]]:
 
 
 def fixed_delta(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """The delta by DESIGN.md's fixed rules, as the JSON object it is written as."""
+    """The delta by docs/architecture.md's fixed rules, as the JSON object it is written as."""
     old_nodes = index(old["nodes"])
     new_nodes = index(new["nodes"])
     delta: dict[str, Any] = {
@@ -269,7 +269,7 @@ def test_should_use_incremental_update_vectors(impl: ModuleType, record: dict[st
 
 
 def _law_applies(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    """DESIGN.md's preconditions for apply(old, delta(old, new)) to reproduce ``new``."""
+    """docs/architecture.md's preconditions for apply(old, delta(old, new)) to reproduce ``new``."""
     if "metadata" not in old or "metadata" not in new:
         return False
     old_nodes, new_nodes = index(old["nodes"]), index(new["nodes"])

@@ -4,7 +4,7 @@ Every property calls ``lumora_fast._core`` and ``lumora_fast.pure`` directly on 
 generated input and requires the same result, or the same exception (class and message;
 for ``loads`` the class only, as its syntax-error texts are not specified). Where a
 result also has a meaning of its own it is checked: ``dumps`` parses back to the input
-as JavaScript would see it, ``loads`` inverts ``dumps``, the delta law of DESIGN.md holds
+as JavaScript would see it, ``loads`` inverts ``dumps``, the delta law of docs/architecture.md holds
 on every pair it applies to, and the public ``SchemaTracker`` agrees with the functions
 it is built from.
 
@@ -1520,7 +1520,7 @@ def sv0_unique(ids: list[Any]) -> bool:
 def law_applies(old: Any, new: Any) -> str | None:
     """Why the delta law does not apply to a pair (None when it does).
 
-    DESIGN.md: unique ids; only ``nodes``, ``version``, ``theme``, ``navigation`` and
+    docs/architecture.md: unique ids; only ``nodes``, ``version``, ``theme``, ``navigation`` and
     ``metadata.generatedAt`` differ; surviving nodes keep their relative order and new
     nodes come last. Two limits of the wire format are preconditions too: ``null``
     cannot be told from removal in ``metadataChanges``, and a node without an id cannot

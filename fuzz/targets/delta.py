@@ -14,7 +14,7 @@ Properties:
   raise the same ``ProtocolError``;
 * applying it (and an arbitrary delta) gives the same result on both, or the same
   error, and leaves the input schema unmodified;
-* the delta law (DESIGN.md): where its preconditions hold (unique ids, only ``nodes``,
+* the delta law (docs/architecture.md): where its preconditions hold (unique ids, only ``nodes``,
   ``version``, ``theme``, ``navigation`` and ``metadata.generatedAt`` differ, survivors
   keep their order, new nodes last, no explicit ``null`` for a metadata key, no ``null``
   id beside a missing one), ``apply(old, delta(old, new))`` has ``new``'s checksum, on

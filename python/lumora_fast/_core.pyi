@@ -3,7 +3,7 @@
 ``lumora_fast.pure`` exposes the same names with the same behaviour; the public API in
 ``lumora_fast`` calls whichever backend ``lumora_fast._backend`` selected. Everything here
 is the reference implementation's behaviour (JavaScript semantics) applied to Python
-values; see DESIGN.md "Compatibility rules".
+values; see docs/architecture.md "Compatibility".
 
 JSON values accepted wherever a value is walked: ``dict`` (keys must be ``str``),
 ``list``, ``tuple``, ``str``, ``int``, ``float``, ``bool``, ``None``, and msgspec Structs

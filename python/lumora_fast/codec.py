@@ -128,7 +128,7 @@ _NOT_FULL_OR_INCREMENTAL = "Update payload must have type (full or incremental)"
 
 def _with_extensions(message: object, errors: list[str]) -> list[str]:
     """The reference's validation errors, with the patch update type (an extension,
-    DESIGN.md "Patch updates") accepted: a ``patch`` update must carry a ``patch`` list.
+    docs/architecture.md, "Extensions") accepted: a ``patch`` update must carry a ``patch`` list.
 
     The reference knows two update types; the server sends ``patch`` only to a device
     that asked for it, so reading one is valid wherever this codec is used.

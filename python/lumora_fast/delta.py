@@ -1,7 +1,7 @@
 """Schema deltas: what the server sends instead of a whole schema, and how a device applies it.
 
-The wire format is the reference's ``SchemaDelta``; the semantics are fixed (DESIGN.md
-"Compatibility rules -> Delta"): nodes are matched by id at the top level and compared
+The wire format is the reference's ``SchemaDelta``; the semantics are fixed
+(docs/architecture.md, "Compatibility"): nodes are matched by id at the top level and compared
 deeply, removals are always reported, and ``version`` / ``theme`` / ``navigation``
 changes are carried in ``metadataChanges`` (``None`` for a removed key).
 

@@ -69,7 +69,7 @@ class DeviceCapabilities(_Struct, frozen=True, kw_only=True):
 
 
 class ResumeState(_Struct, frozen=True, kw_only=True):
-    """Extension: where a reconnecting device left off (see DESIGN.md, "Resume")."""
+    """Extension: where a reconnecting device left off (see docs/architecture.md, "Extensions")."""
 
     sequence_number: Number
     """Sequence number of the last update the device applied."""

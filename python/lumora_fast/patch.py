@@ -1,4 +1,4 @@
-"""Schema patches: RFC 6902 JSON Patch ops between two schemas (DESIGN.md "Patch updates").
+"""Schema patches: RFC 6902 JSON Patch ops between two schemas (docs/architecture.md, "Extensions").
 
 A node-level delta resends a whole top-level node for a one-character edit deep inside
 it; a patch ships only what changed, at any depth, in a format every language has a

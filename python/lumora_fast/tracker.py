@@ -3,12 +3,12 @@
 :class:`SchemaTracker` remembers the current schema. Given the next one, it returns a
 :class:`SchemaChange`: the delta and the patch from the previous schema, the new schema's
 checksum, and whether applying the delta on a device reproduces the new schema exactly
-(DESIGN.md's law); when it does not, the server must send a full update (or the patch,
-to a device that asked for patches: a patch always reproduces the new schema). The
-native tracker keeps the canonical hashes of the current schema's array items (nodes,
-children...) and top-level members, so an update walks the new schema once: the checksum,
-the delta and the hashes come out of the same walk, and the patch diff skips every
-subtree whose hash did not change.
+(the delta law, docs/architecture.md "Compatibility"); when it does not, the server must
+send a full update (or the patch, to a device that asked for patches: a patch always
+reproduces the new schema). The native tracker keeps the canonical hashes of the current
+schema's array items (nodes, children...) and top-level members, so an update walks the
+new schema once: the checksum, the delta and the hashes come out of the same walk, and the
+patch diff skips every subtree whose hash did not change.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Schema deltas with lumora_fast's fixed semantics (DESIGN.md "Compatibility rules -> Delta").
+"""Schema deltas with lumora_fast's fixed semantics (docs/architecture.md, "Compatibility").
 
 Top-level nodes are keyed by ``id`` with JS SameValueZero (``"1"`` is not ``1``, ``true``
 is not ``1``, ``1 == 1.0``, ``NaN`` equals itself; an object id is its identity) and

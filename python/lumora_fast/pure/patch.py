@@ -1,4 +1,4 @@
-"""Schema patches: RFC 6902 JSON Patch with RFC 6901 pointers (DESIGN.md "Patch updates").
+"""Schema patches: RFC 6902 JSON Patch with RFC 6901 pointers (docs/architecture.md, "Extensions").
 
 ``calculate_schema_patch`` diffs objects key by key; an array whose items are all
 objects with unique scalar ids (on both sides, neither empty) is matched by id (JS

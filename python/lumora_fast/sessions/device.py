@@ -15,7 +15,7 @@ other's sequence numbers. A failure is acked (``success: false``) and followed b
 ``reload`` (reason ``"error"``); until the server's full update arrives, incremental and
 patch updates are ignored.
 
-Extensions (DESIGN.md, "Patch updates"): the device lists the update types it applies
+Extensions (docs/architecture.md, "Extensions"): the device lists the update types it applies
 in ``connect`` (patches by default), and after a reconnect it asks to resume from the
 last update it verified, so a server that still has the missed updates sends them as
 patches instead of the whole schema.
