@@ -1,7 +1,8 @@
 """Server load benchmark: many devices on one session, a few edits, all converging.
 
 The rig of ``benches/server_latency.py``: the server (``lumora_fast.asyncio.serve``) runs in
-a background thread of this process, the devices are raw ``websockets`` clients spread over
+a background thread of this process, the devices are raw clients
+(``benches/_raw_device.py``, or ``websockets``' own with ``--client websockets``) spread over
 several farm processes (100 devices each by default, at most 5 farms). Defaults: 500 devices
 on the medium tree preset (``tests.make_schema``, ~465 KB), 10 edits::
 
@@ -146,10 +147,11 @@ def run(
     processes: int | None = None,
     warmup: int = 0,
     mode: str = "ack",
+    client: str = "raw",
 ) -> dict[str, Any]:
     """Measure one load run; raises if the devices do not converge."""
     processes = processes or default_processes(devices)
-    rig = LatencyRig(size, devices, processes=processes, mode=mode)
+    rig = LatencyRig(size, devices, processes=processes, mode=mode, client=client)
     try:
         rig.start_server()
         gc.collect()
@@ -293,6 +295,9 @@ def main(argv: list[str] | None = None) -> int:
         help=f"device farm processes (default: one per {DEVICES_PER_FARM}, max {MAX_FARMS})",
     )
     parser.add_argument("--mode", choices=("ack", "parse"), default="ack", help="raw device work")
+    parser.add_argument(
+        "--client", choices=("raw", "websockets"), default="raw", help="device implementation"
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
     if args.devices < 1 or args.edits < 1:
@@ -304,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         processes=args.processes,
         warmup=args.warmup,
         mode=args.mode,
+        client=args.client,
     )
     print(json.dumps(result, indent=2) if args.json else format_table(result))
     return 0
