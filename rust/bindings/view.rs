@@ -818,9 +818,11 @@ impl<'s, 'py: 's> Source<'s> for PyVal<'s, 'py> {
         super::type_name(&self.bound())
     }
 
+    #[inline]
     fn is_dict(self) -> bool {
+        // An exact dict (nearly every object of a schema) without a call for its flags.
         // SAFETY: a live object; the check reads its type's flags.
-        unsafe { ffi::PyDict_Check(self.ptr.as_ptr()) != 0 }
+        self.is_type(&raw mut ffi::PyDict_Type) || unsafe { ffi::PyDict_Check(self.ptr.as_ptr()) != 0 }
     }
 
     fn identity(self) -> usize {

@@ -21,7 +21,7 @@ use crate::canonical::string::write_json_string;
 use crate::canonical::stringify_into;
 use crate::delta::{Comparer, IdKey, NodeKeys, check_json, id_key, scan};
 use crate::error::{CoreError, ErrorKind, MAX_DEPTH};
-use crate::value::{Array, JsStr, Object, Read, Source, is_dict};
+use crate::value::{Array, JsStr, Object, Read, Source};
 
 /// One RFC 6902 op. Pointers are WTF-8; a value of `None` is `null` (a non-finite
 /// number, as the wire carries it).
@@ -66,6 +66,8 @@ pub(crate) fn calculate_with<'s, S: Source<'s>, K: Known<S>>(
         known,
         id_keys: [NodeKeys::new(), NodeKeys::new()],
         id_stack: Vec::new(),
+        id_key_objects: [None; 2],
+        not_id_keys: [0; 64],
     };
     match differ.diff(old, new, 1) {
         Ok(()) => Ok(differ.ops),
@@ -127,6 +129,19 @@ fn unique(keys: &[IdKey<'_>]) -> bool {
     keys.iter().all(|key| seen.insert(key))
 }
 
+/// Whether no two ids on either side are equal: the ids both sides share (`shared`)
+/// with each side's others (`old`, `new`).
+fn unique_sides(shared: &[IdKey<'_>], old: &[IdKey<'_>], new: &[IdKey<'_>]) -> bool {
+    if !unique(old) || !unique(new) {
+        return false;
+    }
+    if shared.len() + old.len().max(new.len()) <= 16 {
+        return unique(shared) && !old.iter().chain(new).any(|key| shared.contains(key));
+    }
+    let mut seen = FxHashSet::default();
+    shared.iter().all(|key| seen.insert(key)) && !old.iter().chain(new).any(|key| seen.contains(key))
+}
+
 /// Indices into `values` (distinct) of a longest increasing subsequence: the leftmost
 /// tail is replaced, as in `lumora_fast.pure.patch._stable`.
 fn stable(values: &[usize]) -> Vec<usize> {
@@ -177,11 +192,20 @@ struct Differ<'s, 'k, S: Source<'s>, K> {
     id_keys: [NodeKeys<'s, S>; 2],
     /// Id keys of the arrays being walked in step, innermost last (one buffer per call).
     id_stack: Vec<IdKey<'s>>,
+    /// Identities of the exact `"id"` key objects met on each side (see [`Differ::is_id_key`]).
+    id_key_objects: [Option<usize>; 2],
+    /// Identities of exact str keys found not to be `"id"` (64 slots, direct-mapped by
+    /// identity; 0 when empty).
+    not_id_keys: [usize; 64],
 }
 
 /// Which value an item belongs to.
 const OLD: usize = 0;
 const NEW: usize = 1;
+
+/// Objects with at most this many members are scanned for their `id` (see
+/// [`Differ::id_member`]); larger ones are looked up.
+const ID_SCAN_LIMIT: usize = 8;
 
 /// Slots of the key-pair cache.
 const KEY_SLOTS: usize = 2048;
@@ -255,9 +279,6 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'s, '_, S, K> {
                 if depth > MAX_DEPTH {
                     return Err(CoreError::too_deep());
                 }
-                if a.len() == b.len() {
-                    return self.in_step(a, b, new, depth);
-                }
                 self.arrays(a, b, new, depth)
             }
             _ => {
@@ -270,93 +291,273 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'s, '_, S, K> {
         }
     }
 
-    /// The id key of an array item, if it is an object with a scalar `id`.
-    fn id_of(&mut self, item: S, side: usize) -> Result<Option<IdKey<'s>>, CoreError> {
-        if !is_dict(item)? {
-            return Ok(None);
+    /// [`Differ::diff`] of two objects whose ids are equal (`SameValueZero`, which for
+    /// scalars implies JSON equality): when both hold it first (`past_ids` are the
+    /// cursors after it, else 0), the walk of their members starts after it.
+    fn diff_matched(&mut self, old: S, new: S, past_ids: (usize, usize), depth: usize) -> Result<(), CoreError> {
+        if past_ids.0 != 0
+            && past_ids.1 != 0
+            && old.identity() != new.identity()
+            && !self.known.equal(old, new)
+            && let (Read::Object(a), Read::Object(b)) = (old.shape()?, new.shape()?)
+        {
+            if depth > MAX_DEPTH {
+                return Err(CoreError::too_deep());
+            }
+            return self.objects_from(a, b, (past_ids.0, past_ids.1, 1), depth);
         }
-        let Some(id) = self.id_keys[side].id(item)? else {
-            return Ok(None);
-        };
-        if matches!(id.read()?, Read::Array(_) | Read::Object(_)) {
-            return Ok(None);
-        }
-        Ok(Some(id_key(Some(id))?))
+        self.diff(old, new, depth)
     }
 
-    /// The id keys of an array's items, if every item is an object with a scalar `id` and
-    /// no two ids are equal (`SameValueZero`).
-    fn ids(&mut self, array: S::Array, side: usize) -> Result<Option<Vec<IdKey<'s>>>, CoreError> {
-        let mut keys = Vec::with_capacity(array.len());
-        for i in 0..array.len() {
-            let Some(key) = self.id_of(item::<S>(array, i)?, side)? else {
+    /// The id key of an array item, if it is an object with a scalar `id`, and where the
+    /// id is: the cursor after it when it is the object's first member, else 0.
+    fn id_of(&mut self, item: S, side: usize) -> Result<Option<(IdKey<'s>, usize)>, CoreError> {
+        let object = match item.shape() {
+            Ok(Read::Object(object)) if item.is_dict() => object,
+            Ok(_) => return Ok(None),
+            Err(err) if matches!(err.kind(), ErrorKind::Unsupported { .. }) => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        let (Some(id), first) = self.id_member(object, item, side)? else {
+            return Ok(None);
+        };
+        Ok(match id_key(Some(id))? {
+            IdKey::Identity(_) => None, // an array or object: not a scalar id
+            key => Some((key, first)),
+        })
+    }
+
+    /// `object["id"]` (`object` is `item`, a dict). A small object whose keys are all
+    /// exact strs is scanned, its keys told apart by identity once their text is known
+    /// (parsed schemas share their key objects, and list a node's `id` first); any other
+    /// is looked up.
+    /// With it, the cursor after the member when it is the first, else 0.
+    fn id_member(&mut self, object: S::Object, item: S, side: usize) -> Result<(Option<S>, usize), CoreError> {
+        let mut cursor = 0;
+        for i in 0..ID_SCAN_LIMIT {
+            match object.next_member(&mut cursor) {
+                Ok(Some((key, value))) if S::Object::key_plain(key) => {
+                    if self.is_id_key(key, side)? {
+                        return Ok((Some(value), if i == 0 { cursor } else { 0 }));
+                    }
+                }
+                Ok(None) => return Ok((None, 0)),
+                Ok(Some(_)) | Err(_) => break,
+            }
+        }
+        Ok((self.id_keys[side].id(item)?, 0))
+    }
+
+    /// Whether `key`, an exact str, is `"id"`: known by identity for the `id` key object
+    /// of each side and for the other keys met (a few slots, direct-mapped).
+    fn is_id_key(&mut self, key: <S::Object as Object<'s, S>>::Key, side: usize) -> Result<bool, CoreError> {
+        let identity = S::Object::key_identity(key);
+        if self.id_key_objects[side] == Some(identity) {
+            return Ok(true);
+        }
+        let slot = (identity as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize >> (usize::BITS - 6);
+        if self.not_id_keys[slot] == identity {
+            return Ok(false);
+        }
+        if S::Object::key_str(key)?.as_bytes() == b"id" {
+            self.id_key_objects[side] = Some(identity);
+            return Ok(true);
+        }
+        self.not_id_keys[slot] = identity;
+        Ok(false)
+    }
+
+    /// Two arrays, walked in step from both ends while the ids of their items agree:
+    /// each pair is diffed in place as it is met (each item read once, while it is in
+    /// cache), and only the items in between are matched through their ids. That gives
+    /// the ops of `lumora_fast.pure.patch`'s matching by id: its longest run of kept
+    /// items holds the equal head and tail, so every removal, insert and move falls in
+    /// between; its item diffs come after those, in the new order (the head's and the
+    /// tail's are held back and put in place). When some item has no scalar id, or two
+    /// ids on one side are equal, the arrays are diffed element by element instead.
+    fn arrays(&mut self, old: S::Array, new: S::Array, whole: S, depth: usize) -> Result<(), CoreError> {
+        let (old_len, new_len) = (old.len(), new.len());
+        if old_len == 0 || new_len == 0 {
+            if old_len == new_len {
+                return Ok(());
+            }
+            return self.elementwise(old, new, whole, depth);
+        }
+        let (start, base) = (self.ops.len(), self.id_stack.len());
+        let shorter = old_len.min(new_len);
+        let mut head = 0;
+        while head < shorter {
+            let (before, after) = (item::<S>(old, head)?, item::<S>(new, head)?);
+            let past_ids = match (self.id_of(before, OLD)?, self.id_of(after, NEW)?) {
+                (Some((was, a)), Some((now, b))) if was == now => {
+                    self.id_stack.push(was);
+                    (a, b)
+                }
+                (Some(_), Some(_)) => break,
+                _ => {
+                    self.id_stack.truncate(base);
+                    if old_len == new_len {
+                        // Not matched by id: element by element, and with equal lengths
+                        // that is in place, as the head was.
+                        return self.in_place(old, new, head, start, whole, depth);
+                    }
+                    return self.unmatched(old, new, start, whole, depth);
+                }
+            };
+            self.steps.push(Step::Index(head));
+            self.diff_matched(before, after, past_ids, depth + 1)?;
+            self.steps.pop();
+            head += 1;
+        }
+        if head == old_len && head == new_len {
+            let by_id = unique(&self.id_stack[base..]);
+            self.id_stack.truncate(base);
+            if by_id {
+                return Ok(());
+            }
+            // Element by element with equal lengths: the same diffs, then weighed.
+            return self.settle(start, whole);
+        }
+        // The tail, from the end; each pair's ops are marked, to be put in order later.
+        let head_end = self.ops.len();
+        let mut marks = Vec::new();
+        let mut tail = 0;
+        while tail < shorter - head {
+            let (i, j) = (old_len - 1 - tail, new_len - 1 - tail);
+            let (before, after) = (item::<S>(old, i)?, item::<S>(new, j)?);
+            let past_ids = match (self.id_of(before, OLD)?, self.id_of(after, NEW)?) {
+                (Some((was, a)), Some((now, b))) if was == now => {
+                    self.id_stack.push(was);
+                    (a, b)
+                }
+                (Some(_), Some(_)) => break,
+                _ => {
+                    self.id_stack.truncate(base);
+                    return self.unmatched(old, new, start, whole, depth);
+                }
+            };
+            let mark = self.ops.len();
+            self.steps.push(Step::Index(j));
+            self.diff_matched(before, after, past_ids, depth + 1)?;
+            self.steps.pop();
+            if self.ops.len() > mark {
+                marks.push(mark);
+            }
+            tail += 1;
+        }
+        let old_ids = self.ids(old, head..old_len - tail, OLD)?;
+        let new_ids = self.ids(new, head..new_len - tail, NEW)?;
+        let ids = match (old_ids, new_ids) {
+            (Some(old_ids), Some(new_ids)) if unique_sides(&self.id_stack[base..], &old_ids, &new_ids) => {
+                Some((old_ids, new_ids))
+            }
+            _ => None,
+        };
+        self.id_stack.truncate(base);
+        let Some((old_ids, new_ids)) = ids else {
+            return self.unmatched(old, new, start, whole, depth);
+        };
+        let mut tail_ops = self.ops.split_off(head_end);
+        let mut tail_costs = self.costs.split_off(head_end);
+        let head_ops = self.ops.split_off(start);
+        let head_costs = self.costs.split_off(start);
+        let pairs = self.rearrange(old, new, head, &old_ids, &new_ids, depth)?;
+        self.ops.extend(head_ops);
+        self.costs.extend(head_costs);
+        for (j, pair) in pairs.iter().enumerate() {
+            if let Some(i) = *pair {
+                self.steps.push(Step::Index(head + j));
+                self.diff(item::<S>(old, head + i)?, item::<S>(new, head + j)?, depth + 1)?;
+                self.steps.pop();
+            }
+        }
+        // The tail's ops were made from the end: its pairs' runs of ops, reversed.
+        for &mark in marks.iter().rev() {
+            self.ops.extend(tail_ops.split_off(mark - head_end));
+            self.costs.extend(tail_costs.split_off(mark - head_end));
+        }
+        Ok(())
+    }
+
+    /// The id keys of `array[range]`, if every item there has one.
+    fn ids(
+        &mut self,
+        array: S::Array,
+        range: std::ops::Range<usize>,
+        side: usize,
+    ) -> Result<Option<Vec<IdKey<'s>>>, CoreError> {
+        let mut keys = Vec::with_capacity(range.len());
+        for i in range {
+            let Some((key, _)) = self.id_of(item::<S>(array, i)?, side)? else {
                 return Ok(None);
             };
             keys.push(key);
         }
-        Ok(unique(&keys).then_some(keys))
+        Ok(Some(keys))
     }
 
-    /// Two arrays of any lengths: matched by id, or element by element.
-    fn arrays(&mut self, a: S::Array, b: S::Array, whole: S, depth: usize) -> Result<(), CoreError> {
-        if a.len() > 0
-            && b.len() > 0
-            && let Some(old_ids) = self.ids(a, OLD)?
-            && let Some(new_ids) = self.ids(b, NEW)?
-        {
-            return self.by_id(a, b, &old_ids, &new_ids, depth);
-        }
-        self.elementwise(a, b, whole, depth)
-    }
-
-    /// Two arrays of one length, walked in step: each pair of items is diffed in place
-    /// while their ids agree, each item read once. That is what both matchings do
-    /// whenever the ids agree throughout: `by_id` with equal id lists diffs the items in
-    /// place, and so does `elementwise` with equal lengths (which then weighs one
-    /// `replace` against the ops). At the first pair of ids that differ, the ops made so
-    /// far are dropped and [`Differ::arrays`] decides.
-    fn in_step(&mut self, old: S::Array, new: S::Array, whole: S, depth: usize) -> Result<(), CoreError> {
-        let (start, base) = (self.ops.len(), self.id_stack.len());
-        let mut ided = true;
-        for i in 0..old.len() {
-            let (before, after) = (item::<S>(old, i)?, item::<S>(new, i)?);
-            if ided {
-                match (self.id_of(before, OLD)?, self.id_of(after, NEW)?) {
-                    (Some(was), Some(now)) if was == now => self.id_stack.push(was),
-                    (Some(_), Some(_)) => {
-                        self.ops.truncate(start);
-                        self.costs.truncate(start);
-                        self.id_stack.truncate(base);
-                        return self.arrays(old, new, whole, depth);
-                    }
-                    _ => {
-                        // Not matched by id: element by element, whatever the ids.
-                        ided = false;
-                        self.id_stack.truncate(base);
-                    }
-                }
-            }
+    /// Two arrays of one length not matched by id, whose items before `from` were diffed
+    /// in place (their ops start at `start`): the rest in place too, then weighed.
+    fn in_place(
+        &mut self,
+        old: S::Array,
+        new: S::Array,
+        from: usize,
+        start: usize,
+        whole: S,
+        depth: usize,
+    ) -> Result<(), CoreError> {
+        for i in from..old.len() {
             self.steps.push(Step::Index(i));
-            self.diff(before, after, depth + 1)?;
+            self.diff(item::<S>(old, i)?, item::<S>(new, i)?, depth + 1)?;
             self.steps.pop();
-        }
-        let by_id = ided && old.len() > 0 && unique(&self.id_stack[base..]);
-        self.id_stack.truncate(base);
-        if by_id {
-            return Ok(());
         }
         self.settle(start, whole)
     }
 
+    /// Two arrays found not to be matched by id after ops were made for them (from
+    /// `start`): those are dropped, and the arrays diffed element by element.
+    #[cold]
+    fn unmatched(
+        &mut self,
+        old: S::Array,
+        new: S::Array,
+        start: usize,
+        whole: S,
+        depth: usize,
+    ) -> Result<(), CoreError> {
+        self.ops.truncate(start);
+        self.costs.truncate(start);
+        self.elementwise(old, new, whole, depth)
+    }
+
     fn objects(&mut self, old: S::Object, new: S::Object, depth: usize) -> Result<(), CoreError> {
+        self.objects_from(old, new, (0, 0, 0), depth)
+    }
+
+    /// [`Differ::objects`], past the first `from.2` members of both objects, already
+    /// found to be equal members with equal keys, in place (`from.0` and `from.1` are the
+    /// cursors after them).
+    fn objects_from(
+        &mut self,
+        old: S::Object,
+        new: S::Object,
+        from: (usize, usize, usize),
+        depth: usize,
+    ) -> Result<(), CoreError> {
         // Objects parsed from similar text list their keys in the same order: walked in
         // step, they need no lookups, and when every key met its twin in place and the
         // sizes agree, nothing was removed. Otherwise the removals, found afterwards, go
-        // before this object's other ops (they touch no other key's pointer).
+        // before this object's other ops (they touch no other key's pointer). The sizes,
+        // asked for once, spare a last step on each side.
         let start = self.ops.len();
         let mut in_step = true;
-        let mut old_cursor = 0;
-        new.for_each_keyed(|key, value| {
+        let (mut old_cursor, mut new_cursor, done) = from;
+        let (old_len, new_len) = (old.len(), new.len());
+        for _ in done..new_len {
+            let Some((key, value)) = new.next_member(&mut new_cursor)? else {
+                break;
+            };
             let mut before = None;
             if in_step {
                 match old.next_member(&mut old_cursor)? {
@@ -370,7 +571,7 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'s, '_, S, K> {
             if let Some(before) = before
                 && before.scalar_equal(value)
             {
-                return Ok(());
+                continue;
             }
             self.steps.push(Step::Key(key));
             if let Some(before) = before {
@@ -381,9 +582,8 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'s, '_, S, K> {
                 self.push(Op::Add { path: self.pointer()?, value });
             }
             self.steps.pop();
-            Ok(())
-        })?;
-        if in_step && old.next_member(&mut old_cursor)?.is_none() {
+        }
+        if in_step && old_len == new_len {
             return Ok(());
         }
         let later = self.ops.split_off(start);
@@ -401,23 +601,19 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'s, '_, S, K> {
         Ok(())
     }
 
-    fn by_id(
+    /// The removals, inserts and moves that turn the middle of `old` (from `offset`, ids
+    /// `old_ids`) into the middle of `new` (from `offset`, ids `new_ids`), the items
+    /// before and after the middles being kept in place; for each new middle item, the
+    /// index of its old one in the old middle, if it has one.
+    fn rearrange(
         &mut self,
         old: S::Array,
         new: S::Array,
+        offset: usize,
         old_ids: &[IdKey<'s>],
         new_ids: &[IdKey<'s>],
         depth: usize,
-    ) -> Result<(), CoreError> {
-        if old_ids == new_ids {
-            // Nothing inserted, removed or moved: the items are diffed in place.
-            for j in 0..new_ids.len() {
-                self.steps.push(Step::Index(j));
-                self.diff(item::<S>(old, j)?, item::<S>(new, j)?, depth + 1)?;
-                self.steps.pop();
-            }
-            return Ok(());
-        }
+    ) -> Result<Vec<Option<usize>>, CoreError> {
         let old_len = old_ids.len();
         let old_at: FxHashMap<&IdKey<'s>, usize> = old_ids.iter().enumerate().map(|(i, k)| (k, i)).collect();
         // Each new item's old index, if it has one.
@@ -428,8 +624,8 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'s, '_, S, K> {
         }
         for i in (0..old_len).rev() {
             if !kept[i] {
-                scan(item::<S>(old, i)?, depth + 1)?;
-                let path = self.pointer_to(Step::Index(i))?;
+                scan(item::<S>(old, offset + i)?, depth + 1)?;
+                let path = self.pointer_to(Step::Index(offset + i))?;
                 self.push(Op::Remove { path });
             }
         }
@@ -452,32 +648,26 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'s, '_, S, K> {
                 }
                 None => None,
             };
-            // Right after its predecessor in the new order, wherever that is by now.
+            // Right after its predecessor in the new order, wherever that is by now (for
+            // the first, right after the items before the middle).
             let to = if j == 0 { 0 } else { position(&current, token(j - 1))? + 1 };
             current.insert(to, token(j));
             match at {
                 None => {
-                    let node = item::<S>(new, j)?;
+                    let node = item::<S>(new, offset + j)?;
                     scan(node, depth + 1)?;
-                    let path = self.pointer_to(Step::Index(to))?;
+                    let path = self.pointer_to(Step::Index(offset + to))?;
                     self.push(Op::Add { path, value: Some(node) });
                 }
                 Some(at) if at != to => {
-                    let from = self.pointer_to(Step::Index(at))?;
-                    let path = self.pointer_to(Step::Index(to))?;
+                    let from = self.pointer_to(Step::Index(offset + at))?;
+                    let path = self.pointer_to(Step::Index(offset + to))?;
                     self.push(Op::Move { from, path });
                 }
                 Some(_) => {}
             }
         }
-        for (j, pair) in pairs.iter().enumerate() {
-            if let Some(i) = *pair {
-                self.steps.push(Step::Index(j));
-                self.diff(item::<S>(old, i)?, item::<S>(new, j)?, depth + 1)?;
-                self.steps.pop();
-            }
-        }
-        Ok(())
+        Ok(pairs)
     }
 
     fn elementwise(&mut self, old: S::Array, new: S::Array, whole: S, depth: usize) -> Result<(), CoreError> {
