@@ -617,8 +617,9 @@ def edited_id_arrays(draw: st.DrawFn) -> Pair:
         if kind == "insert" or not new:
             new.insert(draw(st.integers(0, len(new))), {"id": 100 + len(new), "v": 9})
         elif kind == "edit":
-            at = draw(st.integers(0, len(new) - 1))
-            new[at]["v"] = draw(st.sampled_from([3, [1], {"x": draw(_members)}]))
+            edited = new[draw(st.integers(0, len(new) - 1))]
+            if isinstance(edited, dict):
+                edited["v"] = draw(st.sampled_from([3, [1], {"x": draw(_members)}]))
         elif kind == "remove":
             del new[draw(st.integers(0, len(new) - 1))]
         elif kind == "move":
@@ -626,7 +627,7 @@ def edited_id_arrays(draw: st.DrawFn) -> Pair:
             new.insert(draw(st.integers(0, len(new))), moved)
         else:  # an item without an id, or with a repeated one
             at = draw(st.integers(0, len(new) - 1))
-            new[at] = draw(st.sampled_from([{"v": 1}, {"id": new[0]["id"]}, 7]))
+            new[at] = draw(st.sampled_from([{"v": 1}, {"id": 0}, 7]))
     for item in new:
         if isinstance(item, dict) and draw(st.integers(0, 5)) == 0:
             item["v"] = draw(st.integers(0, 2))

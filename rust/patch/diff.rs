@@ -268,27 +268,34 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'s, '_, S, K> {
         if self.known.equal(old, new) {
             return Ok(());
         }
-        match (old.shape()?, new.shape()?) {
-            (Read::Object(a), Read::Object(b)) if old.is_dict() && new.is_dict() => {
-                if depth > MAX_DEPTH {
-                    return Err(CoreError::too_deep());
+        // One side's shape at a time, each matched where it is made: a pair of `Read`s
+        // held together was copied around in wider pieces than it was written.
+        match old.shape()? {
+            Read::Object(a) if old.is_dict() => {
+                if let Read::Object(b) = new.shape()?
+                    && new.is_dict()
+                {
+                    if depth > MAX_DEPTH {
+                        return Err(CoreError::too_deep());
+                    }
+                    return self.objects(a, b, depth);
                 }
-                self.objects(a, b, depth)
             }
-            (Read::Array(a), Read::Array(b)) => {
-                if depth > MAX_DEPTH {
-                    return Err(CoreError::too_deep());
+            Read::Array(a) => {
+                if let Read::Array(b) = new.shape()? {
+                    if depth > MAX_DEPTH {
+                        return Err(CoreError::too_deep());
+                    }
+                    return self.arrays(a, b, new, depth);
                 }
-                self.arrays(a, b, new, depth)
             }
-            _ => {
-                if !self.comparer.compare(old, new, depth)? {
-                    let value = wire(new)?;
-                    self.push(Op::Replace { path: self.pointer()?, value });
-                }
-                Ok(())
-            }
+            _ => {}
         }
+        if !self.comparer.compare(old, new, depth)? {
+            let value = wire(new)?;
+            self.push(Op::Replace { path: self.pointer()?, value });
+        }
+        Ok(())
     }
 
     /// [`Differ::diff`] of two objects whose ids are equal (`SameValueZero`, which for
