@@ -1,5 +1,5 @@
-//! Schema deltas with `lumora_fast`'s fixed semantics (DESIGN.md "Compatibility rules ->
-//! Delta"), and their application on the device side.
+//! Schema deltas with `lumora_fast`'s fixed semantics (docs/architecture.md,
+//! "Compatibility"), and their application on the device side.
 //!
 //! Top-level nodes are keyed by `id` with JS `SameValueZero` (`"1"` is not `1`, `true` is
 //! not `1`, `1 == 1.0`, `NaN` equals itself, an object id is its identity); for a
