@@ -301,12 +301,9 @@ def test_history_is_bounded_by_count_and_bytes() -> None:
 
 def test_history_overflow_falls_back_to_a_full_update_end_to_end() -> None:
     """A device away for more than the history holds gets the schema, and converges."""
-    server = ServerProtocol(update_interval_ms=0, history_updates=2)
-    schema = big_schema()
-    session = server.create_session(T0, schema)
-    device = DeviceSession(session.id, "phone")
-    conn, _ = server.open(session.id, T0)
-    pump(server, conn, device, device.connect(T0), T0)
+    server, session, device, conn = connected_device(history_updates=2)
+    schema = session.schema
+    assert schema is not None
     deliver(server, conn, device, server.publish(session.id, edit(schema, 0, "seen"), T0 + 1000))
     assert device.sequence == 1
     server.connection_lost(conn, T0 + 1600)
@@ -331,6 +328,19 @@ def deliver(
     return events
 
 
+def connected_device(
+    **server_options: Any,
+) -> tuple[ServerProtocol, Any, DeviceSession, str]:
+    """A server (no coalescing) with a big schema, and a DeviceSession connected to it:
+    (server, session, device, connection id)."""
+    server = ServerProtocol(update_interval_ms=0, **server_options)
+    session = server.create_session(T0, big_schema())
+    device = DeviceSession(session.id, "phone")
+    conn, _ = server.open(session.id, T0)
+    pump(server, conn, device, device.connect(T0), T0)
+    return server, session, device, conn
+
+
 def pump(
     server: ServerProtocol, conn: str, device: DeviceSession, outputs: list[Any], now: float
 ) -> list[Any]:
@@ -349,12 +359,9 @@ def pump(
 
 
 def test_device_session_resumes_after_a_reconnect() -> None:
-    server = ServerProtocol(update_interval_ms=0)
-    schema = big_schema()
-    session = server.create_session(T0, schema)
-    device = DeviceSession(session.id, "phone")
-    conn, _ = server.open(session.id, T0)
-    pump(server, conn, device, device.connect(T0), T0)
+    server, session, device, conn = connected_device()
+    schema = session.schema
+    assert schema is not None
     assert device.schema == schema
     # One update while connected (a device needs a verified update to resume from).
     current = edit(schema, 0, "first")
@@ -444,12 +451,9 @@ def test_a_save_the_server_refuses_is_sent_to_devices_too() -> None:
 
 
 def test_the_device_tracks_the_server_error_until_cleared() -> None:
-    server = ServerProtocol(update_interval_ms=0)
-    schema = big_schema()
-    session = server.create_session(T0, schema)
-    device = DeviceSession(session.id, "phone")
-    conn, _ = server.open(session.id, T0)
-    pump(server, conn, device, device.connect(T0), T0)
+    server, session, device, conn = connected_device()
+    schema = session.schema
+    assert schema is not None
     for output in server.report_schema_error(session.id, "bad", T0 + 5, line=1, column=2):
         assert isinstance(output, Send)
         [event] = device.receive(output.data, T0 + 5)
