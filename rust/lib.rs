@@ -10,6 +10,7 @@
 mod canonical;
 mod checksum;
 mod delta;
+mod document;
 mod error;
 mod parse;
 mod patch;

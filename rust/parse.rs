@@ -319,7 +319,7 @@ impl<B: Builder> Parser<'_, B> {
     }
 }
 
-fn hex4(input: &[u8], at: usize) -> Option<u32> {
+pub(crate) fn hex4(input: &[u8], at: usize) -> Option<u32> {
     let digits = input.get(at..at + 4)?;
     let mut value = 0;
     for &d in digits {
@@ -336,7 +336,7 @@ struct Text {
 }
 
 /// Append a code point as (generalized) UTF-8; surrogates get their 3-byte WTF-8 form.
-fn push_code_point(out: &mut Vec<u8>, cp: u32) {
+pub(crate) fn push_code_point(out: &mut Vec<u8>, cp: u32) {
     match cp {
         0..=0x7F => out.push(cp as u8),
         0x80..=0x7FF => out.extend_from_slice(&[0xC0 | (cp >> 6) as u8, 0x80 | (cp & 0x3F) as u8]),

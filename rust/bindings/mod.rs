@@ -2,6 +2,7 @@
 //! and maps the error. Nothing else happens here.
 
 mod build;
+mod document;
 mod errors;
 mod patch;
 mod view;
@@ -40,9 +41,13 @@ fn str_list<'py>(py: Python<'py>, items: &[Vec<u8>]) -> PyResult<Bound<'py, PyLi
 #[pyo3(signature = (obj, /, *, pretty = false))]
 fn dumps<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>, pretty: bool) -> PyResult<Bound<'py, PyBytes>> {
     let ctx = Ctx::new(py)?;
+    let doc = document::as_document(obj);
     OUTPUT.with_borrow_mut(|out| {
         out.clear();
-        let written = canonical::stringify_into(ctx.view(obj), pretty, out);
+        let written = match doc {
+            Some(doc) => canonical::stringify_into(doc.root(), pretty, out),
+            None => canonical::stringify_into(ctx.view(obj), pretty, out),
+        };
         let result = written.map(|()| PyBytes::new(py, out)).map_err(to_py);
         if out.capacity() > KEEP_OUTPUT_CAPACITY {
             *out = Vec::new();
@@ -146,6 +151,9 @@ fn calculate_checksum(
     algorithm: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<String> {
     let algorithm = algorithm.map_or(Ok(Algorithm::Sha256), algorithm_arg)?;
+    if let Some(doc) = document::as_document(schema) {
+        return doc.checksum(algorithm).map_err(to_py);
+    }
     let ctx = Ctx::new(py)?;
     checksum::checksum(ctx.view(schema), algorithm).map_err(to_py)
 }
@@ -154,8 +162,11 @@ fn calculate_checksum(
 #[pyfunction]
 #[pyo3(signature = (schema, /))]
 fn canonical_json<'py>(py: Python<'py>, schema: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
-    let ctx = Ctx::new(py)?;
-    let out = checksum::canonical_json(ctx.view(schema)).map_err(to_py)?;
+    let out = match document::as_document(schema) {
+        Some(doc) => checksum::canonical_json(doc.root()),
+        None => checksum::canonical_json(Ctx::new(py)?.view(schema)),
+    }
+    .map_err(to_py)?;
     Ok(PyBytes::new(py, &out))
 }
 
@@ -163,25 +174,35 @@ fn objects<'py>(py: Python<'py>, values: &[view::PyVal<'_, 'py>]) -> PyResult<Bo
     PyList::new(py, values.iter().map(|v| v.to_object()))
 }
 
-/// A delta as `(added, modified, removed, metadata_changes)`.
-fn delta_tuple<'py>(py: Python<'py>, delta: &delta::Delta<view::PyVal<'_, 'py>>) -> PyResult<Bound<'py, PyTuple>> {
+/// A delta as `(added, modified, removed, metadata_changes)`, its values made by `object`.
+pub(crate) fn delta_tuple<'py, S: Copy>(
+    py: Python<'py>,
+    delta: &delta::Delta<S>,
+    object: &mut dyn FnMut(S) -> PyResult<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let mut list = |values: &[S]| -> PyResult<Bound<'py, PyList>> {
+        PyList::new(py, values.iter().map(|&v| object(v)).collect::<PyResult<Vec<_>>>()?)
+    };
+    let added = list(&delta.added)?;
+    let modified = list(&delta.modified)?;
     let removed = PyList::new(
         py,
-        delta.removed.iter().map(|id| id.map_or_else(|| py.None().into_bound(py), view::PyVal::to_object)),
+        delta
+            .removed
+            .iter()
+            .map(|id| id.map_or_else(|| Ok(py.None().into_bound(py)), &mut *object))
+            .collect::<PyResult<Vec<_>>>()?,
     )?;
     let changes = if delta.changes.is_empty() {
         py.None().into_bound(py)
     } else {
         let dict = PyDict::new(py);
         for (name, value) in &delta.changes {
-            dict.set_item(*name, value.map(view::PyVal::to_object))?;
+            dict.set_item(*name, value.map(&mut *object).transpose()?)?;
         }
         dict.into_any()
     };
-    PyTuple::new(
-        py,
-        [objects(py, &delta.added)?.into_any(), objects(py, &delta.modified)?.into_any(), removed.into_any(), changes],
-    )
+    PyTuple::new(py, [added.into_any(), modified.into_any(), removed.into_any(), changes])
 }
 
 /// `(added, modified, removed, metadata_changes)` from `old` to `new`.
@@ -192,9 +213,14 @@ fn calculate_schema_delta<'py>(
     old: &Bound<'py, PyAny>,
     new: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyTuple>> {
+    if let Some((old, new)) = document::document_pair(py, old, new)? {
+        let delta = delta::calculate(old.root(), new.root()).map_err(to_py)?;
+        let mut maker = document::PyMaker::new(py);
+        return delta_tuple(py, &delta, &mut |v| maker.make(v));
+    }
     let ctx = Ctx::new(py)?;
     let delta = delta::calculate(ctx.view(old), ctx.view(new)).map_err(to_py)?;
-    delta_tuple(py, &delta)
+    delta_tuple(py, &delta, &mut |v| Ok(v.to_object()))
 }
 
 fn algorithm_arg(name: &Bound<'_, PyAny>) -> PyResult<Algorithm> {
@@ -211,7 +237,83 @@ fn algorithm_arg(name: &Bound<'_, PyAny>) -> PyResult<Algorithm> {
 #[pyclass(module = "lumora_fast._core", name = "SchemaTracker")]
 struct SchemaTracker {
     algorithm: Algorithm,
-    current: Option<(Py<PyAny>, tracker::TrackerState)>,
+    current: Option<Current>,
+}
+
+/// The tracker's current schema.
+enum Current {
+    /// A Python value, and what the tracker remembers of it.
+    Value(Py<PyAny>, tracker::TrackerState),
+    /// A document (the one given, or made from the value given), which keeps its own
+    /// tracker state.
+    Document { given: Py<PyAny>, doc: Py<document::SchemaDocument> },
+}
+
+/// `(checksum, delta or None, incremental, patch or None)`, values made by `object`.
+fn change_tuple<'py, S: Copy>(
+    py: Python<'py>,
+    change: &tracker::Change<S>,
+    object: &mut dyn FnMut(S) -> PyResult<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let delta = match &change.delta {
+        Some(delta) => delta_tuple(py, delta, object)?.into_any(),
+        None => py.None().into_bound(py),
+    };
+    let patch = match &change.patch {
+        Some(ops) => patch::op_list(py, ops, object)?.into_any(),
+        None => py.None().into_bound(py),
+    };
+    PyTuple::new(
+        py,
+        [
+            PyString::new(py, &change.checksum).into_any(),
+            delta,
+            pyo3::types::PyBool::new(py, change.incremental).to_owned().into_any(),
+            patch,
+        ],
+    )
+}
+
+impl SchemaTracker {
+    /// A document tracked with this tracker's algorithm.
+    fn tracked_document(
+        &self,
+        py: Python<'_>,
+        doc: document::SchemaDocument,
+    ) -> PyResult<Py<document::SchemaDocument>> {
+        if doc.doc.tracked(self.algorithm).is_none() {
+            let (_, state) = tracker::update(None, doc.doc.root(), self.algorithm).map_err(to_py)?;
+            doc.doc.keep_tracked(self.algorithm, state);
+        }
+        Py::new(py, doc)
+    }
+
+    /// `update` for a document, or for anything once the tracker holds a document.
+    fn update_document<'py>(&mut self, py: Python<'py>, schema: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
+        let new: Py<document::SchemaDocument> = match schema.cast::<document::SchemaDocument>() {
+            Ok(doc) => doc.clone().unbind(),
+            Err(_) => Py::new(py, document::SchemaDocument { doc: document::document_of(py, schema)? })?,
+        };
+        let previous: Option<Py<document::SchemaDocument>> =
+            match &self.current {
+                None => None,
+                Some(Current::Document { doc, .. }) => Some(doc.clone_ref(py)),
+                Some(Current::Value(value, _)) => Some(self.tracked_document(
+                    py,
+                    document::SchemaDocument { doc: document::document_of(py, value.bind(py))? },
+                )?),
+            };
+        let algorithm = self.algorithm;
+        let new_doc = &new.get().doc;
+        let old = previous.as_ref().map(|doc| &doc.get().doc);
+        let prior = old.and_then(|doc| doc.tracked(algorithm).map(|state| (state, doc.root())));
+        let (change, state) = tracker::update(prior, new_doc.root(), algorithm).map_err(to_py)?;
+        let mut maker = document::PyMaker::new(py);
+        let result = change_tuple(py, &change, &mut |v| maker.make(v))?;
+        new_doc.keep_tracked(algorithm, state);
+        self.current = Some(Current::Document { given: schema.clone().unbind(), doc: new });
+        Ok(result)
+    }
 }
 
 #[pymethods]
@@ -223,44 +325,44 @@ impl SchemaTracker {
         Ok(SchemaTracker { algorithm, current: None })
     }
 
-    /// The current schema, or `None` before the first update.
+    /// The current schema (as given to `update`), or `None` before the first update.
     #[getter]
     fn schema(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.current.as_ref().map(|(schema, _)| schema.clone_ref(py))
+        self.current.as_ref().map(|current| match current {
+            Current::Value(schema, _) => schema.clone_ref(py),
+            Current::Document { given, .. } => given.clone_ref(py),
+        })
     }
 
     /// The current schema's checksum, or `None` before the first update.
     #[getter]
     fn checksum(&self) -> Option<String> {
-        self.current.as_ref().map(|(_, state)| state.checksum.clone())
+        self.current.as_ref().map(|current| match current {
+            Current::Value(_, state) => state.checksum.clone(),
+            Current::Document { doc, .. } => {
+                doc.get().doc.tracked(self.algorithm).map(|s| s.checksum.clone()).unwrap_or_default()
+            }
+        })
     }
 
     /// Make `schema` current: `(checksum, delta or None, incremental, patch or None)`.
+    /// `schema` is a value or a `SchemaDocument`; once a document was given, values are
+    /// tracked as documents too.
     #[pyo3(signature = (schema, /))]
     fn update<'py>(&mut self, py: Python<'py>, schema: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
+        if document::as_document(schema).is_some() || matches!(self.current, Some(Current::Document { .. })) {
+            return self.update_document(py, schema);
+        }
         let ctx = Ctx::new(py)?;
-        let old = self.current.as_ref().map(|(object, state)| (object.bind(py).clone(), state));
+        let old = match &self.current {
+            Some(Current::Value(object, state)) => Some((object.bind(py).clone(), state)),
+            _ => None,
+        };
         let previous = old.as_ref().map(|(object, state)| (*state, ctx.view(object)));
         let (change, state) = tracker::update(previous, ctx.view(schema), self.algorithm).map_err(to_py)?;
-        let delta = match &change.delta {
-            Some(delta) => delta_tuple(py, delta)?.into_any(),
-            None => py.None().into_bound(py),
-        };
-        let patch = match &change.patch {
-            Some(ops) => patch::op_list(py, ops)?.into_any(),
-            None => py.None().into_bound(py),
-        };
-        let result = PyTuple::new(
-            py,
-            [
-                PyString::new(py, &change.checksum).into_any(),
-                delta,
-                pyo3::types::PyBool::new(py, change.incremental).to_owned().into_any(),
-                patch,
-            ],
-        )?;
+        let result = change_tuple(py, &change, &mut |v| Ok(v.to_object()))?;
         drop(old);
-        self.current = Some((schema.clone().unbind(), state));
+        self.current = Some(Current::Value(schema.clone().unbind(), state));
         Ok(result)
     }
 }
@@ -333,5 +435,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(patch::calculate_schema_patch, m)?)?;
     m.add_function(wrap_pyfunction!(patch::apply_schema_patch, m)?)?;
     m.add_class::<SchemaTracker>()?;
+    m.add_class::<document::SchemaDocument>()?;
     Ok(())
 }

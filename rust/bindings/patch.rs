@@ -14,23 +14,27 @@ use rustc_hash::FxHashSet;
 use super::build::py_str;
 use super::errors::to_py;
 use super::type_name;
-use super::view::{Ctx, PyVal, wtf8};
+use super::view::{Ctx, wtf8};
 use crate::delta::{Comparer, check_json};
 use crate::error::{CoreError, ErrorKind, Seg};
 use crate::patch::diff::{self, Op};
 use crate::patch::pointer::{array_index, fault, parse, quote};
 use crate::value::JsStr;
 
-fn op_dict<'py>(py: Python<'py>, op: &Op<PyVal<'_, 'py>>) -> PyResult<Bound<'py, PyDict>> {
+fn op_dict<'py, S: Copy>(
+    py: Python<'py>,
+    op: &Op<S>,
+    object: &mut dyn FnMut(S) -> PyResult<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     let key = |name: &str| PyString::intern(py, name);
     let pointer = |path: &[u8]| py_str(py, &JsStr::wtf8(path));
-    let value = |value: Option<PyVal<'_, 'py>>| value.map_or_else(|| py.None().into_bound(py), PyVal::to_object);
+    let mut value = |value: Option<S>| value.map_or_else(|| Ok(py.None().into_bound(py)), &mut *object);
     match op {
         Op::Add { path, value: v } | Op::Replace { path, value: v } => {
             dict.set_item(key("op"), key(if matches!(op, Op::Add { .. }) { "add" } else { "replace" }))?;
             dict.set_item(key("path"), pointer(path)?)?;
-            dict.set_item(key("value"), value(*v))?;
+            dict.set_item(key("value"), value(*v)?)?;
         }
         Op::Remove { path } => {
             dict.set_item(key("op"), key("remove"))?;
@@ -45,11 +49,16 @@ fn op_dict<'py>(py: Python<'py>, op: &Op<PyVal<'_, 'py>>) -> PyResult<Bound<'py,
     Ok(dict)
 }
 
-/// The ops as a list of dicts, made while the views they hold are valid.
-pub(crate) fn op_list<'py>(py: Python<'py>, ops: &[Op<PyVal<'_, 'py>>]) -> PyResult<Bound<'py, PyList>> {
+/// The ops as a list of dicts, their values made by `object` (for views, while the
+/// views they hold are valid).
+pub(crate) fn op_list<'py, S: Copy>(
+    py: Python<'py>,
+    ops: &[Op<S>],
+    object: &mut dyn FnMut(S) -> PyResult<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyList>> {
     let list = PyList::empty(py);
     for op in ops {
-        list.append(op_dict(py, op)?)?;
+        list.append(op_dict(py, op, object)?)?;
     }
     Ok(list)
 }
@@ -62,9 +71,14 @@ pub(crate) fn calculate_schema_patch<'py>(
     old: &Bound<'py, PyAny>,
     new: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
+    if let Some((old, new)) = super::document::document_pair(py, old, new)? {
+        let ops = diff::calculate(old.root(), new.root()).map_err(to_py)?;
+        let mut maker = super::document::PyMaker::new(py);
+        return op_list(py, &ops, &mut |v| maker.make(v));
+    }
     let ctx = Ctx::new(py)?;
     let ops = diff::calculate(ctx.view(old), ctx.view(new)).map_err(to_py)?;
-    op_list(py, &ops)
+    op_list(py, &ops, &mut |v| Ok(v.to_object()))
 }
 
 /// A container the walk can enter.
