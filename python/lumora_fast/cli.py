@@ -56,10 +56,11 @@ from lumora_fast.sessions.events import (
     UpdateSent,
     sequence_text,
 )
-from lumora_fast.sessions.schema import parse_json, parse_schema
+from lumora_fast.sessions.schema import parse_document, parse_json, parse_schema
 from lumora_fast.sessions.server import ServerProtocol, Session
 
 if TYPE_CHECKING:
+    from lumora_fast._core import SchemaDocument
     from lumora_fast.asyncio.server import Server
 
 __all__ = ["main"]
@@ -244,7 +245,7 @@ async def _serve(args: argparse.Namespace, out: _Output) -> int:
     schema = None
     startup_error: ErrorEvent | None = None
     try:
-        schema = parse_schema(data, freeze=True)
+        schema = parse_document(data)
     except ProtocolError as exc:
         startup_error = ErrorEvent(
             message=f"{path}: {exc}; starting without a schema", code=exc.code
@@ -285,7 +286,7 @@ async def _serve(args: argparse.Namespace, out: _Output) -> int:
             ):
                 out.line(line)
 
-    def open_session(schema: Schema | None) -> str:
+    def open_session(schema: Schema | SchemaDocument | None) -> str:
         session_id = server.create_session(schema)
         state["session"] = server.protocol.sessions[session_id]
         return session_id
@@ -366,7 +367,7 @@ async def _serve(args: argparse.Namespace, out: _Output) -> int:
             first = open_session(None)
             server.report(error, first)  # devices that connect are told
         # Watch before saying where to connect: a save made right after is seen.
-        watcher = SchemaWatcher(path, settle_ms=args.settle_ms, initial=data, freeze=True)
+        watcher = SchemaWatcher(path, settle_ms=args.settle_ms, initial=data, documents=True)
         try:
             watcher.start()
         except OSError as exc:

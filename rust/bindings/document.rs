@@ -17,7 +17,7 @@ use super::errors::to_py;
 use super::view::Ctx;
 use super::{algorithm_arg, check_size, str_arg, type_name};
 use crate::checksum::Algorithm;
-use crate::document::{DocRef, Document, Node, parse};
+use crate::document::{DocRef, Document, Node, parse, schema_problem as problem_of};
 use crate::error::{CoreError, ErrorKind, MAX_DEPTH};
 use crate::value::{JsStr, has_surrogate};
 use crate::{canonical, checksum};
@@ -255,8 +255,35 @@ impl SchemaDocument {
         }
     }
 
+    /// Documents are immutable: a copy is the document itself.
+    fn __copy__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __deepcopy__(slf: Py<Self>, _memo: &Bound<'_, PyAny>) -> Py<Self> {
+        slf
+    }
+
+    /// Pickled as its JSON text, parsed again on load.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+        let py = slf.py();
+        let parse = slf.get_type().getattr("parse")?;
+        let out = canonical::stringify(slf.get().doc.root(), false).map_err(to_py)?;
+        Ok((parse, (PyBytes::new(py, &out),)))
+    }
+
     fn __repr__(&self) -> PyResult<String> {
         let out = canonical::stringify(self.doc.root(), false).map_err(to_py)?;
         Ok(format!("<SchemaDocument: {} bytes>", out.len()))
     }
+}
+
+/// Why a document is not a usable Lumora schema (`None` when it is one).
+#[pyfunction]
+#[pyo3(signature = (document, /))]
+pub(crate) fn schema_problem(document: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+    let doc = as_document(document).ok_or_else(|| {
+        PyTypeError::new_err(format!("schema_problem() argument must be a SchemaDocument, not {}", type_name(document)))
+    })?;
+    problem_of(doc.root()).map_err(to_py)
 }

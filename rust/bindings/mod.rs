@@ -305,6 +305,19 @@ impl SchemaTracker {
             };
         let algorithm = self.algorithm;
         let new_doc = &new.get().doc;
+        if previous.is_none()
+            && let Some(state) = new_doc.tracked(algorithm)
+        {
+            // A first schema the document's own cache describes: nothing to walk.
+            let none = || py.None().into_bound(py);
+            let checksum = PyString::new(py, &state.checksum).into_any();
+            let result = PyTuple::new(
+                py,
+                [checksum, none(), pyo3::types::PyBool::new(py, false).to_owned().into_any(), none()],
+            )?;
+            self.current = Some(Current::Document { given: schema.clone().unbind(), doc: new });
+            return Ok(result);
+        }
         let old = previous.as_ref().map(|doc| &doc.get().doc);
         let prior = old.and_then(|doc| doc.tracked(algorithm).map(|state| (state, doc.root())));
         let (change, state) = tracker::update(prior, new_doc.root(), algorithm).map_err(to_py)?;
@@ -436,5 +449,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(patch::apply_schema_patch, m)?)?;
     m.add_class::<SchemaTracker>()?;
     m.add_class::<document::SchemaDocument>()?;
+    m.add_function(wrap_pyfunction!(document::schema_problem, m)?)?;
     Ok(())
 }

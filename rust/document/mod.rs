@@ -455,3 +455,36 @@ fn has_duplicates(members: &[Member]) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+/// Why a parsed JSON value is not a usable Lumora schema, or `None`: the top level must
+/// be an object with a `metadata` object (the checksum needs it) and a `nodes` array of
+/// objects (the delta needs it). The texts are `lumora_fast.pure.shape`'s.
+pub(crate) fn schema_problem<'s, S: Source<'s>>(schema: S) -> Result<Option<String>, CoreError> {
+    fn json_type<'s, S: Source<'s>>(value: S) -> Result<&'static str, CoreError> {
+        Ok(match value.read()? {
+            Read::Null => "null",
+            Read::Bool(_) => "boolean",
+            Read::Int(_) | Read::Float(_) => "number",
+            Read::Str(_) => "string",
+            Read::Array(_) => "array",
+            Read::Object(_) => "object",
+        })
+    }
+    if !matches!(schema.read()?, Read::Object(_)) {
+        return Ok(Some(format!("the top level is a JSON {}, not an object", json_type(schema)?)));
+    }
+    if !matches!(schema.get("metadata")?.map(Source::read).transpose()?, Some(Read::Object(_))) {
+        return Ok(Some("'metadata' must be an object".to_owned()));
+    }
+    let Some(Read::Array(nodes)) = schema.get("nodes")?.map(Source::read).transpose()? else {
+        return Ok(Some("'nodes' must be an array".to_owned()));
+    };
+    let mut problem = None;
+    nodes.for_each(|index, node| {
+        if problem.is_none() && !matches!(node.read()?, Read::Object(_)) {
+            problem = Some(format!("nodes[{index}] is a JSON {}, not an object", json_type(node)?));
+        }
+        Ok(())
+    })?;
+    Ok(problem)
+}

@@ -14,7 +14,7 @@ from lumora_fast import (
     deserialize_message,
     serialize_message,
 )
-from lumora_fast.sessions import Close, Output, Send, ServerProtocol
+from lumora_fast.sessions import Close, Output, Send, ServerProtocol, Session
 
 T0 = 1_700_000_000_000.0
 """The fake clock's start (Unix ms)."""
@@ -38,6 +38,13 @@ def make_schema(count: int = 12, text: str = "hello", **top: Any) -> dict[str, A
         ],
         **top,
     }
+
+
+def current(session: Session) -> dict[str, Any]:
+    """The session's current schema as a dict (the server keeps a SchemaDocument)."""
+    assert session.schema is not None
+    value: dict[str, Any] = session.schema.to_python()
+    return value
 
 
 def edit(schema: dict[str, Any], index: int, text: str) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from ._helpers import (
     T0,
     ack_bytes,
     connect_bytes,
+    current,
     edit,
     join,
     make_schema,
@@ -177,10 +178,10 @@ def test_a_device_resumes_with_the_patches_it_missed() -> None:
     server = ServerProtocol(update_interval_ms=0)
     schema = big_schema()
     session = server.create_session(T0, schema)
-    current = run_edits(server, session.id, schema, 3)
+    latest = run_edits(server, session.id, schema, 3)
     at_three = session.checksum
     assert at_three is not None
-    final = run_edits(server, session.id, current, 5)
+    final = run_edits(server, session.id, latest, 5)
     assert session.sequence == 8
 
     connection_id, outputs = join_patch(server, session.id, resume=(3, at_three), now=T0 + 9000)
@@ -196,7 +197,7 @@ def test_a_device_resumes_with_the_patches_it_missed() -> None:
         7,
         8,
     ]
-    result = current
+    result = latest
     for update in updates:
         assert isinstance(update, UpdateMessage)
         assert update.payload.type == "patch"
@@ -224,7 +225,7 @@ def test_resuming_after_five_missed_edits_costs_under_5_percent_of_a_resync() ->
     assert checksum is not None
     for seed in range(2, 7):
         assert session.schema is not None
-        server.publish(session.id, mutate(session.schema, 1, seed), T0 + 1000 * seed)
+        server.publish(session.id, mutate(session.schema.to_python(), 1, seed), T0 + 1000 * seed)
     assert session.sequence == sequence + 5
     resumed, outputs = join_patch(server, session.id, resume=(sequence, checksum))
     assert len(sent(outputs, resumed)) == 6  # connected + 5 patches
@@ -238,7 +239,7 @@ def test_resuming_after_five_missed_edits_costs_under_5_percent_of_a_resync() ->
 def test_an_up_to_date_device_resumes_with_nothing() -> None:
     server = ServerProtocol(update_interval_ms=0)
     session = server.create_session(T0, big_schema())
-    run_edits(server, session.id, session.schema or {}, 2)
+    run_edits(server, session.id, current(session), 2)
     assert session.checksum is not None
     connection_id, outputs = join_patch(server, session.id, resume=(2, session.checksum))
     [connected] = sent(outputs, connection_id)
@@ -257,7 +258,7 @@ def test_a_device_that_cannot_resume_gets_the_whole_schema(why: str) -> None:
     run_edits(server, session.id, schema, 3)
     at_three = session.checksum
     assert at_three is not None
-    run_edits(server, session.id, session.schema or {}, 2 if why != "forgotten" else 6)
+    run_edits(server, session.id, current(session), 2 if why != "forgotten" else 6)
     resume, types = (3, at_three), PATCH_TYPES
     if why == "wrong checksum":
         resume = (3, "sha256:" + "0" * 64)
@@ -268,7 +269,7 @@ def test_a_device_that_cannot_resume_gets_the_whole_schema(why: str) -> None:
     connection_id, outputs = join_patch(server, session.id, resume=resume, update_types=types)
     [connected] = sent(outputs, connection_id)
     assert isinstance(connected, ConnectedMessage)
-    assert connected.payload.initial_schema == session.schema
+    assert connected.payload.initial_schema == current(session)
     assert b"resumed" not in of(outputs, Send)[0].data
     assert of(outputs, DeviceConnected)[0].resumed is None
 
@@ -302,13 +303,12 @@ def test_history_is_bounded_by_count_and_bytes() -> None:
 def test_history_overflow_falls_back_to_a_full_update_end_to_end() -> None:
     """A device away for more than the history holds gets the schema, and converges."""
     server, session, device, conn = connected_device(history_updates=2)
-    schema = session.schema
-    assert schema is not None
+    schema = current(session)
     deliver(server, conn, device, server.publish(session.id, edit(schema, 0, "seen"), T0 + 1000))
     assert device.sequence == 1
     server.connection_lost(conn, T0 + 1600)
     device.connection_lost(T0 + 1600)
-    final = run_edits(server, session.id, session.schema or {}, 4)
+    final = run_edits(server, session.id, current(session), 4)
     conn, _ = server.open(session.id, T0 + 9000)
     events = pump(server, conn, device, device.connect(T0 + 9000), T0 + 9000)
     [connected] = [e for e in events if isinstance(e, Connected)]
@@ -360,16 +360,15 @@ def pump(
 
 def test_device_session_resumes_after_a_reconnect() -> None:
     server, session, device, conn = connected_device()
-    schema = session.schema
-    assert schema is not None
+    schema = current(session)
     assert device.schema == schema
     # One update while connected (a device needs a verified update to resume from).
-    current = edit(schema, 0, "first")
-    deliver(server, conn, device, server.publish(session.id, current, T0 + 1000))
+    first = edit(schema, 0, "first")
+    deliver(server, conn, device, server.publish(session.id, first, T0 + 1000))
     assert device.sequence == 1
     server.connection_lost(conn, T0 + 1100)
     assert device.connection_lost(T0 + 1100) is not None
-    final = run_edits(server, session.id, current, 5)
+    final = run_edits(server, session.id, first, 5)
 
     conn, _ = server.open(session.id, T0 + 9000)
     hello = device.connect(T0 + 9000)
@@ -452,8 +451,7 @@ def test_a_save_the_server_refuses_is_sent_to_devices_too() -> None:
 
 def test_the_device_tracks_the_server_error_until_cleared() -> None:
     server, session, device, conn = connected_device()
-    schema = session.schema
-    assert schema is not None
+    schema = current(session)
     for output in server.report_schema_error(session.id, "bad", T0 + 5, line=1, column=2):
         assert isinstance(output, Send)
         [event] = device.receive(output.data, T0 + 5)

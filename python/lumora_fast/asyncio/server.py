@@ -56,7 +56,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Sequence
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server as _WebSocketServer
@@ -68,8 +68,6 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 from websockets.typing import Origin
 
-from lumora_fast.builders import create_full_update, create_update_message
-from lumora_fast.codec import serialize_message
 from lumora_fast.lan import Family, is_unspecified, lan_addresses
 from lumora_fast.messages import Schema
 from lumora_fast.sessions.events import Close, ErrorEvent, Event, Output, Send
@@ -77,6 +75,9 @@ from lumora_fast.sessions.server import ServerProtocol
 
 from . import http
 from .status import StatusBoard, UpdateRecord
+
+if TYPE_CHECKING:
+    from lumora_fast._core import SchemaDocument
 
 __all__ = [
     "DEFAULT_INBOUND_RATE",
@@ -527,7 +528,7 @@ class Server:
 
     # ------------------------------------------------------------------- sessions
 
-    def create_session(self, schema: Schema | None = None) -> str:
+    def create_session(self, schema: Schema | SchemaDocument | None = None) -> str:
         """Start a session (with the schema devices get on ``connected``); its id.
 
         Raises:
@@ -539,7 +540,7 @@ class Server:
         self.status.touch()
         return session.id
 
-    def publish(self, session_id: str, schema: Schema) -> None:
+    def publish(self, session_id: str, schema: Schema | SchemaDocument) -> None:
         """Push a new schema to every device of a session.
 
         Runs the diff in the calling (event loop) thread; the sends happen in the
@@ -567,12 +568,10 @@ class Server:
             KeyError: No such live session.
         """
         session = self.protocol.sessions[session_id]
-        schema, checksum = session.schema, session.checksum
-        if schema is None:
-            return None
         sequence = session.sequence
-        update = create_full_update(schema, sequence, preserve_state, checksum=checksum)
-        data = serialize_message(create_update_message(session.id, update, timestamp=int(_now())))
+        data = self.protocol.full_update(session_id, _now(), preserve_state=preserve_state)
+        if data is None:
+            return None
         devices = {cid for cid in session.devices if cid in self._peers}
         for connection_id in devices:
             self._peers[connection_id].send(Send(data=data, to=connection_id, update=sequence))

@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
-import msgspec
-
 from lumora_fast._version import __version__
 from lumora_fast.sessions.events import (
     AckReceived,
@@ -320,7 +318,7 @@ class StatusBoard:
             return None
         size = self._sizes.get(checksum)
         if size is None:
-            size = len(msgspec.json.encode(schema))
+            size = len(schema.dumps())
             self._sizes = {checksum: size}  # the current schema's only
         return size
 

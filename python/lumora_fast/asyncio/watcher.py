@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from watchdog.events import (
     FileClosedEvent,
@@ -46,9 +46,12 @@ from lumora_fast.constants import ProtocolErrorCode
 from lumora_fast.errors import ProtocolError
 from lumora_fast.messages import Schema
 from lumora_fast.sessions.events import ErrorEvent
-from lumora_fast.sessions.schema import parse_schema
+from lumora_fast.sessions.schema import parse_document, parse_schema
 
 from . import _inotify
+
+if TYPE_CHECKING:
+    from lumora_fast._core import SchemaDocument
 
 __all__ = ["SETTLE_MS", "SchemaWatcher", "read_schema", "watch_schema"]
 
@@ -103,8 +106,13 @@ class SchemaWatcher:
         settle_ms: How long invalid content must stay unchanged before it is reported.
         initial: The content already loaded, so that saving it again yields nothing.
         freeze: Parse with ``freeze=True`` (see
-            :func:`~lumora_fast.sessions.schema.parse_json`): for a server that holds
-            each schema for long, so that the garbage collector does not walk it.
+            :func:`~lumora_fast.sessions.schema.parse_json`): for a program that holds
+            each schema dict for long, so that the garbage collector does not walk it.
+            Ignored with ``documents``.
+        documents: Yield :class:`~lumora_fast.SchemaDocument` objects (parsed by
+            :func:`~lumora_fast.sessions.schema.parse_document`) instead of dicts:
+            what a server wants, since it keeps documents (no Python object per
+            value). The same content is valid or invalid either way.
         notifier: Where events come from: ``"inotify"`` read on the event loop (Linux),
             ``"watchdog"`` (its observer threads; every system), or ``"auto"``: inotify
             where available.
@@ -122,6 +130,7 @@ class SchemaWatcher:
         initial: bytes | None = None,
         freeze: bool = False,
         notifier: Notifier = "auto",
+        documents: bool = False,
     ) -> None:
         if settle_ms < 0:
             raise ValueError("settle_ms must be >= 0")
@@ -133,6 +142,7 @@ class SchemaWatcher:
         self.path = Path(path).resolve()
         self.settle_ms = settle_ms
         self.freeze = freeze
+        self.documents = documents
         self._last = initial
         self._reported: bytes | object | None = None  # content (or _UNREADABLE) reported
         self._wake = asyncio.Event()
@@ -188,7 +198,7 @@ class SchemaWatcher:
     ) -> None:
         await self.close()
 
-    async def __aiter__(self) -> AsyncIterator[Schema | ErrorEvent]:
+    async def __aiter__(self) -> AsyncIterator[Schema | SchemaDocument | ErrorEvent]:
         self.start()
         loop = asyncio.get_running_loop()
         stopped = asyncio.ensure_future(self._stopped.wait())
@@ -226,7 +236,7 @@ class SchemaWatcher:
         finally:
             stopped.cancel()
 
-    def _read(self) -> Schema | _Invalid | None:
+    def _read(self) -> Schema | SchemaDocument | _Invalid | None:
         """The new schema, why the content is unusable, or ``None`` (nothing new)."""
         try:
             data = self.path.read_bytes()
@@ -240,7 +250,9 @@ class SchemaWatcher:
         if data == self._reported:
             return None
         try:
-            schema = parse_schema(data, freeze=self.freeze)
+            schema = (
+                parse_document(data) if self.documents else parse_schema(data, freeze=self.freeze)
+            )
         except ProtocolError as exc:
             return _Invalid(f"{exc}; not pushed, waiting for the next change", data)
         self._last = data
@@ -266,7 +278,8 @@ async def watch_schema(
     stop_event: asyncio.Event | None = None,
     initial: bytes | None = None,
     freeze: bool = False,
-) -> AsyncIterator[Schema | ErrorEvent]:
+    documents: bool = False,
+) -> AsyncIterator[Schema | SchemaDocument | ErrorEvent]:
     """Yield the schema in ``path`` each time it is saved as a new valid one.
 
     A convenience over :class:`SchemaWatcher` (see it for the arguments); watching
@@ -278,8 +291,11 @@ async def watch_schema(
         stop_event: Set it to end the iteration.
         initial: The content already loaded, so that saving it again yields nothing.
         freeze: See :class:`SchemaWatcher`.
+        documents: See :class:`SchemaWatcher`.
     """
-    async with SchemaWatcher(path, settle_ms=settle_ms, initial=initial, freeze=freeze) as w:
+    async with SchemaWatcher(
+        path, settle_ms=settle_ms, initial=initial, freeze=freeze, documents=documents
+    ) as w:
         stopper = None
         if stop_event is not None:
             stopper = asyncio.ensure_future(_stop_when(stop_event, w))

@@ -15,11 +15,16 @@ import gc
 from typing import Any
 
 from lumora_fast import _backend
+from lumora_fast._shape import value_problem
 from lumora_fast.constants import MAX_MESSAGE_BYTES, ProtocolErrorCode
 from lumora_fast.errors import ProtocolError
 from lumora_fast.messages import Schema
 
-__all__ = ["MAX_FILE_BYTES", "parse_json", "parse_schema"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from lumora_fast._core import SchemaDocument
+
+__all__ = ["MAX_FILE_BYTES", "parse_document", "parse_json", "parse_schema"]
 
 MAX_FILE_BYTES = 4 * MAX_MESSAGE_BYTES
 """Largest schema file read (40 MiB): room for indentation around a schema whose
@@ -67,6 +72,37 @@ def parse_json(data: bytes | str, *, freeze: bool = False) -> Any:
             gc.enable()
 
 
+def parse_document(data: bytes | str) -> SchemaDocument:
+    """Parse a Lumora IR schema file's content into a :class:`~lumora_fast.SchemaDocument`.
+
+    What a server does with every save: the document is owned by the native core (no
+    Python object per value, nothing for the garbage collector to walk), and the
+    checksum, delta, patch and serialization read it in place. Same checks and errors
+    as :func:`parse_schema`.
+
+    Args:
+        data: The file's bytes (UTF-8) or text.
+
+    Raises:
+        ProtocolError: Invalid UTF-8 or JSON, larger than :data:`MAX_FILE_BYTES`, nested
+            deeper than ``MAX_DEPTH``, or not a schema (code
+            ``SCHEMA_VALIDATION_FAILED``).
+    """
+    core = _backend.core
+    try:
+        document = core.SchemaDocument.parse(data, MAX_FILE_BYTES)
+    except ProtocolError as exc:
+        raise ProtocolError(
+            _describe(str(exc)), code=ProtocolErrorCode.SCHEMA_VALIDATION_FAILED
+        ) from None
+    problem = core.schema_problem(document)
+    if problem is not None:
+        raise ProtocolError(
+            f"not a Lumora schema: {problem}", code=ProtocolErrorCode.SCHEMA_VALIDATION_FAILED
+        )
+    return document
+
+
 def _describe(problem: str) -> str:
     if problem.startswith("invalid JSON: "):
         return "not valid JSON: " + problem.removeprefix("invalid JSON: ")
@@ -96,36 +132,10 @@ def parse_schema(data: bytes | str, *, freeze: bool = False) -> Schema:
             ``SCHEMA_VALIDATION_FAILED``).
     """
     value = parse_json(data, freeze=freeze)
-    problem = _shape_problem(value)
+    problem = value_problem(value)
     if problem is not None:
         raise ProtocolError(
             f"not a Lumora schema: {problem}", code=ProtocolErrorCode.SCHEMA_VALIDATION_FAILED
         )
     schema: Schema = value
     return schema
-
-
-def _shape_problem(value: Any) -> str | None:
-    if not isinstance(value, dict):
-        return f"the top level is a JSON {_json_type(value)}, not an object"
-    if not isinstance(value.get("metadata"), dict):
-        return "'metadata' must be an object"
-    nodes = value.get("nodes")
-    if not isinstance(nodes, list):
-        return "'nodes' must be an array"
-    for index, node in enumerate(nodes):
-        if not isinstance(node, dict):
-            return f"nodes[{index}] is a JSON {_json_type(node)}, not an object"
-    return None
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"

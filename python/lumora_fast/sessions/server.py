@@ -47,7 +47,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 from msgspec import UNSET
@@ -107,6 +107,9 @@ from .events import (
     UpdateSent,
 )
 
+if TYPE_CHECKING:
+    from lumora_fast._core import SchemaDocument
+
 __all__ = ["POLICY_VIOLATION", "Connection", "ConnectionState", "ServerProtocol", "Session"]
 
 POLICY_VIOLATION = int(CloseCode.POLICY_VIOLATION)
@@ -143,7 +146,7 @@ class Session:
     tracker: SchemaTracker
     created_at: float
     last_activity: float
-    updates: Coalescer[Schema]
+    updates: Coalescer[Schema | SchemaDocument]
     """Holds the schemas published inside the coalescing window."""
     acks: AckLedger
     """Which device owes an ack for which update."""
@@ -163,9 +166,13 @@ class Session:
     device that connects meanwhile is sent it after ``connected``."""
 
     @property
-    def schema(self) -> Schema | None:
-        """The current schema (what ``connected`` and a resync carry)."""
-        return self.tracker.schema
+    def schema(self) -> SchemaDocument | None:
+        """The current schema (what ``connected`` and a resync carry), as the
+        :class:`~lumora_fast.SchemaDocument` the server keeps (``to_python()`` gives its
+        value)."""
+        schema = self.tracker.schema
+        assert not isinstance(schema, dict)  # the server tracks documents only
+        return schema
 
     @property
     def checksum(self) -> str | None:
@@ -173,7 +180,7 @@ class Session:
         return self.tracker.checksum
 
     @property
-    def pending(self) -> Schema | None:
+    def pending(self) -> Schema | SchemaDocument | None:
         """Latest schema published inside the coalescing window, not sent yet."""
         held = self.updates.held
         return None if held is None else held.item
@@ -307,13 +314,20 @@ class ServerProtocol:
         return self._connections
 
     def create_session(
-        self, now: float, schema: Schema | None = None, *, session_id: str | None = None
+        self,
+        now: float,
+        schema: Schema | SchemaDocument | None = None,
+        *,
+        session_id: str | None = None,
     ) -> Session:
         """Start a session, optionally with an initial schema (sent in ``connected``).
 
+        The server keeps schemas as :class:`~lumora_fast.SchemaDocument` objects: a dict
+        given here or to :meth:`publish` is converted (and may be changed afterwards).
+
         Raises:
-            ProtocolError: ``schema`` cannot be checksummed, or its full update would
-                exceed ``max_message_bytes``.
+            ProtocolError: ``schema`` is not JSON or cannot be checksummed, or its full
+                update would exceed ``max_message_bytes``.
             ValueError: ``session_id`` is not a valid session id or is already in use.
         """
         if session_id is None:
@@ -325,7 +339,9 @@ class ServerProtocol:
             raise ValueError(f"session {session_id!r} already exists")
         session = Session(
             id=session_id,
-            tracker=SchemaTracker(schema, algorithm=self.algorithm),
+            tracker=SchemaTracker(
+                None if schema is None else _as_document(schema), algorithm=self.algorithm
+            ),
             created_at=now,
             last_activity=now,
             updates=Coalescer(self.update_interval_ms),
@@ -357,14 +373,17 @@ class ServerProtocol:
         del self._sessions[session_id]
         return outputs
 
-    def publish(self, session_id: str, schema: Schema, now: float) -> list[Output]:
+    def publish(self, session_id: str, schema: Schema | SchemaDocument, now: float) -> list[Output]:
         """Make ``schema`` the session's schema and update its devices.
 
         An isolated edit goes out at once. Within ``update_interval_ms`` of the last
         update, the schema is held and sent when the interval ends (a later publish
         replaces it: latest wins). A schema the tracker refuses, or whose full update is
         too large, becomes an :class:`ErrorEvent` and the previous schema stays.
-        The schema dict is kept by reference: do not mutate it afterwards.
+        A :class:`~lumora_fast.SchemaDocument` (what
+        :func:`~lumora_fast.sessions.schema.parse_document` makes of a file) is used as
+        it is; a dict is converted when the update is sent, so do not change it while
+        it is held.
 
         Raises:
             KeyError: No such live session.
@@ -794,12 +813,18 @@ class ServerProtocol:
         ]
 
     def _broadcast(
-        self, session: Session, schema: Schema, edited_at: float, now: float, edits: int
+        self,
+        session: Session,
+        schema: Schema | SchemaDocument,
+        edited_at: float,
+        now: float,
+        edits: int,
     ) -> list[Output]:
         """Diff, serialize each variant once, and give every device the smallest it takes."""
         previous, previous_checksum = session.tracker.schema, session.tracker.checksum
         try:
-            change = session.tracker.update(schema)
+            document = _as_document(schema)
+            change = session.tracker.update(document)
         except ProtocolError as exc:
             return self._refuse(
                 session,
@@ -820,7 +845,7 @@ class ServerProtocol:
             message = create_update_message(session.id, update, timestamp=timestamp)
             return serialize_message(message)
 
-        schema_json = _backend.core.dumps(schema, pretty=False)
+        schema_json = document.dumps()
         full = _with_schema(
             frame(
                 SchemaUpdate(
@@ -915,21 +940,45 @@ class ServerProtocol:
         session.schema_error = data
         return [Send(data=data, to=conn) for conn in session.devices]
 
-    def _full_update(self, session: Session, now: float) -> bytes:
+    def full_update(
+        self, session_id: str, now: float, *, preserve_state: bool | None = None
+    ) -> bytes | None:
+        """The session's current schema as a serialized full ``update`` message.
+
+        It carries the current sequence number and checksum (a device that applies it
+        acks what it already owes or has acked); ``preserve_state`` defaults to the
+        server's. Built from the schema bytes serialized once per version.
+
+        Returns:
+            The message, or ``None`` when the session has no schema yet.
+
+        Raises:
+            KeyError: No such live session.
+        """
+        session = self._sessions[session_id]
+        if session.schema is None:
+            return None
+        return self._full_update(session, now, preserve_state)
+
+    def _full_update(
+        self, session: Session, now: float, preserve_state: bool | None = None
+    ) -> bytes:
+        keep = preserve_state is None or preserve_state == self.preserve_state
         cached = session.full_update
-        if cached is not None and cached[0] == session.sequence:
+        if keep and cached is not None and cached[0] == session.sequence:
             return cached[1]
         checksum = session.tracker.checksum
         assert checksum is not None
         update = SchemaUpdate(
             type="full",
-            preserve_state=self.preserve_state,
+            preserve_state=self.preserve_state if preserve_state is None else preserve_state,
             sequence_number=session.sequence,
             checksum=checksum,
         )
         envelope = serialize_message(create_update_message(session.id, update, timestamp=int(now)))
         data = _with_schema(envelope, self._schema_json(session))
-        session.full_update = (session.sequence, data)
+        if keep:
+            session.full_update = (session.sequence, data)
         return data
 
     @staticmethod
@@ -938,9 +987,9 @@ class ServerProtocol:
         cached = session.schema_json
         if cached is not None and cached[0] == session.sequence:
             return cached[1]
-        schema = session.tracker.schema
+        schema = session.schema
         assert schema is not None
-        data: bytes = _backend.core.dumps(schema, pretty=False)
+        data = schema.dumps()
         session.schema_json = (session.sequence, data)
         return data
 
@@ -1075,6 +1124,19 @@ class ServerProtocol:
 
 _FULL_PAYLOAD = b'"payload":{"type":"full",'
 _CAPABILITIES = b',"capabilities":'
+
+
+def _as_document(schema: Schema | SchemaDocument) -> SchemaDocument:
+    """``schema`` as a document (a dict is converted: the server keeps no Python tree).
+
+    Raises:
+        ProtocolError: ``schema`` is not JSON.
+    """
+    core = _backend.core
+    if isinstance(schema, core.SchemaDocument):
+        return schema
+    document: SchemaDocument = core.SchemaDocument.from_python(schema)
+    return document
 
 
 def _with_schema(update: bytes, schema: bytes) -> bytes:
