@@ -12,6 +12,7 @@ mod checksum;
 mod delta;
 mod document;
 mod error;
+mod frames;
 mod parse;
 mod patch;
 mod tracker;

@@ -14,6 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::checksum::Algorithm;
+use crate::document::DocRef;
 use crate::error::{CoreError, ErrorKind, MAX_DEPTH};
 use crate::value::{JsStr, Source, join_surrogate_pairs};
 use crate::{canonical, checksum, delta, parse, tracker, validate};
@@ -274,6 +275,46 @@ fn change_tuple<'py, S: Copy>(
     )
 }
 
+/// `(checksum, delta JSON or None, node changes in the delta, incremental, patch JSON or
+/// None)`: the delta and the patch as `update` messages carry them (`crate::frames`).
+/// The delta's JSON only when `with_delta` (its node count always).
+fn encoded_tuple<'py, 's, S: Source<'s>>(
+    py: Python<'py>,
+    change: &tracker::Change<S>,
+    with_delta: bool,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let (delta, changes) = match &change.delta {
+        Some(delta) if !with_delta => {
+            (py.None().into_bound(py), delta.added.len() + delta.modified.len() + delta.removed.len())
+        }
+        Some(delta) => {
+            let mut out = Vec::new();
+            crate::frames::delta_json(delta, &mut out).map_err(to_py)?;
+            let changes = delta.added.len() + delta.modified.len() + delta.removed.len();
+            (PyBytes::new(py, &out).into_any(), changes)
+        }
+        None => (py.None().into_bound(py), 0),
+    };
+    let patch = match &change.patch {
+        Some(ops) => {
+            let mut out = Vec::new();
+            crate::frames::patch_json(ops, &mut out).map_err(to_py)?;
+            PyBytes::new(py, &out).into_any()
+        }
+        None => py.None().into_bound(py),
+    };
+    PyTuple::new(
+        py,
+        [
+            PyString::new(py, &change.checksum).into_any(),
+            delta,
+            changes.into_pyobject(py)?.into_any(),
+            pyo3::types::PyBool::new(py, change.incremental).to_owned().into_any(),
+            patch,
+        ],
+    )
+}
+
 impl SchemaTracker {
     /// A document tracked with this tracker's algorithm.
     fn tracked_document(
@@ -289,7 +330,13 @@ impl SchemaTracker {
     }
 
     /// `update` for a document, or for anything once the tracker holds a document.
-    fn update_document<'py>(&mut self, py: Python<'py>, schema: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
+    fn update_document<'py>(
+        &mut self,
+        py: Python<'py>,
+        schema: &Bound<'py, PyAny>,
+        encoded: bool,
+        with_delta: bool,
+    ) -> PyResult<Bound<'py, PyTuple>> {
         let new: Py<document::SchemaDocument> = match schema.cast::<document::SchemaDocument>() {
             Ok(doc) => doc.clone().unbind(),
             Err(_) => Py::new(py, document::SchemaDocument { doc: document::document_of(py, schema)? })?,
@@ -309,20 +356,25 @@ impl SchemaTracker {
             && let Some(state) = new_doc.tracked(algorithm)
         {
             // A first schema the document's own cache describes: nothing to walk.
-            let none = || py.None().into_bound(py);
-            let checksum = PyString::new(py, &state.checksum).into_any();
-            let result = PyTuple::new(
-                py,
-                [checksum, none(), pyo3::types::PyBool::new(py, false).to_owned().into_any(), none()],
-            )?;
+            let change: tracker::Change<DocRef<'_>> =
+                tracker::Change { checksum: state.checksum.clone(), delta: None, incremental: false, patch: None };
+            let result = if encoded {
+                encoded_tuple(py, &change, with_delta)?
+            } else {
+                change_tuple(py, &change, &mut |_| Ok(py.None().into_bound(py)))?
+            };
             self.current = Some(Current::Document { given: schema.clone().unbind(), doc: new });
             return Ok(result);
         }
         let old = previous.as_ref().map(|doc| &doc.get().doc);
         let prior = old.and_then(|doc| doc.tracked(algorithm).map(|state| (state, doc.root())));
         let (change, state) = tracker::update(prior, new_doc.root(), algorithm).map_err(to_py)?;
-        let mut maker = document::PyMaker::new(py);
-        let result = change_tuple(py, &change, &mut |v| maker.make(v))?;
+        let result = if encoded {
+            encoded_tuple(py, &change, with_delta)?
+        } else {
+            let mut maker = document::PyMaker::new(py);
+            change_tuple(py, &change, &mut |v| maker.make(v))?
+        };
         new_doc.keep_tracked(algorithm, state);
         self.current = Some(Current::Document { given: schema.clone().unbind(), doc: new });
         Ok(result)
@@ -358,13 +410,21 @@ impl SchemaTracker {
         })
     }
 
-    /// Make `schema` current: `(checksum, delta or None, incremental, patch or None)`.
-    /// `schema` is a value or a `SchemaDocument`; once a document was given, values are
-    /// tracked as documents too.
-    #[pyo3(signature = (schema, /))]
-    fn update<'py>(&mut self, py: Python<'py>, schema: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
+    /// Make `schema` current: `(checksum, delta or None, incremental, patch or None)`,
+    /// or with `encoded`, `(checksum, delta JSON or None, node changes, incremental,
+    /// patch JSON or None)`, the delta's JSON only `with_delta`. `schema` is a value or
+    /// a `SchemaDocument`; once a document was given, values are tracked as documents
+    /// too.
+    #[pyo3(signature = (schema, /, encoded = false, with_delta = true))]
+    fn update<'py>(
+        &mut self,
+        py: Python<'py>,
+        schema: &Bound<'py, PyAny>,
+        encoded: bool,
+        with_delta: bool,
+    ) -> PyResult<Bound<'py, PyTuple>> {
         if document::as_document(schema).is_some() || matches!(self.current, Some(Current::Document { .. })) {
-            return self.update_document(py, schema);
+            return self.update_document(py, schema, encoded, with_delta);
         }
         let ctx = Ctx::new(py)?;
         let old = match &self.current {
@@ -373,7 +433,11 @@ impl SchemaTracker {
         };
         let previous = old.as_ref().map(|(object, state)| (*state, ctx.view(object)));
         let (change, state) = tracker::update(previous, ctx.view(schema), self.algorithm).map_err(to_py)?;
-        let result = change_tuple(py, &change, &mut |v| Ok(v.to_object()))?;
+        let result = if encoded {
+            encoded_tuple(py, &change, with_delta)?
+        } else {
+            change_tuple(py, &change, &mut |v| Ok(v.to_object()))?
+        };
         drop(old);
         self.current = Some(Current::Value(schema.clone().unbind(), state));
         Ok(result)

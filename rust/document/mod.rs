@@ -338,26 +338,82 @@ impl<'d> Source<'d> for DocRef<'d> {
 /// Builds a [`Document`]: the parser's sink, and the interning of keys.
 pub(crate) struct DocBuilder {
     doc: Document,
-    /// Key text -> index in `keys`.
+    /// Key text -> index in `keys`, for keys longer than [`SHORT_KEY`] bytes.
     interned: FxHashMap<Box<[u8]>, u32>,
+    /// Short keys (most are: `id`, `type`, `props`...), direct-mapped by their bytes: a
+    /// hit compares two words, with no hashing of the key and no `memcmp` call.
+    short: Box<[ShortKey]>,
+}
+
+/// Keys up to this long are interned through [`DocBuilder::short`].
+const SHORT_KEY: usize = 16;
+const SHORT_SLOTS: usize = 1024;
+
+/// A short key's bytes as two words (zero-padded) and its length, and its index in
+/// `keys` (`u32::MAX`: an empty slot).
+#[derive(Clone, Copy)]
+struct ShortKey {
+    words: [u64; 2],
+    len: u32,
+    key: u32,
+}
+
+impl ShortKey {
+    const EMPTY: ShortKey = ShortKey { words: [0; 2], len: 0, key: u32::MAX };
+
+    /// Two words that, with the length, tell apart every key of at most [`SHORT_KEY`]
+    /// bytes: read straight from the bytes (overlapping reads, no copy).
+    #[inline]
+    fn words(bytes: &[u8]) -> [u64; 2] {
+        let n = bytes.len();
+        let word8 = |at: usize| {
+            let mut w = [0u8; 8];
+            if let Some(src) = bytes.get(at..at + 8) {
+                w.copy_from_slice(src);
+            }
+            u64::from_le_bytes(w)
+        };
+        let word4 = |at: usize| {
+            let mut w = [0u8; 4];
+            if let Some(src) = bytes.get(at..at + 4) {
+                w.copy_from_slice(src);
+            }
+            u64::from(u32::from_le_bytes(w))
+        };
+        let byte = |at: usize| u64::from(bytes.get(at).copied().unwrap_or(0));
+        match n {
+            8.. => [word8(0), word8(n - 8)],
+            4..=7 => [word4(0) | (word4(n - 4) << 32), 0],
+            1..=3 => [byte(0) | (byte(n / 2) << 8) | (byte(n - 1) << 16), 0],
+            0 => [0, 0],
+        }
+    }
+
+    #[inline]
+    fn slot(words: [u64; 2], len: usize) -> usize {
+        let mixed = (words[0] ^ words[1].rotate_left(29) ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (mixed >> (64 - SHORT_SLOTS.trailing_zeros())) as usize
+    }
 }
 
 impl DocBuilder {
     pub(crate) fn with_capacity(input_len: usize) -> Self {
-        // Typical schema JSON has a value every 16-20 bytes and a member every 25.
-        let nodes = input_len / 16;
+        // Room for compact schema JSON, which has a value about every 15 bytes and a
+        // member every 17: reserved, not touched, so generous estimates cost no memory,
+        // and `finish` gives back what is left.
         DocBuilder {
             doc: Document {
-                nodes: Vec::with_capacity(nodes),
-                items: Vec::with_capacity(nodes / 4),
-                members: Vec::with_capacity(nodes / 2),
+                nodes: Vec::with_capacity(input_len / 10 + 16),
+                items: Vec::with_capacity(input_len / 40 + 16),
+                members: Vec::with_capacity(input_len / 12 + 16),
                 keys: Vec::new(),
-                text: Vec::with_capacity(input_len / 2),
+                text: Vec::with_capacity(input_len / 3 + 16),
                 root: 0,
                 checksums: [OnceLock::new(), OnceLock::new()],
                 tracked: [OnceLock::new(), OnceLock::new()],
             },
             interned: FxHashMap::default(),
+            short: vec![ShortKey::EMPTY; SHORT_SLOTS].into_boxed_slice(),
         }
     }
 
@@ -366,13 +422,6 @@ impl DocBuilder {
         let at = self.doc.nodes.len() as u32;
         self.doc.nodes.push(node);
         at
-    }
-
-    #[inline]
-    pub(crate) fn set(&mut self, at: u32, node: Node) {
-        if let Some(slot) = self.doc.nodes.get_mut(at as usize) {
-            *slot = node;
-        }
     }
 
     /// Store string bytes; their `(at, len)` in `text`.
@@ -392,6 +441,27 @@ impl DocBuilder {
     /// The interned index of a key.
     #[inline]
     pub(crate) fn key(&mut self, bytes: &[u8], wtf8: bool) -> u32 {
+        if bytes.len() > SHORT_KEY {
+            return self.long_key(bytes, wtf8);
+        }
+        let words = ShortKey::words(bytes);
+        let slot = ShortKey::slot(words, bytes.len());
+        if let Some(entry) = self.short.get(slot)
+            && entry.key != u32::MAX
+            && entry.words == words
+            && entry.len as usize == bytes.len()
+        {
+            return entry.key;
+        }
+        let key = self.long_key(bytes, wtf8);
+        if let Some(entry) = self.short.get_mut(slot) {
+            *entry = ShortKey { words, len: bytes.len() as u32, key };
+        }
+        key
+    }
+
+    #[cold]
+    fn long_key(&mut self, bytes: &[u8], wtf8: bool) -> u32 {
         if let Some(&k) = self.interned.get(bytes) {
             return k;
         }

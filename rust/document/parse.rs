@@ -136,7 +136,6 @@ impl Fast<'_> {
 
     fn array(&mut self) -> Res<u32> {
         self.enter()?;
-        let me = self.b.push(Node::Null);
         let mark = self.items.len();
         self.skip_ws();
         if self.peek() == Some(b']') {
@@ -157,16 +156,16 @@ impl Fast<'_> {
                 }
             }
         }
+        // The container's node goes after its children's (appending is cheaper than
+        // going back to a slot written before them, long out of cache).
         let node = self.b.array_items(self.items.get(mark..).unwrap_or_default());
         self.items.truncate(mark);
-        self.b.set(me, node);
         self.depth -= 1;
-        Ok(me)
+        Ok(self.b.push(node))
     }
 
     fn object(&mut self) -> Res<u32> {
         self.enter()?;
-        let me = self.b.push(Node::Null);
         let mark = self.members.len();
         self.skip_ws();
         if self.peek() == Some(b'}') {
@@ -199,9 +198,8 @@ impl Fast<'_> {
         }
         let node = self.b.object_members(self.members.get(mark..).unwrap_or_default());
         self.members.truncate(mark);
-        self.b.set(me, node);
         self.depth -= 1;
-        Ok(me)
+        Ok(self.b.push(node))
     }
 
     /// Scan the string at the opening quote: `Ok(Some((start, end)))` when its content

@@ -67,6 +67,7 @@ from lumora_fast.constants import (
     CONNECT_TIMEOUT_MS,
     HEARTBEAT_INTERVAL_MS,
     HEARTBEAT_MISSED_LIMIT,
+    INCREMENTAL_THRESHOLD,
     MAX_INBOUND_BYTES,
     MAX_MESSAGE_BYTES,
     MAX_MESSAGES_PER_SECOND,
@@ -75,7 +76,6 @@ from lumora_fast.constants import (
     CloseCode,
     ProtocolErrorCode,
 )
-from lumora_fast.delta import should_use_incremental_update
 from lumora_fast.errors import ProtocolError
 from lumora_fast.messages import (
     AckMessage,
@@ -84,6 +84,7 @@ from lumora_fast.messages import (
     PingMessage,
     ReloadMessage,
     Schema,
+    SchemaDelta,
     SchemaUpdate,
 )
 from lumora_fast.tracker import SchemaTracker
@@ -824,7 +825,18 @@ class ServerProtocol:
         previous, previous_checksum = session.tracker.schema, session.tracker.checksum
         try:
             document = _as_document(schema)
-            change = session.tracker.update(document)
+            # The delta's JSON is written only for a device that would take it: one
+            # that takes incremental updates and not patches (a patch is the smaller
+            # of the two almost always, and devices that take patches get the smallest).
+            # With no device, for the record (UpdateSent) of what the reference sends.
+            change = session.tracker.update_encoded(
+                document,
+                delta=not session.devices
+                or any(
+                    "incremental" in conn.update_types and "patch" not in conn.update_types
+                    for conn in session.devices.values()
+                ),
+            )
         except ProtocolError as exc:
             return self._refuse(
                 session,
@@ -867,20 +879,29 @@ class ServerProtocol:
         session.updates.sent(now)
         session.schema_error = None
         frames: dict[UpdateKind, bytes] = {"full": full}
-        delta = change.delta
-        if change.incremental and delta is not None and should_use_incremental_update(delta):
-            frames["incremental"] = frame(
-                create_incremental_update(
-                    delta, sequence, self.preserve_state, checksum=change.checksum
-                )
+        # The delta and the patch come as JSON from the tracker (no Python object per
+        # value): each goes into its update where serialize_message writes it.
+        if (
+            change.incremental
+            and change.delta is not None
+            and 0 < change.delta_changes < INCREMENTAL_THRESHOLD
+        ):
+            frames["incremental"] = _with_delta(
+                frame(
+                    create_incremental_update(
+                        _EMPTY_DELTA, sequence, self.preserve_state, checksum=change.checksum
+                    )
+                ),
+                change.delta,
             )
         if change.patch is None:
             session.history.start(sequence, change.checksum)
         else:
-            frames["patch"] = frame(
-                create_patch_update(
-                    change.patch, sequence, self.preserve_state, checksum=change.checksum
-                )
+            frames["patch"] = _with_patch(
+                frame(
+                    create_patch_update([], sequence, self.preserve_state, checksum=change.checksum)
+                ),
+                change.patch,
             )
             session.history.add(sequence, change.checksum, frames["patch"])
         # Smallest first; on a tie the simpler type (full before a patch of equal size).
@@ -1123,6 +1144,10 @@ class ServerProtocol:
 
 
 _FULL_PAYLOAD = b'"payload":{"type":"full",'
+_EMPTY_DELTA = SchemaDelta(added=[], modified=[], removed=[])
+_DELTA_MARK = b'"delta":'
+_EMPTY_DELTA_JSON = b'{"added":[],"modified":[],"removed":[]}'
+_PATCH_MARK = b'"payload":{"type":"patch","patch":'
 _CAPABILITIES = b',"capabilities":'
 
 
@@ -1148,6 +1173,23 @@ def _with_schema(update: bytes, schema: bytes) -> bytes:
     """
     at = update.index(_FULL_PAYLOAD) + len(_FULL_PAYLOAD)
     return b"".join((update[:at], b'"schema":', schema, b",", update[at:]))
+
+
+def _with_delta(update: bytes, delta: bytes) -> bytes:
+    """A serialized incremental update of an empty delta, with ``delta`` (JSON) in its
+    place. The delta is the first member of the payload after ``type``: no earlier
+    ``"delta":`` can occur (the session id is a JSON string, in which a quote is
+    escaped)."""
+    at = update.index(_DELTA_MARK) + len(_DELTA_MARK)
+    assert update.startswith(_EMPTY_DELTA_JSON, at)
+    return b"".join((update[:at], delta, update[at + len(_EMPTY_DELTA_JSON) :]))
+
+
+def _with_patch(update: bytes, patch: bytes) -> bytes:
+    """A serialized patch update of no ops, with ``patch`` (a JSON array) in their place."""
+    at = update.index(_PATCH_MARK) + len(_PATCH_MARK)
+    assert update.startswith(b"[]", at)
+    return b"".join((update[:at], patch, update[at + 2 :]))
 
 
 def _with_initial_schema(connected: bytes, schema: bytes) -> bytes:
