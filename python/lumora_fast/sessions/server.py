@@ -157,9 +157,10 @@ class Session:
     """Connected devices by connection id."""
     full_update: tuple[int, bytes] | None = None
     """The serialized full update for ``(sequence, bytes)``, reused for every resync."""
-    schema_json: tuple[int, bytes] | None = None
+    schema_json: tuple[int, bytes | memoryview] | None = None
     """The current schema serialized, for ``(sequence, bytes)``: written once per
-    version, and embedded in every ``connected`` and full update of that version."""
+    version, and embedded in every ``connected`` and full update of that version. Once
+    the full update is built, a view of the schema inside it (one copy kept, not two)."""
     history: UpdateHistory = field(default_factory=UpdateHistory)
     """The last updates as patch frames, for devices that resume."""
     schema_error: bytes | None = None
@@ -875,7 +876,8 @@ class ServerProtocol:
             return self._refuse(session, text, text, ProtocolErrorCode.UPDATE_FAILED, now)
         session.sequence = sequence
         session.full_update = (sequence, full)
-        session.schema_json = (sequence, schema_json)
+        session.schema_json = (sequence, _schema_of(full, len(schema_json)))
+        del schema_json
         session.updates.sent(now)
         session.schema_error = None
         frames: dict[UpdateKind, bytes] = {"full": full}
@@ -997,13 +999,15 @@ class ServerProtocol:
             checksum=checksum,
         )
         envelope = serialize_message(create_update_message(session.id, update, timestamp=int(now)))
-        data = _with_schema(envelope, self._schema_json(session))
+        schema_json = self._schema_json(session)
+        data = _with_schema(envelope, schema_json)
         if keep:
             session.full_update = (session.sequence, data)
+            session.schema_json = (session.sequence, _schema_of(data, len(schema_json)))
         return data
 
     @staticmethod
-    def _schema_json(session: Session) -> bytes:
+    def _schema_json(session: Session) -> bytes | memoryview:
         """The current schema, serialized once per version."""
         cached = session.schema_json
         if cached is not None and cached[0] == session.sequence:
@@ -1164,7 +1168,13 @@ def _as_document(schema: Schema | SchemaDocument) -> SchemaDocument:
     return document
 
 
-def _with_schema(update: bytes, schema: bytes) -> bytes:
+def _schema_of(full: bytes, size: int) -> memoryview:
+    """The schema inside a full update made by :func:`_with_schema` (``size`` bytes)."""
+    at = full.index(_FULL_PAYLOAD) + len(_FULL_PAYLOAD) + len(b'"schema":')
+    return memoryview(full)[at : at + size]
+
+
+def _with_schema(update: bytes, schema: bytes | memoryview) -> bytes:
     """A serialized full update without its schema, with ``schema`` (JSON) put where
     ``serialize_message`` writes it: first in the payload after ``type``.
 
@@ -1192,7 +1202,7 @@ def _with_patch(update: bytes, patch: bytes) -> bytes:
     return b"".join((update[:at], patch, update[at + 2 :]))
 
 
-def _with_initial_schema(connected: bytes, schema: bytes) -> bytes:
+def _with_initial_schema(connected: bytes, schema: bytes | memoryview) -> bytes:
     """A serialized ``connected`` without ``initialSchema``, with ``schema`` put where
     ``serialize_message`` writes it: after ``connectionId``, before ``capabilities``."""
     at = connected.index(_CAPABILITIES)
