@@ -13,13 +13,16 @@ from lumora_fast.constants import MAX_DEPTH
 from .canonical import canonical_json, dumps
 from .checksum import calculate_checksum
 from .delta import apply_schema_delta, calculate_schema_delta
+from .document import SchemaDocument
 from .parse import loads
 from .patch import apply_schema_patch, calculate_schema_patch
+from .shape import schema_problem
 from .tracker import SchemaTracker
 from .validate import validate_message, validate_protocol_version, validate_session_id
 
 __all__ = [
     "MAX_DEPTH",
+    "SchemaDocument",
     "SchemaTracker",
     "__version__",
     "apply_schema_delta",
@@ -30,6 +33,7 @@ __all__ = [
     "canonical_json",
     "dumps",
     "loads",
+    "schema_problem",
     "validate_message",
     "validate_protocol_version",
     "validate_session_id",

@@ -31,10 +31,12 @@ __all__ = [
     "STRING",
     "STRUCT",
     "UNSUPPORTED",
+    "DocumentBase",
     "Missing",
     "Path",
     "array_items",
     "check_json",
+    "copy_json",
     "entries",
     "format_path",
     "get_property",
@@ -44,6 +46,7 @@ __all__ = [
     "raw_items",
     "too_deep",
     "unsupported",
+    "unwrap",
 ]
 
 Path: TypeAlias = tuple[str | int, ...]
@@ -213,3 +216,53 @@ def check_json(root: object, path: Path = ()) -> None:
                 raise unsupported(item, (*where, seg))
         else:
             stack.pop()
+
+
+class DocumentBase:
+    """The storage of the pure ``SchemaDocument`` (``document.py``): a private JSON value.
+
+    The value is made of ``dict`` (``str`` keys), ``list``, ``str``, ``int``, ``float``,
+    ``bool`` and ``None`` only, and is never handed out: :func:`unwrap` and
+    ``SchemaDocument.to_python`` give copies. The class lives here, below every function
+    that accepts a document, so they can recognise one without importing ``document.py``
+    (which imports them).
+    """
+
+    __slots__ = ("_value",)
+    _value: Any
+
+
+def copy_json(value: Any) -> Any:
+    """A deep copy of a plain JSON value (dicts and lists new, in the same order).
+
+    Iterative, so values nested to ``MAX_DEPTH`` cost no Python stack.
+    """
+    if not isinstance(value, dict | list):
+        return value
+    root: Any = {} if isinstance(value, dict) else []
+    pending: list[tuple[Any, Any]] = [(value, root)]
+    while pending:
+        source, target = pending.pop()
+        items = source.items() if isinstance(source, dict) else enumerate(source)
+        for key, item in items:
+            copied = item
+            if isinstance(item, dict | list):
+                copied = {} if isinstance(item, dict) else []
+                pending.append((item, copied))
+            if isinstance(target, dict):
+                target[key] = copied
+            else:
+                target.append(copied)
+    return root
+
+
+def unwrap(obj: object) -> object:
+    """A pure ``SchemaDocument``'s content as a new Python value; anything else as is.
+
+    Every function that takes a schema calls this first: it then sees the document as
+    the dict ``to_python()`` returns, and what it returns (nodes, op values) is the
+    caller's to keep, never part of the document.
+    """
+    if isinstance(obj, DocumentBase):
+        return copy_json(obj._value)
+    return obj

@@ -31,6 +31,7 @@ from ._values import (
     raw_items,
     too_deep,
     unsupported,
+    unwrap,
 )
 
 __all__ = ["canonical_json", "dumps"]
@@ -191,7 +192,8 @@ def dumps(obj: object, /, *, pretty: bool = False) -> bytes:
     """``JSON.stringify(obj)`` (``pretty``: ``JSON.stringify(obj, null, 2)``) as UTF-8.
 
     Args:
-        obj: A JSON value: dict, list, tuple, str, int, float, bool, None or a Struct.
+        obj: A JSON value: dict, list, tuple, str, int, float, bool, None or a Struct;
+            or a ``SchemaDocument`` (written as its ``to_python()``).
         pretty: Two-space indentation.
 
     Returns:
@@ -201,7 +203,7 @@ def dumps(obj: object, /, *, pretty: bool = False) -> bytes:
         ProtocolError: A value that is not JSON, a non-str dict key, or nesting deeper
             than ``MAX_DEPTH`` (the message names the path).
     """
-    return _write(obj, canonical=False, pretty=pretty).encode("utf-8")
+    return _write(unwrap(obj), canonical=False, pretty=pretty).encode("utf-8")
 
 
 def _checksum_input(schema: object) -> dict[str, Any]:
@@ -233,7 +235,8 @@ def canonical_json(schema: object, /) -> bytes:
     """The bytes the reference's ``calculateChecksum`` hashes.
 
     Args:
-        schema: A schema dict with a ``metadata`` object (or array).
+        schema: A schema dict with a ``metadata`` object (or array), or a
+            ``SchemaDocument`` of one.
 
     Returns:
         Compact JSON with every object's keys in UTF-16 order (array-index keys first),
@@ -243,4 +246,4 @@ def canonical_json(schema: object, /) -> bytes:
         ProtocolError: ``schema`` is not an object; its ``metadata`` is missing or
             neither an object nor an array; or a value is not JSON or nests too deeply.
     """
-    return _write(_checksum_input(schema), canonical=True, pretty=False).encode("utf-8")
+    return _write(_checksum_input(unwrap(schema)), canonical=True, pretty=False).encode("utf-8")

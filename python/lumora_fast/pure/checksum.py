@@ -23,7 +23,8 @@ def calculate_checksum(schema: object, /, algorithm: str = "sha256") -> str:
     """Checksum of the canonical JSON of ``schema``.
 
     Args:
-        schema: A schema dict with a ``metadata`` object.
+        schema: A schema dict with a ``metadata`` object, or a ``SchemaDocument`` of one
+            (:func:`canonical_json` unwraps it).
         algorithm: ``"sha256"`` (64 lowercase hex digits, as the reference) or
             ``"xxh3"`` (``"xxh3:"`` + 32 lowercase hex digits of XXH3-128).
 

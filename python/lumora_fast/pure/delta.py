@@ -34,6 +34,7 @@ from ._values import (
     kind_of,
     object_items,
     unsupported,
+    unwrap,
 )
 from .canonical import dumps
 
@@ -169,8 +170,9 @@ def calculate_schema_delta(
     """The changes that turn ``old`` into ``new``.
 
     Args:
-        old: The previous schema (a dict with a ``nodes`` array of objects).
-        new: The next schema.
+        old: The previous schema (a dict with a ``nodes`` array of objects), or a
+            ``SchemaDocument`` (diffed as its ``to_python()``).
+        new: The next schema, likewise.
 
     Returns:
         ``(added, modified, removed, metadata_changes)``: the nodes of ``new`` whose id
@@ -183,8 +185,8 @@ def calculate_schema_delta(
         ProtocolError: A schema is not an object, its ``nodes`` is not an array, a node
             is not an object, or a value is not JSON or nests too deeply.
     """
-    old_schema, old_nodes = _schema_nodes(old)
-    new_schema, new_nodes = _schema_nodes(new)
+    old_schema, old_nodes = _schema_nodes(unwrap(old))
+    new_schema, new_nodes = _schema_nodes(unwrap(new))
     check_json(old_schema)
     check_json(new_schema)
     old_index = _index(old_nodes, "nodes")

@@ -35,6 +35,7 @@ from ._values import (
     check_json,
     kind_of,
     raw_items,
+    unwrap,
 )
 from .canonical import dumps
 from .delta import _id_key, json_equal
@@ -251,12 +252,15 @@ def calculate_schema_patch(old: object, new: object, /) -> list[dict[str, Any]]:
     """The RFC 6902 ops that turn ``old`` into ``new`` (any two JSON values).
 
     Values in the ops are the objects of ``new`` themselves (not copies), except that a
-    non-finite number is written ``None``, as the wire carries it.
+    non-finite number is written ``None``, as the wire carries it. A ``SchemaDocument``
+    is diffed as its ``to_python()`` (so op values are never part of the document).
 
     Raises:
         ProtocolError: A value is not JSON, or nests deeper than ``MAX_DEPTH`` (``old``
             checked first).
     """
+    old = unwrap(old)
+    new = unwrap(new)
     check_json(old)
     check_json(new)
     return _Differ().run(old, new)

@@ -9,7 +9,7 @@ from lumora_fast._shape import value_problem
 __all__ = ["schema_problem"]
 
 
-def schema_problem(document: Any) -> str | None:
+def schema_problem(document: Any, /) -> str | None:
     """Why a ``SchemaDocument`` is not a usable Lumora schema, or ``None``.
 
     Raises:

@@ -6,6 +6,8 @@ from typing import Any
 
 from lumora_fast.errors import ProtocolError
 
+from ._values import unwrap
+from .canonical import dumps
 from .checksum import calculate_checksum, check_algorithm
 from .delta import apply_schema_delta, calculate_schema_delta
 from .patch import calculate_schema_patch
@@ -13,6 +15,8 @@ from .patch import calculate_schema_patch
 __all__ = ["SchemaTracker"]
 
 DeltaTuple = tuple[list[Any], list[Any], list[Any], dict[str, Any] | None]
+Change = tuple[str, DeltaTuple | None, bool, list[dict[str, Any]] | None]
+EncodedChange = tuple[str, bytes | None, int, bool, bytes | None]
 
 
 class SchemaTracker:
@@ -30,7 +34,8 @@ class SchemaTracker:
 
     @property
     def schema(self) -> Any:
-        """The current schema, or ``None`` before the first update."""
+        """The current schema (the object given to :meth:`update`, a dict or a
+        ``SchemaDocument``), or ``None`` before the first update."""
         return self._schema
 
     @property
@@ -39,38 +44,57 @@ class SchemaTracker:
         return self._checksum
 
     def update(
-        self, schema: object, /
-    ) -> tuple[str, DeltaTuple | None, bool, list[dict[str, Any]] | None]:
-        """Make ``schema`` current.
+        self, schema: object, /, encoded: bool = False, with_delta: bool = True
+    ) -> Change | EncodedChange:
+        """Make ``schema`` current (a dict or a ``SchemaDocument``, diffed as its
+        ``to_python()``; either may follow the other).
 
         Returns:
             ``(checksum, delta, incremental, patch)``: the new checksum; the delta from
             the previous schema (``None`` for the first, or when the two cannot be
             diffed); whether applying that delta to the previous schema reproduces the
             new schema's checksum; the patch from the previous schema
-            (``calculate_schema_patch``, ``None`` for the first).
+            (``calculate_schema_patch``, ``None`` for the first). With ``encoded``:
+            ``(checksum, delta JSON, node changes, incremental, patch JSON)``, the delta
+            written as ``serialize_message`` writes a ``SchemaDelta`` (``added``,
+            ``modified``, ``removed``, then ``metadataChanges`` when there are any) and
+            the patch as ``dumps`` writes the op list; node changes is the length of
+            the three lists together (0 without a delta). The delta's JSON is left out
+            (``None``) unless ``with_delta``; its node changes are counted either way.
 
         Raises:
             ProtocolError: ``schema`` cannot be checksummed, or the patch cannot be
                 calculated; the tracker is unchanged.
         """
-        checksum = calculate_checksum(schema, self._algorithm)
+        previous = None if self._schema is None else unwrap(self._schema)
+        value = unwrap(schema)
+        checksum = calculate_checksum(value, self._algorithm)
         delta: DeltaTuple | None = None
         incremental = False
-        if self._schema is not None:
+        if previous is not None:
             try:
-                delta = calculate_schema_delta(self._schema, schema)
+                delta = calculate_schema_delta(previous, value)
             except ProtocolError:
                 delta = None  # where the reference's comparison throws: no delta
         if delta is not None:
             try:
-                applied = apply_schema_delta(self._schema, *delta)
+                applied = apply_schema_delta(previous, *delta)
             except ProtocolError:
                 applied = None  # the delta cannot be applied: it does not reproduce schema
             incremental = applied is not None and (
                 calculate_checksum(applied, self._algorithm) == checksum
             )
-        patch = None if self._schema is None else calculate_schema_patch(self._schema, schema)
+        patch = None if previous is None else calculate_schema_patch(previous, value)
         self._schema = schema
         self._checksum = checksum
-        return checksum, delta, incremental, patch
+        if not encoded:
+            return checksum, delta, incremental, patch
+        if delta is None:
+            return checksum, None, 0, incremental, None if patch is None else dumps(patch)
+        added, modified, removed, changes = delta
+        written: dict[str, Any] = {"added": added, "modified": modified, "removed": removed}
+        if changes is not None:
+            written["metadataChanges"] = changes
+        delta_json = dumps(written) if with_delta else None
+        count = len(added) + len(modified) + len(removed)
+        return checksum, delta_json, count, incremental, None if patch is None else dumps(patch)
