@@ -40,7 +40,7 @@ if TYPE_CHECKING:
         is_update_message,
     )
     from .checksum import ChecksumAlgorithm, calculate_checksum, canonical_json, validate_checksum
-    from .codec import deserialize_message, serialize_message
+    from .codec import SchemaDocument, deserialize_message, serialize_message
     from .constants import (
         MAX_DEPTH,
         MAX_MESSAGE_BYTES,
@@ -117,6 +117,7 @@ __all__ = [
     "Schema",
     "SchemaChange",
     "SchemaDelta",
+    "SchemaDocument",
     "SchemaTracker",
     "SchemaUpdate",
     "UpdateMessage",
@@ -186,6 +187,7 @@ _SUBMODULES = {
         "validate_checksum",
     ),
     "codec": (
+        "SchemaDocument",
         "deserialize_message",
         "serialize_message",
     ),

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from . import _backend
 from .validation import ValidationResult
+
+if TYPE_CHECKING:
+    from ._core import SchemaDocument
 
 __all__ = ["ChecksumAlgorithm", "calculate_checksum", "canonical_json", "validate_checksum"]
 
 ChecksumAlgorithm: TypeAlias = Literal["sha256", "xxh3"]
 
 
-def calculate_checksum(schema: dict[str, Any], *, algorithm: ChecksumAlgorithm = "sha256") -> str:
+def calculate_checksum(
+    schema: dict[str, Any] | SchemaDocument, *, algorithm: ChecksumAlgorithm = "sha256"
+) -> str:
     """Checksum of a schema, ignoring ``metadata.generatedAt``.
 
     Args:
-        schema: A Lumora IR schema (parsed JSON; it must have a ``metadata`` object).
+        schema: A Lumora IR schema (parsed JSON; it must have a ``metadata`` object), or
+            a :class:`~lumora_fast.SchemaDocument` of one (``schema.checksum(algorithm)``
+            gives the same).
         algorithm: ``"sha256"`` (the reference's checksum: 64 lowercase hex digits) or
             ``"xxh3"`` (XXH3-128 over the same canonical bytes, as ``"xxh3:<32 hex>"``).
 
@@ -33,8 +40,10 @@ def calculate_checksum(schema: dict[str, Any], *, algorithm: ChecksumAlgorithm =
     return _backend.core.calculate_checksum(schema, algorithm)
 
 
-def canonical_json(schema: dict[str, Any]) -> bytes:
+def canonical_json(schema: dict[str, Any] | SchemaDocument) -> bytes:
     """The exact bytes :func:`calculate_checksum` hashes, for debugging a mismatch.
+
+    ``schema`` is a dict or a :class:`~lumora_fast.SchemaDocument`.
 
     Keys sorted as JavaScript sorts them (UTF-16 code units, array-index keys first),
     ``metadata.generatedAt`` set to 0, ``__proto__`` keys dropped, JS number formatting.
@@ -43,9 +52,14 @@ def canonical_json(schema: dict[str, Any]) -> bytes:
 
 
 def validate_checksum(
-    schema: dict[str, Any], expected: str, *, algorithm: ChecksumAlgorithm = "sha256"
+    schema: dict[str, Any] | SchemaDocument,
+    expected: str,
+    *,
+    algorithm: ChecksumAlgorithm = "sha256",
 ) -> ValidationResult:
     """Compare a schema's checksum with ``expected`` (exact, case-sensitive).
+
+    ``schema`` is a dict or a :class:`~lumora_fast.SchemaDocument`.
 
     Returns:
         A valid result, or one error ``"Checksum mismatch: expected <expected>, got

@@ -2,7 +2,8 @@
 
 ``serialize_message`` writes exactly what the reference's ``JSON.stringify`` writes.
 ``deserialize_message`` parses with ``JSON.parse``'s grammar, optionally validates with
-the reference's rules, and returns a typed message Struct.
+the reference's rules, and returns a typed message Struct. :class:`SchemaDocument` is a
+schema parsed once (the selected backend's class): every schema function takes it.
 """
 
 from __future__ import annotations
@@ -32,7 +33,16 @@ from .messages import (
     UpdateMessage,
 )
 
-__all__ = ["deserialize_message", "serialize_message"]
+__all__ = ["SchemaDocument", "deserialize_message", "serialize_message"]
+
+SchemaDocument = _backend.core.SchemaDocument
+"""An immutable JSON document: ``SchemaDocument.parse(data, max_bytes=None)`` (the
+:func:`deserialize_message` grammar and limits, no message checks) or
+``SchemaDocument.from_python(value)``; ``to_python()``, ``dumps(pretty=False)``,
+``checksum(algorithm)``, ``canonical_json()``. :func:`~lumora_fast.calculate_checksum`,
+:func:`~lumora_fast.canonical_json`, :func:`~lumora_fast.calculate_schema_delta`,
+:func:`~lumora_fast.calculate_schema_patch` and :meth:`~lumora_fast.SchemaTracker.update`
+take documents wherever they take schema dicts, with the same results."""
 
 _PREFIX = "Failed to deserialize message: "
 

@@ -17,7 +17,7 @@ incremental update would not be exact.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msgspec import UNSET
 
@@ -25,15 +25,22 @@ from . import _backend
 from .constants import INCREMENTAL_THRESHOLD
 from .messages import MetadataChanges, Schema, SchemaDelta
 
+if TYPE_CHECKING:
+    from ._core import SchemaDocument
+
 __all__ = ["apply_schema_delta", "calculate_schema_delta", "should_use_incremental_update"]
 
 _META_KEYS = ("version", "theme", "navigation")
 
 
-def calculate_schema_delta(old: Schema, new: Schema) -> SchemaDelta:
+def calculate_schema_delta(
+    old: Schema | SchemaDocument, new: Schema | SchemaDocument
+) -> SchemaDelta:
     """The changes that turn ``old`` into ``new``.
 
-    ``added`` and ``modified`` hold the nodes of ``new`` themselves (not copies), in
+    Either schema may be a :class:`~lumora_fast.SchemaDocument`, which gives the delta of
+    its ``to_python()``. ``added`` and ``modified`` hold the nodes of ``new`` themselves
+    (not copies; for a document, new plain objects that are not part of it), in
     ``new``'s order; ``removed`` holds the ids of nodes gone from ``old``, in ``old``'s
     order. For a duplicated id the first position and the last node count, as in the
     reference.

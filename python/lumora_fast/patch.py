@@ -14,16 +14,24 @@ same messages.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _backend
 from .messages import Schema
 
+if TYPE_CHECKING:
+    from ._core import SchemaDocument
+
 __all__ = ["apply_schema_patch", "calculate_schema_patch"]
 
 
-def calculate_schema_patch(old: Schema, new: Schema) -> list[dict[str, Any]]:
+def calculate_schema_patch(
+    old: Schema | SchemaDocument, new: Schema | SchemaDocument
+) -> list[dict[str, Any]]:
     """The RFC 6902 ops that turn ``old`` into ``new``, to apply one after another.
+
+    Either schema may be a :class:`~lumora_fast.SchemaDocument`, which gives the ops of
+    its ``to_python()``.
 
     Objects are diffed key by key (removals first, then the new keys in ``new``'s
     order). An array whose items are all objects with unique scalar ids (``nodes``,
@@ -32,8 +40,8 @@ def calculate_schema_patch(old: Schema, new: Schema) -> list[dict[str, Any]]:
     put), and matched items are diffed in place. Any other array is diffed element by
     element past its equal head and tail, or replaced whole when that serializes
     shorter. Pointers are RFC 6901 (``~0``, ``~1``). Values are the objects of ``new``
-    themselves (not copies), except that a non-finite number is ``None``, as the wire
-    carries it.
+    themselves (not copies; for a document, new plain objects that are not part of it),
+    except that a non-finite number is ``None``, as the wire carries it.
 
     Raises:
         ProtocolError: A value is not JSON, a key is not a ``str``, or nesting is deeper
