@@ -85,3 +85,34 @@ def test_public_all_is_complete() -> None:
     }
     assert set(lumora_fast.__all__) - {"__version__"} == public - {"annotations"}
     assert all(hasattr(lumora_fast, name) for name in lumora_fast.__all__)
+
+
+def test_pure_document_methods_match_the_stub() -> None:
+    tree = ast.parse(STUB.read_text(encoding="utf-8"))
+    stub = next(
+        node
+        for node in tree.body
+        if isinstance(node, ast.ClassDef) and node.name == "SchemaDocument"
+    )
+    checked = set()
+    for node in stub.body:
+        if not isinstance(node, ast.FunctionDef) or node.name.startswith("__"):
+            continue
+        decorators = {ast.unparse(decorator) for decorator in node.decorator_list}
+        attribute = inspect.getattr_static(pure.SchemaDocument, node.name)
+        if "property" in decorators:
+            assert isinstance(attribute, property), node.name
+        else:
+            assert isinstance(attribute, staticmethod) == ("staticmethod" in decorators)
+            runtime = [
+                (p.name, p.kind.name, None if p.default is p.empty else repr(p.default))
+                for p in inspect.signature(
+                    getattr(pure.SchemaDocument, node.name)
+                ).parameters.values()
+            ]
+            expected = _shape(node.args)
+            if "staticmethod" not in decorators:  # self: positional-only or not, alike
+                runtime, expected = runtime[1:], expected[1:]
+            assert runtime == expected, node.name
+        checked.add(node.name)
+    assert checked >= {"parse", "from_python", "to_python", "dumps", "checksum", "canonical_json"}
