@@ -21,6 +21,18 @@ Print the table (p50 of first device / all devices, and p99 of all)::
 ``--scenarios`` also runs the watcher's cases on one 10-device session: a burst of 30
 saves in one second, a 4.7 MB file rewritten in place in 64 KB chunks, a file nested
 5,000 deep followed by a valid save, and the server's CPU use over 10 idle seconds.
+
+Issue 12's rows (the watcher yielding SchemaDocuments as ``lumora-fast serve`` runs it,
+files as compact JSON; ``--uncapped`` lets large and xl run with 100 devices;
+``--stream RATE:SECONDS`` saves at a steady rate instead of isolated edits and reports
+the updates sent, convergence and the server's CPU)::
+
+    python benches/save_latency.py --documents --compact --patch --uncapped \
+        --sizes large --shapes tree --devices 100
+    python benches/save_latency.py --documents --compact --patch --sizes xl --shapes tree \
+        --devices 10
+    python benches/save_latency.py --documents --compact --patch --sizes xl --shapes tree \
+        --devices 100 --stream 10:30
 """
 
 from __future__ import annotations
@@ -69,10 +81,18 @@ class SaveRig(LatencyRig):
         mode: str = "ack",
         client: str = "raw",
         patch: bool = False,
+        documents: bool = False,
+        compact: bool = False,
+        extra_versions: int = 0,
     ) -> None:
         super().__init__(size, devices, processes=processes, mode=mode, client=client, patch=patch)
         self.schemas = workload(size, shape)
-        self.versions = [json.dumps(s).encode() for s in self.schemas]
+        self.documents = documents
+        module = _make_schema_module()
+        encode = module.compact_bytes if compact else lambda s: json.dumps(s).encode()
+        self.versions = [encode(s) for s in self.schemas]
+        for seed in range(44, 44 + extra_versions):  # more one-edit copies (--stream)
+            self.versions.append(encode(module.mutate(self.schemas[0], 1, seed)))
         self._directory = tempfile.TemporaryDirectory(prefix="lumora-save-")
         self.path = Path(self._directory.name) / "app.json"
         self.path.write_bytes(self.versions[0])
@@ -86,7 +106,9 @@ class SaveRig(LatencyRig):
 
     async def _start(self) -> Server:
         server = await serve(on_event=self._on_event)
-        self.watcher = SchemaWatcher(self.path, initial=self.versions[0], freeze=True).start()
+        self.watcher = SchemaWatcher(
+            self.path, initial=self.versions[0], freeze=True, documents=self.documents
+        ).start()
 
         async def publish() -> None:
             assert self.watcher is not None
@@ -162,9 +184,19 @@ def measure(
     mode: str,
     client: str = "raw",
     patch: bool = False,
+    documents: bool = False,
+    compact: bool = False,
 ) -> dict[str, Any]:
     with SaveRig(
-        size, devices, shape=shape, processes=processes, mode=mode, client=client, patch=patch
+        size,
+        devices,
+        shape=shape,
+        processes=processes,
+        mode=mode,
+        client=client,
+        patch=patch,
+        documents=documents,
+        compact=compact,
     ) as rig:
         for _ in range(3):  # warm-up
             rig.pace()
@@ -189,6 +221,125 @@ def measure(
             "p99": percentile(every, 0.99),
             "edits": edits,
         }
+
+
+# --------------------------------------------------------------------------- stream
+
+
+def _cpu_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def stream(
+    size: str,
+    shape: str,
+    devices: int,
+    rate: float,
+    seconds: float,
+    *,
+    processes: int | None,
+    client: str = "raw",
+    patch: bool = False,
+    documents: bool = False,
+    compact: bool = False,
+) -> dict[str, Any]:
+    """Saves at ``rate`` per second for ``seconds``, cycling through three versions (the
+    preset and two one-edit copies, so that consecutive saves always differ).
+
+    Checks that the final content lands on every device (each device's last ack is the
+    session's last update, which has the last save's checksum) and measures the server's
+    CPU: this process's (every thread's, the core's own threads included) minus this
+    (main) thread's, which only writes the files and waits.
+    """
+    with SaveRig(
+        size,
+        devices,
+        shape=shape,
+        processes=processes,
+        client=client,
+        patch=patch,
+        documents=documents,
+        compact=compact,
+        extra_versions=1,
+    ) as rig:
+        checksums = [calculate_checksum(json.loads(data)) for data in rig.versions]
+        session = rig.server.protocol.sessions[rig.session_id]
+        rig.pace()
+        rig.save_edit()  # one isolated edit first: the farms are warm
+        time.sleep(0.5)
+        sent_before, errors_before = len(rig.updates), len(rig.errors)
+        first_sequence = session.sequence + 1
+        saves = round(rate * seconds)
+        cpu = _cpu_seconds(resource.RUSAGE_SELF) - _cpu_seconds(resource.RUSAGE_THREAD)
+        started = time.perf_counter()
+        late = 0.0
+        version = 0
+        for index in range(saves):
+            delay = started + index / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            else:
+                late = max(late, -delay)
+            version = 2 + index % 3
+            rig.save(rig.versions[version % 3])
+        saving_s = time.perf_counter() - started
+        final = checksums[version % 3]
+        deadline = time.perf_counter() + 60
+        while session.checksum != final:
+            if time.perf_counter() > deadline:
+                raise RuntimeError("the last save never became the session's schema")
+            time.sleep(0.005)
+        last_sequence = session.sequence
+        finished, done = rig.wait_acked(last_sequence)
+        wall = finished - started
+        cpu = _cpu_seconds(resource.RUSAGE_SELF) - _cpu_seconds(resource.RUSAGE_THREAD) - cpu
+        if (done.acked, done.failed) != (devices, 0):
+            raise RuntimeError(f"update {last_sequence}: {done.acked} acks, {done.failed} failures")
+        behind = sum(conn.last_ack != last_sequence for conn in list(session.devices.values()))
+        if len(session.devices) != devices or behind:
+            raise RuntimeError(f"not converged: {behind} devices behind update {last_sequence}")
+        updates = rig.updates[sent_before:]
+        times = rig.sent_at[sent_before:]
+        gaps = [(b - a) * 1000 for a, b in itertools.pairwise(times)]
+        acked = [
+            (rig._all_acked[u.sequence][0] - at) * 1000
+            for u, at in zip(updates, times, strict=True)
+            if u.sequence in rig._all_acked
+        ]
+        return {
+            "size": size,
+            "shape": shape,
+            "devices": devices,
+            "file_bytes": len(rig.versions[0]),
+            "saves": saves,
+            "saving_s": saving_s,
+            "late_ms": late * 1000,
+            "updates": len(updates),
+            "sequences": (first_sequence, last_sequence),
+            "kinds": sorted({u.kind for u in updates}),
+            "errors": len(rig.errors) - errors_before,
+            "min_gap_ms": min(gaps) if gaps else None,
+            "sent_to_acked_p50_ms": percentile(acked, 0.5) if acked else None,
+            "sent_to_acked_max_ms": max(acked) if acked else None,
+            "wall_s": wall,
+            "server_cpu_s": cpu,
+            "server_cpu_percent": 100 * cpu / wall,
+        }
+
+
+def format_stream(row: dict[str, Any]) -> str:
+    gap = "-" if row["min_gap_ms"] is None else f"{row['min_gap_ms']:.0f} ms"
+    return (
+        f"{row['size']}-{row['shape']} ({row['file_bytes'] / 1e6:.2f} MB), {row['devices']} "
+        f"devices: {row['saves']} saves in {row['saving_s']:.1f} s (at most "
+        f"{row['late_ms']:.0f} ms late) -> {row['updates']} updates "
+        f"({', '.join(row['kinds'])}; never closer than {gap}), {row['errors']} errors; "
+        f"update sent -> all acked p50 {row['sent_to_acked_p50_ms']:.1f} ms, max "
+        f"{row['sent_to_acked_max_ms']:.1f} ms; every device on the final content "
+        f"(update #{row['sequences'][1]}); server CPU {row['server_cpu_s']:.2f} s over "
+        f"{row['wall_s']:.1f} s = {row['server_cpu_percent']:.1f}% of one core"
+    )
 
 
 # ------------------------------------------------------------------------ scenarios
@@ -298,13 +449,69 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--patch", action="store_true", help="devices ask for patch updates (updateTypes)"
     )
+    parser.add_argument(
+        "--documents",
+        action="store_true",
+        help="the watcher yields SchemaDocuments (parse_document), as `lumora-fast serve` "
+        "runs it; by default it yields dicts (parse_schema, freeze=True) that the server "
+        "converts",
+    )
+    parser.add_argument(
+        "--compact",
+        action="store_true",
+        help="save the versions as compact JSON (make_schema.compact_bytes) instead of "
+        "json.dumps' default",
+    )
+    parser.add_argument(
+        "--uncapped",
+        action="store_true",
+        help="also run large and xl with more than 10 devices",
+    )
+    parser.add_argument(
+        "--stream",
+        metavar="RATE:SECONDS",
+        help="instead of isolated edits, save RATE times a second for SECONDS on each "
+        "cell: updates sent, convergence, server CPU (e.g. --stream 10:30)",
+    )
     args = parser.parse_args(argv)
+    rate = seconds = 0.0
+    if args.stream:
+        try:
+            rate, seconds = (float(x) for x in args.stream.split(":"))
+        except ValueError:
+            parser.error("--stream takes RATE:SECONDS, e.g. 10:30")
+    load = os.getloadavg()
     print(
         f"lumora_fast {lumora_fast.__version__} ({lumora_fast.BACKEND} backend), Python "
         f"{sys.version.split()[0]}, {os.cpu_count()} cores; clock: os.replace -> acks; "
-        f"devices: {args.client}{', patch' if args.patch else ''}",
+        f"devices: {args.client}{', patch' if args.patch else ''}"
+        + (
+            f"; watcher: {'documents' if args.documents else 'dicts'}"
+            f"{', compact files' if args.compact else ''}; load average "
+            f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+            if args.documents or args.compact or args.uncapped or args.stream
+            else ""
+        ),
         flush=True,
     )
+    if args.stream:
+        for size in args.sizes.split(","):
+            for shape in args.shapes.split(","):
+                for devices in (int(d) for d in args.devices.split(",")):
+                    row = stream(
+                        size,
+                        shape,
+                        devices,
+                        rate,
+                        seconds,
+                        processes=args.processes,
+                        client=args.client,
+                        patch=args.patch,
+                        documents=args.documents,
+                        compact=args.compact,
+                    )
+                    print(format_stream(row), flush=True)
+        return 0
     header = (
         f"{'schema':<22} {'devices':>7} {'mode':<5} {'update':<20} "
         f"{'first p50':>9} {'all p50':>8} {'all p99':>8}"
@@ -313,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
     for size in args.sizes.split(","):
         for shape in args.shapes.split(","):
             for devices in (int(d) for d in args.devices.split(",")):
-                if size not in ("small", "medium") and devices > 10:
+                if size not in ("small", "medium") and devices > 10 and not args.uncapped:
                     continue
                 for mode in args.modes.split(","):
                     row = measure(
@@ -325,6 +532,8 @@ def main(argv: list[str] | None = None) -> int:
                         mode=mode,
                         client=args.client,
                         patch=args.patch,
+                        documents=args.documents,
+                        compact=args.compact,
                     )
                     schema = f"{size}-{shape} {row['schema_bytes'] / 1000:.0f} KB"
                     update = f"{row['kind']} {row['update_bytes'] / 1000:.0f} KB"
