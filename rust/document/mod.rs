@@ -280,7 +280,9 @@ impl<'d> Source<'d> for DocRef<'d> {
     type Array = DocArray<'d>;
     type Object = DocObject<'d>;
 
-    #[inline]
+    // Every walk reads through this; inlined, the read is a load and a jump table.
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     fn read(self) -> Result<Read<'d, Self>, CoreError> {
         let doc = self.doc;
         Ok(match *self.node {
@@ -422,6 +424,13 @@ impl DocBuilder {
         let at = self.doc.nodes.len() as u32;
         self.doc.nodes.push(node);
         at
+    }
+
+    #[inline]
+    pub(crate) fn set(&mut self, at: u32, node: Node) {
+        if let Some(slot) = self.doc.nodes.get_mut(at as usize) {
+            *slot = node;
+        }
     }
 
     /// Store string bytes; their `(at, len)` in `text`.

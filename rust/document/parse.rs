@@ -136,6 +136,9 @@ impl Fast<'_> {
 
     fn array(&mut self) -> Res<u32> {
         self.enter()?;
+        // The container's node comes before its children's (pre-order: the order the
+        // writers read them in, which keeps their reads sequential).
+        let me = self.b.push(Node::Null);
         let mark = self.items.len();
         self.skip_ws();
         if self.peek() == Some(b']') {
@@ -156,16 +159,16 @@ impl Fast<'_> {
                 }
             }
         }
-        // The container's node goes after its children's (appending is cheaper than
-        // going back to a slot written before them, long out of cache).
         let node = self.b.array_items(self.items.get(mark..).unwrap_or_default());
         self.items.truncate(mark);
+        self.b.set(me, node);
         self.depth -= 1;
-        Ok(self.b.push(node))
+        Ok(me)
     }
 
     fn object(&mut self) -> Res<u32> {
         self.enter()?;
+        let me = self.b.push(Node::Null);
         let mark = self.members.len();
         self.skip_ws();
         if self.peek() == Some(b'}') {
@@ -198,8 +201,9 @@ impl Fast<'_> {
         }
         let node = self.b.object_members(self.members.get(mark..).unwrap_or_default());
         self.members.truncate(mark);
+        self.b.set(me, node);
         self.depth -= 1;
-        Ok(self.b.push(node))
+        Ok(me)
     }
 
     /// Scan the string at the opening quote: `Ok(Some((start, end)))` when its content
