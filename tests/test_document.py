@@ -648,14 +648,14 @@ def test_method_keywords(impl: ModuleType) -> None:
 def vector_sample(core: ModuleType, name: str) -> list[dict[str, Any]]:
     """The records of a vector file: all of them on the native backend; on the pure one,
     whose document methods are its dict functions on the value, the first of each
-    category, every error record and every twentieth (so the file stays fast)."""
+    category and every error record (so the file stays fast)."""
     records = load_vectors(name)
     if core is native:
         return list(records)
     seen: set[str] = set()
     sample = []
-    for i, record in enumerate(records):
-        if record["category"] not in seen or i % 20 == 0 or record.get("error"):
+    for record in records:
+        if record["category"] not in seen or record.get("error"):
             sample.append(record)
         seen.add(record["category"])
     return sample
@@ -663,7 +663,7 @@ def vector_sample(core: ModuleType, name: str) -> list[dict[str, Any]]:
 
 def test_checksum_vectors(impl: ModuleType) -> None:
     records = [*vector_sample(impl, "checksum"), *vector_sample(impl, "checksum_validate")]
-    assert len(records) > 40
+    assert len(records) > 50
     for record in records:
         text = record["schema_json"]
         doc = parse(impl, text)
@@ -697,7 +697,7 @@ def test_checksum_vectors(impl: ModuleType) -> None:
 
 def test_delta_and_patch_vectors(impl: ModuleType) -> None:
     records = vector_sample(impl, "delta")
-    assert len(records) > 30
+    assert len(records) > 40
     for record in records:
         old_text, new_text = record["old_json"], record["new_json"]
         for a, b in ((old_text, new_text), (new_text, old_text)):
@@ -812,18 +812,14 @@ def test_tracker_encoded(impl: ModuleType) -> None:
     texts.insert(2, '{"metadata":{},"nodes":"not an array","theme":{"a":1.0}}')
     texts.insert(4, "[]")  # refused: the tracker keeps the previous schema
     texts.insert(6, texts[5].replace('"nodes"', '"version":null,"nodes"', 1))
-    for algorithm in ALGORITHMS:
+    for algorithm, with_delta in (("sha256", True), ("xxh3", False)):
         expected = _run_tracker(impl, [impl.loads(text) for text in texts], algorithm)
-        for with_delta in (True, False):
-            wanted = [_encoded(impl, change, with_delta=with_delta) for change in expected]
-            for sequence in (
-                [impl.loads(text) for text in texts],
-                *_tracker_sequences(impl, texts),
-            ):
-                tracker = impl.SchemaTracker(algorithm)
-                for schema, want in zip(sequence, wanted, strict=True):
-                    got = call(tracker.update, schema, encoded=True, with_delta=with_delta)
-                    assert got == want
+        wanted = [_encoded(impl, change, with_delta=with_delta) for change in expected]
+        for sequence in ([impl.loads(text) for text in texts], *_tracker_sequences(impl, texts)):
+            tracker = impl.SchemaTracker(algorithm)
+            for schema, want in zip(sequence, wanted, strict=True):
+                got = call(tracker.update, schema, encoded=True, with_delta=with_delta)
+                assert got == want
 
 
 def test_public_tracker_update_encoded(impl: ModuleType) -> None:
@@ -1105,7 +1101,6 @@ def _assert_agree(make: Callable[[ModuleType], Any], *, messages: bool = True) -
 def test_native_and_pure_documents_agree(value: Any) -> None:
     text = pure.dumps(value)
     _assert_agree(lambda core: parse(core, text))
-    _assert_agree(lambda core: parse(core, text.decode("utf-8", "surrogatepass")))
     _assert_agree(lambda core: from_python(core, value))
     n, p = _outcomes(lambda core: parse(core, text) == from_python(core, value))
     assert n == p
