@@ -293,7 +293,7 @@ fn apply_schema_delta<'py>(
             array_arg(&ctx, modified, "modified")?,
             array_arg(&ctx, removed, "removed")?,
         );
-        let nodes = delta::apply_nodes(ctx.view(schema), added, modified, removed).map_err(to_py)?;
+        let nodes = delta::apply::apply_nodes(ctx.view(schema), added, modified, removed).map_err(to_py)?;
         objects(py, &nodes)?
     };
     let result = PyDict::new(py);
