@@ -18,7 +18,7 @@ use crate::value::{JsStr, Source, join_surrogate_pairs};
 use crate::{canonical, checksum, delta, parse, tracker, validate};
 use build::{PyBuilder, py_str};
 use errors::to_py;
-use view::Ctx;
+use view::{Ctx, PyComparator};
 
 /// `type(value).__name__`, for error messages. Read in C (`PyType_GetName`, then the
 /// name's own UTF-8), so that it runs no Python code: walks call it too (a metaclass's
@@ -193,7 +193,7 @@ fn calculate_schema_delta<'py>(
     new: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let ctx = Ctx::new(py)?;
-    let delta = delta::calculate(ctx.view(old), ctx.view(new)).map_err(to_py)?;
+    let delta = delta::calculate(ctx.view(old), ctx.view(new), PyComparator).map_err(to_py)?;
     delta_tuple(py, &delta)
 }
 
@@ -241,7 +241,8 @@ impl SchemaTracker {
         let ctx = Ctx::new(py)?;
         let old = self.current.as_ref().map(|(object, state)| (object.bind(py).clone(), state));
         let previous = old.as_ref().map(|(object, state)| (*state, ctx.view(object)));
-        let (change, state) = tracker::update(previous, ctx.view(schema), self.algorithm).map_err(to_py)?;
+        let (change, state) =
+            tracker::update(previous, ctx.view(schema), self.algorithm, PyComparator).map_err(to_py)?;
         let delta = match &change.delta {
             Some(delta) => delta_tuple(py, delta)?.into_any(),
             None => py.None().into_bound(py),

@@ -14,7 +14,7 @@ use rustc_hash::FxHashSet;
 use super::build::py_str;
 use super::errors::to_py;
 use super::type_name;
-use super::view::{Ctx, PyVal, wtf8};
+use super::view::{Ctx, PyComparator, PyVal, wtf8};
 use crate::delta::{Comparer, check_json};
 use crate::error::{CoreError, ErrorKind, Seg};
 use crate::patch::diff::{self, Op};
@@ -63,7 +63,7 @@ pub(crate) fn calculate_schema_patch<'py>(
     new: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
     let ctx = Ctx::new(py)?;
-    let ops = diff::calculate(ctx.view(old), ctx.view(new)).map_err(to_py)?;
+    let ops = diff::calculate(ctx.view(old), ctx.view(new), PyComparator).map_err(to_py)?;
     op_list(py, &ops)
 }
 
@@ -314,7 +314,7 @@ fn apply_op<'py>(document: &mut Document<'py>, index: usize, op: &Bound<'py, PyA
             let found = document.find(&tokens, target).map_err(to_py)?;
             check_value(py, &found, None, index)?;
             let ctx = Ctx::new(py)?;
-            if Comparer::new().compare(ctx.view(&found), ctx.view(&value), 1).map_err(to_py)? {
+            if Comparer::new(PyComparator).compare(ctx.view(&found), ctx.view(&value), 1).map_err(to_py)? {
                 Ok(())
             } else {
                 Err(to_py(fault(index, &format!("test failed at {}", quote(&pointer)))))

@@ -1,7 +1,13 @@
 //! JSON equality of two values, and the scans that check a value is all JSON.
+//!
+//! The comparison is generic over [`Source`]; a source that knows a faster way to
+//! compare its own values (the Python views, whose exact builtin types it compares
+//! through the C API) plugs it in as a [`Comparator`], which the delta owns: the
+//! neutral `Source` trait only reads values (architecture.md, "The native boundary").
+//! A source without one uses [`Generic`], the walk below for every pair.
 
 use crate::error::{CoreError, MAX_DEPTH, Seg};
-use crate::value::{Array, Compare, JsStr, Object, Read, Source};
+use crate::value::{Array, JsStr, Object, Read, Source};
 
 use super::NODE_DEPTH;
 
@@ -75,24 +81,92 @@ fn scalar<'s, S: Source<'s>>(read: &Read<'s, S>) -> Option<Scalar<'s>> {
     })
 }
 
+/// A faster JSON equality for one kind of [`Source`], tried on each pair before the
+/// generic walk of [`Comparer`] (and by the patch diff on each pair of members). Its
+/// methods take `self` only to name the comparator (a unit struct): the caller passes
+/// it by value, and it costs nothing at run time.
+pub(crate) trait Comparator<'s, S: Source<'s>>: Copy {
+    /// True when `a` and `b` are scalars found JSON-equal without building a [`Read`]
+    /// for either (false says nothing): the commonest pair of two schemas.
+    #[inline]
+    fn scalar_equal(self, _a: S, _b: S) -> bool {
+        false
+    }
+
+    /// JSON equality of `a` and `b` (at `depth`) by a path faster than the generic
+    /// walk, handing the pairs it does not decide itself back to `fallback`; `None`,
+    /// having done nothing, when there is no such path for this pair.
+    #[inline]
+    fn fast_equal<F: Fallback<'s, S>>(
+        self,
+        _a: S,
+        _b: S,
+        _depth: usize,
+        _fallback: &mut F,
+    ) -> Result<Option<bool>, CoreError> {
+        Ok(None)
+    }
+}
+
+/// The comparator of a source with no faster path: every pair takes the generic walk.
+/// Any [`Source`] can use it: the owned `Value` of the cargo tests, and sources that
+/// only implement `Source`'s required methods.
+// Only the cargo tests use it while the Python views are the one production source.
+#[allow(dead_code)]
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Generic;
+
+impl<'s, S: Source<'s>> Comparator<'s, S> for Generic {}
+
+/// The generic JSON comparison, as a [`Comparator::fast_equal`] sees it: what it falls
+/// back on for everything its fast path leaves undecided ([`Comparer`] is one).
+pub(crate) trait Fallback<'s, S: Source<'s>> {
+    /// JSON equality of `a` and `b` (at `depth`) without trying the fast path on them
+    /// first (their members are tried again).
+    fn compare_generic(&mut self, a: S, b: S, depth: usize) -> Result<bool, CoreError>;
+
+    /// JS string equality of two keys.
+    fn key_eq(
+        &mut self,
+        a: <S::Object as Object<'s, S>>::Key,
+        b: <S::Object as Object<'s, S>>::Key,
+    ) -> Result<bool, CoreError>;
+
+    /// True if two distinct key objects were found equal before (and so are keys of a
+    /// valid type); false says nothing.
+    fn keys_known(&self, a: <S::Object as Object<'s, S>>::Key, b: <S::Object as Object<'s, S>>::Key) -> bool;
+
+    /// `object[key]` by JS string equality.
+    fn member(&mut self, object: S::Object, key: <S::Object as Object<'s, S>>::Key) -> Result<Option<S>, CoreError>;
+
+    /// Raise unless `value` (at `depth`) is all JSON.
+    fn scan(&mut self, value: S, depth: usize) -> Result<(), CoreError>;
+}
+
 /// JSON equality, with what one comparison learns along the way: which key objects of
 /// the two sides are equal. Schemas parsed separately hold distinct but equal key objects
 /// (`"id"`, `"props"`...) used thousands of times; comparing each pair's text once is
 /// enough. Identities are only meaningful while both schemas are alive: a `Comparer`
-/// lives for one call.
-pub(crate) struct Comparer {
+/// lives for one call. `C` is the source's fast path.
+pub(crate) struct Comparer<C> {
     /// Direct-mapped by the left key's identity: `(left, right)` found equal.
     keys: Vec<(usize, usize)>,
+    comparator: C,
 }
 
-impl Comparer {
+impl<C: Copy> Comparer<C> {
     /// Slots of the key-pair cache: far more than the distinct keys of a schema (a
     /// hundred or so), so that two of them seldom share a slot. Only the slots used are
     /// ever loaded into the cache.
     const SLOTS: usize = 2048;
 
-    pub(crate) fn new() -> Self {
-        Comparer { keys: Vec::new() }
+    pub(crate) fn new(comparator: C) -> Self {
+        Comparer { keys: Vec::new(), comparator }
+    }
+
+    /// The comparator it tries first.
+    pub(crate) fn comparator(&self) -> C {
+        self.comparator
     }
 
     /// The slot of a key object in the direct-mapped caches.
@@ -146,15 +220,21 @@ impl Comparer {
     /// JSON equality of `a` and `b` (at `depth`), walking both completely even once they
     /// differ, so that every value of both is also scanned for being JSON.
     #[inline]
-    pub(crate) fn compare<'s, S: Source<'s>>(&mut self, a: S, b: S, depth: usize) -> Result<bool, CoreError> {
-        match a.fast_equal(b, depth, self, &mut ())? {
+    pub(crate) fn compare<'s, S: Source<'s>>(&mut self, a: S, b: S, depth: usize) -> Result<bool, CoreError>
+    where
+        C: Comparator<'s, S>,
+    {
+        match self.comparator.fast_equal(a, b, depth, self)? {
             Some(equal) => Ok(equal),
             None => self.compare_generic(a, b, depth),
         }
     }
 
     /// [`Comparer::compare`] without the source's fast path for this pair.
-    fn compare_generic<'s, S: Source<'s>>(&mut self, a: S, b: S, depth: usize) -> Result<bool, CoreError> {
+    fn compare_generic<'s, S: Source<'s>>(&mut self, a: S, b: S, depth: usize) -> Result<bool, CoreError>
+    where
+        C: Comparator<'s, S>,
+    {
         if a.identity() == b.identity() {
             scan(a, depth)?;
             return Ok(true);
@@ -204,7 +284,10 @@ impl Comparer {
     }
 
     /// JSON equality of two arrays (at `depth`).
-    fn compare_arrays<'s, S: Source<'s>>(&mut self, x: S::Array, y: S::Array, depth: usize) -> Result<bool, CoreError> {
+    fn compare_arrays<'s, S: Source<'s>>(&mut self, x: S::Array, y: S::Array, depth: usize) -> Result<bool, CoreError>
+    where
+        C: Comparator<'s, S>,
+    {
         let (x_len, y_len) = (x.len(), y.len());
         let mut equal = x_len == y_len;
         x.for_each(|i, item| {
@@ -229,7 +312,10 @@ impl Comparer {
         x: S::Object,
         y: S::Object,
         depth: usize,
-    ) -> Result<bool, CoreError> {
+    ) -> Result<bool, CoreError>
+    where
+        C: Comparator<'s, S>,
+    {
         // Objects parsed from similar text usually list their keys in the same order:
         // `y` is walked alongside `x`, and a lookup is needed only where the keys part.
         // When every key of `x` met its twin in place and `y` has nothing more, the
@@ -293,12 +379,15 @@ impl Comparer {
     /// JSON equality of two matched top-level nodes. Nodes are compared whole: a node
     /// without `type`, `children` or `props`, or with `null` there, is no error (where
     /// the reference throws a `TypeError`, a defect this fixes).
-    pub(crate) fn compare_node<'s, S: Source<'s>>(&mut self, old: S, new: S) -> Result<bool, CoreError> {
+    pub(crate) fn compare_node<'s, S: Source<'s>>(&mut self, old: S, new: S) -> Result<bool, CoreError>
+    where
+        C: Comparator<'s, S>,
+    {
         self.compare(old, new, NODE_DEPTH)
     }
 }
 
-impl<'s, S: Source<'s>> Compare<'s, S> for Comparer {
+impl<'s, S: Source<'s>, C: Comparator<'s, S>> Fallback<'s, S> for Comparer<C> {
     fn compare_generic(&mut self, a: S, b: S, depth: usize) -> Result<bool, CoreError> {
         Comparer::compare_generic(self, a, b, depth)
     }

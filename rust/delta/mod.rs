@@ -15,7 +15,8 @@ mod compare;
 mod ids;
 mod pairing;
 
-pub(crate) use compare::{Comparer, check_json, scan};
+#[allow(unused_imports)] // `Generic`: see its docs
+pub(crate) use compare::{Comparator, Comparer, Fallback, Generic, check_json, scan};
 pub(crate) use ids::{IdKey, NodeKeys, id_key};
 
 use crate::canonical::stringify;
@@ -79,16 +80,23 @@ pub(super) fn id_json<'s, S: Source<'s>>(id: Option<S>) -> String {
 /// itself is one walk over both schemas: matched nodes are compared completely and
 /// everything else is scanned; only when that walk fails are the schemas checked again
 /// in the order above, to report the same error as any other implementation would.
-pub(crate) fn calculate<'s, S: Source<'s>>(old: S, new: S) -> Result<Delta<S>, CoreError> {
+///
+/// Values are compared by `comparator`'s fast path where it has one (the bindings pass
+/// theirs; [`Generic`] has none).
+pub(crate) fn calculate<'s, S: Source<'s>, C: Comparator<'s, S>>(
+    old: S,
+    new: S,
+    comparator: C,
+) -> Result<Delta<S>, CoreError> {
     // Nearly every pair has unique ids and no errors: one pass pairs its nodes. Anything
     // else (a duplicate id, an error anywhere) is decided by the indexed walk below,
     // whose order of checks defines which error is raised.
-    if let Ok(Some(delta)) = walk_in_step(old, new) {
+    if let Ok(Some(delta)) = walk_in_step(old, new, comparator) {
         return Ok(delta);
     }
     let old_nodes = schema_nodes(old)?;
     let new_nodes = schema_nodes(new)?;
-    walk(old, new, old_nodes, new_nodes).or_else(|err| {
+    walk(old, new, old_nodes, new_nodes, comparator).or_else(|err| {
         check_json(old)?;
         check_json(new)?;
         Err(err)
@@ -98,13 +106,19 @@ pub(crate) fn calculate<'s, S: Source<'s>>(old: S, new: S) -> Result<Delta<S>, C
 /// Depth of a node: the schema is 1, its `nodes` array 2.
 pub(crate) const NODE_DEPTH: usize = 3;
 
-fn walk<'s, S: Source<'s>>(old: S, new: S, old_nodes: S::Array, new_nodes: S::Array) -> Result<Delta<S>, CoreError> {
+fn walk<'s, S: Source<'s>, C: Comparator<'s, S>>(
+    old: S,
+    new: S,
+    old_nodes: S::Array,
+    new_nodes: S::Array,
+    comparator: C,
+) -> Result<Delta<S>, CoreError> {
     let (Read::Object(old_object), Read::Object(new_object)) = (old.shape()?, new.shape()?) else {
         return Err(ErrorKind::NodesNotArray.into());
     };
     let old_index = NodeIndex::build(old_nodes, "nodes")?;
     let new_index = NodeIndex::build(new_nodes, "nodes")?;
-    let mut comparer = Comparer::new();
+    let mut comparer = Comparer::new(comparator);
     let mut added = Vec::new();
     let mut modified = Vec::new();
     for (key, _, node) in &new_index.entries {
@@ -135,12 +149,12 @@ fn walk<'s, S: Source<'s>>(old: S, new: S, old_nodes: S::Array, new_nodes: S::Ar
 
 /// A delta's metadata changes, once its nodes are done, and the check that the rest of
 /// both schemas is JSON.
-pub(super) fn finish<'s, S: Source<'s>>(
+pub(super) fn finish<'s, S: Source<'s>, C: Comparator<'s, S>>(
     old_object: S::Object,
     new_object: S::Object,
     old: S,
     new: S,
-    comparer: &mut Comparer,
+    comparer: &mut Comparer<C>,
     mut delta: Delta<S>,
 ) -> Result<Delta<S>, CoreError> {
     let changes = &mut delta.changes;
@@ -196,7 +210,7 @@ mod tests {
             v(r#"{"version":"1","nodes":[{"id":"a","p":1},{"id":"b","p":{"x":1,"y":2}},{"id":"c"}],"theme":{"t":1}}"#);
         let new = v(r#"{"version":"2","nodes":[{"id":"b","p":{"y":2,"x":1.0}},{"id":"a","p":2},{"id":"d"}]}"#);
         // Nodes without `type`, `children` or `props` are compared whole, like any value.
-        let delta = calculate(&old, &new).unwrap_or_else(|e| panic!("{e}"));
+        let delta = calculate(&old, &new, Generic).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(ids(&delta.added), ["\"d\""]);
         assert_eq!(ids(&delta.modified), ["\"a\""]);
         assert_eq!(delta.removed.iter().map(|id| id_json(*id)).collect::<Vec<_>>(), ["\"c\""]);
@@ -213,7 +227,7 @@ mod tests {
             v(&text)
         };
         let (old, new) = (typed(&old), typed(&new));
-        let delta = calculate(&old, &new).unwrap_or_else(|e| panic!("{e}"));
+        let delta = calculate(&old, &new, Generic).unwrap_or_else(|e| panic!("{e}"));
         // 1 and 1.0 are one key: first position, last node ({"id":1}), which differs.
         assert!(delta.added.is_empty());
         assert_eq!(ids(&delta.modified), ["1"]);
@@ -224,12 +238,12 @@ mod tests {
     fn partial_nodes_are_no_error() {
         let old = v(r#"{"nodes":[{"id":"a","type":"T","props":{}},{"id":"b","props":null}]}"#);
         let new = v(r#"{"nodes":[{"id":"a","type":"T","children":[],"props":{}},{"id":"b","props":null}]}"#);
-        let delta = calculate(&old, &new).unwrap_or_else(|e| panic!("{e}"));
+        let delta = calculate(&old, &new, Generic).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(ids(&delta.modified), ["\"a\""]);
         let bad = v(r#"{"nodes":[1]}"#);
-        let err = calculate(&bad, &new).err().expect("an error").to_string();
+        let err = calculate(&bad, &new, Generic).err().expect("an error").to_string();
         assert_eq!(err, "node at $.nodes[0] must be an object, got int");
-        let err = calculate(&v(r#"{"nodes":{}}"#), &new).err().expect("an error").to_string();
+        let err = calculate(&v(r#"{"nodes":{}}"#), &new, Generic).err().expect("an error").to_string();
         assert_eq!(err, "schema 'nodes' must be an array");
     }
 }

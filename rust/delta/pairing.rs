@@ -5,7 +5,7 @@ use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 use crate::error::CoreError;
 use crate::value::{Array, Read, Source, is_dict};
 
-use super::compare::{Comparer, scan};
+use super::compare::{Comparator, Comparer, scan};
 use super::ids::{IdKey, NodeKeys, id_key};
 use super::{Delta, NODE_DEPTH, finish};
 
@@ -114,7 +114,11 @@ impl<'s, S: Source<'s>> OldNodes<'s, S> {
 /// The walk's own memory stays small (an index of the old ids, a flag per old node):
 /// a duplicate id in the new list shows as an old node paired twice, or, for ids the
 /// old list lacks, among the few nodes left to the end.
-pub(super) fn walk_in_step<'s, S: Source<'s>>(old: S, new: S) -> Result<Option<Delta<S>>, CoreError> {
+pub(super) fn walk_in_step<'s, S: Source<'s>, C: Comparator<'s, S>>(
+    old: S,
+    new: S,
+    comparator: C,
+) -> Result<Option<Delta<S>>, CoreError> {
     let (Read::Object(old_object), Read::Object(new_object)) = (old.shape()?, new.shape()?) else {
         return Ok(None);
     };
@@ -136,7 +140,7 @@ pub(super) fn walk_in_step<'s, S: Source<'s>>(old: S, new: S) -> Result<Option<D
         };
         Ok(Some((node, id, id_key(id)?)))
     };
-    let mut comparer = Comparer::new();
+    let mut comparer = Comparer::new(comparator);
     // Modified nodes with their positions in the new list; the positions of new nodes
     // left to the end.
     let (mut modified, mut later) = (Vec::new(), Vec::new());

@@ -19,7 +19,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use super::pointer::{push_index, push_token};
 use crate::canonical::string::write_json_string;
 use crate::canonical::stringify_into;
-use crate::delta::{Comparer, IdKey, NodeKeys, check_json, id_key, scan};
+use crate::delta::{Comparator, Comparer, IdKey, NodeKeys, check_json, id_key, scan};
 use crate::error::{CoreError, ErrorKind, MAX_DEPTH};
 use crate::value::{Array, JsStr, Object, Read, Source};
 
@@ -45,24 +45,29 @@ impl<S> Known<S> for () {
     }
 }
 
-/// The ops that turn `old` into `new`.
-pub(crate) fn calculate<'s, S: Source<'s>>(old: S, new: S) -> Result<Vec<Op<S>>, CoreError> {
-    calculate_with(old, new, &())
+/// The ops that turn `old` into `new`, values compared with `comparator`'s fast path.
+pub(crate) fn calculate<'s, S: Source<'s>, C: Comparator<'s, S>>(
+    old: S,
+    new: S,
+    comparator: C,
+) -> Result<Vec<Op<S>>, CoreError> {
+    calculate_with(old, new, &(), comparator)
 }
 
 /// [`calculate`], skipping the pairs `known` says are equal (unscanned: the caller has
 /// checked both values).
-pub(crate) fn calculate_with<'s, S: Source<'s>, K: Known<S>>(
+pub(crate) fn calculate_with<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>>(
     old: S,
     new: S,
     known: &K,
+    comparator: C,
 ) -> Result<Vec<Op<S>>, CoreError> {
     let mut differ = Differ {
         ops: Vec::new(),
         costs: Vec::new(),
         steps: Vec::new(),
         keys: Vec::new(),
-        comparer: Comparer::new(),
+        comparer: Comparer::new(comparator),
         known,
         id_keys: [NodeKeys::new(), NodeKeys::new()],
         id_stack: Vec::new(),
@@ -175,7 +180,7 @@ enum Step<K> {
     Index(usize),
 }
 
-struct Differ<'s, 'k, S: Source<'s>, K> {
+struct Differ<'s, 'k, S: Source<'s>, K, C> {
     ops: Vec<Op<S>>,
     /// Each op's serialized size, once asked for.
     costs: Vec<Option<usize>>,
@@ -185,7 +190,7 @@ struct Differ<'s, 'k, S: Source<'s>, K> {
     /// by the first key's identity (two schemas parsed apart share no key objects, but
     /// use the same few keys thousands of times).
     keys: Vec<(usize, usize)>,
-    comparer: Comparer,
+    comparer: Comparer<C>,
     known: &'k K,
     /// The `id` key objects of the old and the new value's objects (a lookup with the
     /// schema's own key object finds the member by identity).
@@ -214,7 +219,7 @@ fn key_slot(identity: usize) -> usize {
     (identity as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize >> (usize::BITS - KEY_SLOTS.trailing_zeros())
 }
 
-impl<'s, S: Source<'s>, K: Known<S>> Differ<'s, '_, S, K> {
+impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, C> {
     fn push(&mut self, op: Op<S>) {
         self.ops.push(op);
         self.costs.push(None);
@@ -576,7 +581,7 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'s, '_, S, K> {
                 before = member_exact::<S>(old, key)?;
             }
             if let Some(before) = before
-                && before.scalar_equal(value)
+                && self.comparer.comparator().scalar_equal(before, value)
             {
                 continue;
             }
@@ -796,6 +801,7 @@ pub(crate) fn write_op<'s, S: Source<'s>>(op: &Op<S>, out: &mut Vec<u8>) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::delta::Generic;
     use crate::parse::{ValueBuilder, parse};
     use crate::value::Value;
 
@@ -805,7 +811,7 @@ mod tests {
 
     fn patch(old: &str, new: &str) -> String {
         let (old, new) = (v(old), v(new));
-        let ops = calculate(&old, &new).unwrap();
+        let ops = calculate(&old, &new, Generic).unwrap();
         let mut out = b"[".to_vec();
         for (i, op) in ops.iter().enumerate() {
             if i > 0 {

@@ -1,25 +1,111 @@
-//! JSON equality of two Python views by the C API, faster than the generic walk.
+//! The delta's [`Comparator`] for Python views: JSON equality of two views through the
+//! C API, faster than the generic walk for the exact builtin types that make up nearly
+//! all of a schema (architecture.md, "The native boundary"). What it does not decide
+//! itself (subclasses, Structs, tuples, non-finite numbers, surrogates) it hands back to
+//! the generic comparison ([`Fallback`]). The soundness rules of `view` apply: only
+//! C API calls that read the objects they are given, and no Python code runs.
 #![allow(unsafe_code)]
 
 use pyo3::ffi;
 use pyo3::prelude::*;
 
 use super::{PyObject, PyVal};
+use crate::delta::{Comparator, Fallback};
 use crate::error::{CoreError, MAX_DEPTH};
-use crate::value::{Compare, Object, Source, Watch};
+use crate::value::{Object, Source};
 
-impl<'s> PyVal<'s, '_> {
+/// The comparator of Python views, which the bindings hand to the delta, the tracker and
+/// the patch diff.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct PyComparator;
+
+impl<'s, 'py: 's> Comparator<'s, PyVal<'s, 'py>> for PyComparator {
+    #[inline]
+    fn scalar_equal(self, a: PyVal<'s, 'py>, b: PyVal<'s, 'py>) -> bool {
+        a.scalar_equal(b)
+    }
+
+    #[inline]
+    fn fast_equal<F: Fallback<'s, PyVal<'s, 'py>>>(
+        self,
+        a: PyVal<'s, 'py>,
+        b: PyVal<'s, 'py>,
+        depth: usize,
+        fallback: &mut F,
+    ) -> Result<Option<bool>, CoreError> {
+        a.fast_equal(b, depth, fallback)
+    }
+}
+
+impl<'s, 'py: 's> PyVal<'s, 'py> {
+    /// [`Comparator::scalar_equal`] for the views.
+    #[inline]
+    fn scalar_equal(self, other: Self) -> bool {
+        if self.ptr == other.ptr {
+            return self.is_scalar();
+        }
+        let ty = self.type_ptr();
+        if ty != other.type_ptr() {
+            return false;
+        }
+        let equal = if ty == &raw mut ffi::PyUnicode_Type {
+            self.strs_equal(other)
+        } else if ty == &raw mut ffi::PyLong_Type {
+            self.ints_equal(other)
+        } else if ty == &raw mut ffi::PyFloat_Type {
+            self.floats_equal(other)
+        } else {
+            None
+        };
+        equal == Some(true)
+    }
+
+    /// For two values of one exact builtin type: the pairs that make up nearly all of
+    /// two schemas, compared without building a [`Read`] for either. `None` (nothing
+    /// done) for anything else, and for what only the generic comparison knows (see the
+    /// `*_equal` helpers).
+    #[inline]
+    fn fast_equal<F: Fallback<'s, Self>>(
+        self,
+        other: Self,
+        depth: usize,
+        with: &mut F,
+    ) -> Result<Option<bool>, CoreError> {
+        if self.ptr == other.ptr {
+            // A shared leaf; a shared container still needs its contents scanned.
+            return Ok(self.is_scalar().then_some(true));
+        }
+        let ty = self.type_ptr();
+        if ty != other.type_ptr() {
+            return Ok(None);
+        }
+        if ty == &raw mut ffi::PyDict_Type || ty == &raw mut ffi::PyList_Type {
+            return self.containers_equal(other, depth, with).map(Some);
+        }
+        Ok(if ty == &raw mut ffi::PyUnicode_Type {
+            self.strs_equal(other)
+        } else if ty == &raw mut ffi::PyLong_Type {
+            self.ints_equal(other)
+        } else if ty == &raw mut ffi::PyFloat_Type {
+            self.floats_equal(other)
+        } else if ty == &raw mut ffi::PyBool_Type {
+            Some(false) // two distinct bools: `true` and `false`
+        } else {
+            None
+        })
+    }
+
     /// JSON equality of two members of dicts or lists being compared: the commonest
     /// pairs (equal strs, numbers) in place, containers and the rest out of line.
     #[allow(clippy::inline_always)]
     #[inline(always)]
-    fn equal<C: Compare<'s, Self>>(self, other: Self, depth: usize, with: &mut C) -> Result<bool, CoreError> {
+    fn equal<F: Fallback<'s, Self>>(self, other: Self, depth: usize, with: &mut F) -> Result<bool, CoreError> {
         let ty = self.type_ptr();
         if self.ptr != other.ptr && ty == other.type_ptr() {
             let decided = if ty == &raw mut ffi::PyUnicode_Type {
                 self.strs_equal(other)
             } else if ty == &raw mut ffi::PyDict_Type || ty == &raw mut ffi::PyList_Type {
-                return self.containers_equal(other, depth, with, &mut ());
+                return self.containers_equal(other, depth, with);
             } else if ty == &raw mut ffi::PyLong_Type {
                 self.ints_equal(other)
             } else if ty == &raw mut ffi::PyFloat_Type {
@@ -36,28 +122,32 @@ impl<'s> PyVal<'s, '_> {
 
     /// [`PyVal::equal`] for two dicts or two lists.
     #[inline(never)]
-    pub(super) fn containers_equal<C: Compare<'s, Self>, W: Watch<Self>>(
+    fn containers_equal<F: Fallback<'s, Self>>(
         self,
         other: Self,
         depth: usize,
-        with: &mut C,
-        watch: &mut W,
+        with: &mut F,
     ) -> Result<bool, CoreError> {
         if depth > MAX_DEPTH {
             return Err(CoreError::too_deep());
         }
         if self.is_type(&raw mut ffi::PyDict_Type) {
-            self.dicts_equal(other, depth, with, watch)
+            self.dicts_equal(other, depth, with)
         } else {
             self.lists_equal(other, depth, with)
         }
     }
 
-    /// [`PyVal::equal`] for every other pair: [`Source::fast_equal`], else the generic
+    /// [`PyVal::equal`] for every other pair: [`PyVal::fast_equal`], else the generic
     /// comparison.
     #[inline(never)]
-    fn equal_otherwise<C: Compare<'s, Self>>(self, other: Self, depth: usize, with: &mut C) -> Result<bool, CoreError> {
-        match self.fast_equal(other, depth, with, &mut ())? {
+    fn equal_otherwise<F: Fallback<'s, Self>>(
+        self,
+        other: Self,
+        depth: usize,
+        with: &mut F,
+    ) -> Result<bool, CoreError> {
+        match self.fast_equal(other, depth, with)? {
             Some(equal) => Ok(equal),
             None => with.compare_generic(self, other, depth),
         }
@@ -67,7 +157,7 @@ impl<'s> PyVal<'s, '_> {
     /// different code point sequences may still be equal UTF-16 (a surrogate pair held
     /// as two code points).
     #[inline]
-    pub(super) fn strs_equal(self, other: Self) -> Option<bool> {
+    fn strs_equal(self, other: Self) -> Option<bool> {
         // SAFETY: two live exact strs; PyUnicode_Compare compares their data in C.
         let order = unsafe { ffi::PyUnicode_Compare(self.ptr.as_ptr(), other.ptr.as_ptr()) };
         if order == -1 {
@@ -80,7 +170,7 @@ impl<'s> PyVal<'s, '_> {
     /// Two exact ints, equal as doubles; `None` for one beyond `i64`, or -1 (the C
     /// API's error sentinel, which the generic comparison checks).
     #[inline]
-    pub(super) fn ints_equal(self, other: Self) -> Option<bool> {
+    fn ints_equal(self, other: Self) -> Option<bool> {
         let value = |int: Self| {
             let mut overflow = 0;
             // SAFETY: a live exact int, read directly (no `__index__`).
@@ -94,7 +184,7 @@ impl<'s> PyVal<'s, '_> {
     /// Two exact floats; `None` unless both are finite (a non-finite number is `null`,
     /// which the generic comparison knows).
     #[inline]
-    pub(super) fn floats_equal(self, other: Self) -> Option<bool> {
+    fn floats_equal(self, other: Self) -> Option<bool> {
         // SAFETY: two live exact floats, read directly; cannot fail.
         let (x, y) = unsafe { (ffi::PyFloat_AsDouble(self.ptr.as_ptr()), ffi::PyFloat_AsDouble(other.ptr.as_ptr())) };
         #[allow(clippy::float_cmp)]
@@ -106,13 +196,7 @@ impl<'s> PyVal<'s, '_> {
     /// sizes, asked for once, spare a last `PyDict_Next` on each side; each value is
     /// prefetched as soon as it is known, so that its cache miss overlaps the other
     /// side's.
-    fn dicts_equal<C: Compare<'s, Self>, W: Watch<Self>>(
-        self,
-        other: Self,
-        depth: usize,
-        with: &mut C,
-        watch: &mut W,
-    ) -> Result<bool, CoreError> {
+    fn dicts_equal<F: Fallback<'s, Self>>(self, other: Self, depth: usize, with: &mut F) -> Result<bool, CoreError> {
         let (mut x_pos, mut y_pos): (ffi::Py_ssize_t, ffi::Py_ssize_t) = (0, 0);
         // Both key tables load at once, instead of each on its first PyDict_Next.
         self.prefetch_table();
@@ -137,7 +221,6 @@ impl<'s> PyVal<'s, '_> {
                         other_key.check_key()?;
                         with.key_eq(key, other_key)?
                     } {
-                        watch.see(1, other_key.identity(), other_value);
                         found = Some(other_value);
                     }
                 }
@@ -147,7 +230,6 @@ impl<'s> PyVal<'s, '_> {
                 key.check_key()?;
                 found = with.member(PyObject::Dict(other), key)?;
             }
-            watch.see(0, key.identity(), value);
             if let Some(found) = found {
                 matched += 1;
                 equal &= value.equal(found, depth + 1, with)?;
@@ -173,7 +255,7 @@ impl<'s> PyVal<'s, '_> {
     }
 
     /// JSON equality of two lists (at `depth`), as `Comparer::compare_arrays`.
-    fn lists_equal<C: Compare<'s, Self>>(self, other: Self, depth: usize, with: &mut C) -> Result<bool, CoreError> {
+    fn lists_equal<F: Fallback<'s, Self>>(self, other: Self, depth: usize, with: &mut F) -> Result<bool, CoreError> {
         let item = |list: Self, i: ffi::Py_ssize_t| {
             // SAFETY: a live list; PyList_GetItem bounds-checks the index (NULL and
             // IndexError past the end) and returns a borrowed reference, alive while the

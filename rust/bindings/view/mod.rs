@@ -47,6 +47,8 @@
 mod comparator;
 mod structs;
 
+pub(crate) use comparator::PyComparator;
+
 use std::cell::RefCell;
 use std::ptr::NonNull;
 
@@ -59,7 +61,7 @@ use rustc_hash::FxHashMap;
 
 use super::build::GcPause;
 use crate::error::{CoreError, ErrorKind, Path};
-use crate::value::{Array, Compare, JsStr, Object, Read, Source, Watch};
+use crate::value::{Array, JsStr, Object, Read, Source};
 use structs::{MSGSPEC, Msgspec, StructClass, StructEntries, struct_for_each, struct_member};
 
 /// State shared by the views of one walk.
@@ -544,63 +546,6 @@ impl<'s, 'py: 's> Source<'s> for PyVal<'s, 'py> {
             || ty == &raw mut ffi::PyBool_Type
             // SAFETY: reading the address of the None singleton.
             || self.ptr.as_ptr() == unsafe { ffi::Py_None() }
-    }
-
-    #[inline]
-    fn scalar_equal(self, other: Self) -> bool {
-        if self.ptr == other.ptr {
-            return self.is_scalar();
-        }
-        let ty = self.type_ptr();
-        if ty != other.type_ptr() {
-            return false;
-        }
-        let equal = if ty == &raw mut ffi::PyUnicode_Type {
-            self.strs_equal(other)
-        } else if ty == &raw mut ffi::PyLong_Type {
-            self.ints_equal(other)
-        } else if ty == &raw mut ffi::PyFloat_Type {
-            self.floats_equal(other)
-        } else {
-            None
-        };
-        equal == Some(true)
-    }
-
-    /// For two values of one exact builtin type: the pairs that make up nearly all of
-    /// two schemas, compared without building a [`Read`] for either. `None` (nothing
-    /// done) for anything else, and for what only the generic comparison knows (see the
-    /// `*_equal` helpers).
-    #[inline]
-    fn fast_equal<C: Compare<'s, Self>, W: Watch<Self>>(
-        self,
-        other: Self,
-        depth: usize,
-        with: &mut C,
-        watch: &mut W,
-    ) -> Result<Option<bool>, CoreError> {
-        if self.ptr == other.ptr {
-            // A shared leaf; a shared container still needs its contents scanned.
-            return Ok(self.is_scalar().then_some(true));
-        }
-        let ty = self.type_ptr();
-        if ty != other.type_ptr() {
-            return Ok(None);
-        }
-        if ty == &raw mut ffi::PyDict_Type || ty == &raw mut ffi::PyList_Type {
-            return self.containers_equal(other, depth, with, watch).map(Some);
-        }
-        Ok(if ty == &raw mut ffi::PyUnicode_Type {
-            self.strs_equal(other)
-        } else if ty == &raw mut ffi::PyLong_Type {
-            self.ints_equal(other)
-        } else if ty == &raw mut ffi::PyFloat_Type {
-            self.floats_equal(other)
-        } else if ty == &raw mut ffi::PyBool_Type {
-            Some(false) // two distinct bools: `true` and `false`
-        } else {
-            None
-        })
     }
 
     fn shape(self) -> Result<Read<'s, Self>, CoreError> {
