@@ -28,7 +28,7 @@ use xxhash_rust::xxh3::xxh3_128;
 
 use crate::canonical::{Capture, Output, Writer};
 use crate::checksum::{Algorithm, HashSink, check_schema};
-use crate::delta::{self, Comparator, Comparer, Delta, IdKey, META_KEYS, NODE_DEPTH, id_key};
+use crate::delta::{self, Comparator, Comparer, Delta, IdIndex, IdKey, META_KEYS, NODE_DEPTH, id_key, pair};
 use crate::error::{CoreError, ErrorKind};
 use crate::patch::diff::{self, Known, Op};
 use crate::value::{Array, Source};
@@ -186,11 +186,10 @@ pub(crate) struct TrackerState {
 }
 
 struct Nodes {
-    /// Each node's id key and hash, in order.
-    keys: Vec<IdKey<'static>>,
+    /// Each node's id key, indexed for pairing with the next schema's.
+    ids: IdIndex<IdKey<'static>>,
+    /// Each node's hash, in order.
     hashes: Vec<PartHash>,
-    /// Id key -> (position of its first node, position of its last node).
-    index: FxHashMap<IdKey<'static>, (usize, usize)>,
 }
 
 /// The outcome of one update.
@@ -263,7 +262,7 @@ pub(crate) fn update<'s, S: Source<'s>, C: Comparator<'s, S>>(
         && let (Some(prev_nodes), Some(new_state_nodes)) = (&prev.nodes, &state.nodes)
         // The previous schema is the caller's object: if it was changed since, no delta.
         && let Ok(old_array) = delta::schema_nodes(old)
-        && old_array.len() == prev_nodes.keys.len()
+        && old_array.len() == prev_nodes.ids.len()
     {
         let diff = Diff {
             prev,
@@ -289,16 +288,12 @@ pub(crate) fn update<'s, S: Source<'s>, C: Comparator<'s, S>>(
 }
 
 fn index_nodes<'s, S: Source<'s>>(array: S::Array, hashes: Vec<PartHash>) -> Result<Nodes, CoreError> {
-    let mut keys = Vec::with_capacity(array.len());
-    let mut index: FxHashMap<IdKey<'static>, (usize, usize)> =
-        FxHashMap::with_capacity_and_hasher(array.len(), FxBuildHasher);
-    array.for_each(|i, node| {
-        let key = id_key(node.get("id")?)?.into_owned();
-        index.entry(key.clone()).and_modify(|(_, last)| *last = i).or_insert((i, i));
-        keys.push(key);
+    let mut ids = IdIndex::with_capacity(array.len());
+    array.for_each(|_, node| {
+        ids.push(id_key(node.get("id")?)?.into_owned());
         Ok(())
     })?;
-    Ok(Nodes { keys, hashes, index })
+    Ok(Nodes { ids, hashes })
 }
 
 struct Diff<'a, 's, S: Source<'s>, C> {
@@ -331,17 +326,17 @@ impl<'s, S: Source<'s>, C: Comparator<'s, S>> Diff<'_, 's, S, C> {
         let mut added = Vec::new();
         let mut modified = Vec::new();
         let mut modified_keys = FxHashSet::default();
-        // New entries in the new schema's order: each key's first position.
-        for (position, key) in next.keys.iter().enumerate() {
-            let Some(&(first, last)) = next.index.get(key) else { continue };
-            if first != position {
-                continue;
-            }
+        // The nodes paired by id, as `calculate_schema_delta` pairs them (a repeated id:
+        // its first position, its last node).
+        let pairs = pair(&prev.ids, &next.ids);
+        for paired in &pairs.new {
+            let last = paired.new.last;
             let node = self.new_node(last)?;
-            let Some(&(_, old_last)) = prev.index.get(key) else {
+            let Some(old) = paired.old else {
                 added.push((last, node));
                 continue;
             };
+            let old_last = old.last;
             let old_node = self.old_node(old_last)?;
             let (was, now) = (prev.hashes[old_last], next.hashes[last]);
             let same = if was.exact && now.exact {
@@ -351,17 +346,14 @@ impl<'s, S: Source<'s>, C: Comparator<'s, S>> Diff<'_, 's, S, C> {
             };
             if !same {
                 modified.push(node);
-                modified_keys.insert(key);
+                modified_keys.insert(paired.key);
             }
         }
         let mut removed = Vec::new();
         let mut removed_keys: FxHashSet<&IdKey<'static>> = FxHashSet::default();
-        for (position, key) in prev.keys.iter().enumerate() {
-            let Some(&(first, _)) = prev.index.get(key) else { continue };
-            if first == position && !next.index.contains_key(key) {
-                removed.push(self.old_node(first)?.get("id")?);
-                removed_keys.insert(key);
-            }
+        for &(key, span) in &pairs.removed {
+            removed.push(self.old_node(span.first)?.get("id")?);
+            removed_keys.insert(key);
         }
         let mut changes = Vec::new();
         let mut representable = true;
@@ -415,14 +407,14 @@ impl<'s, S: Source<'s>, C: Comparator<'s, S>> Diff<'_, 's, S, C> {
         }
         let mut expected = Vec::with_capacity(next.hashes.len());
         let mut replaced = FxHashSet::default();
-        for (key, hash) in prev.keys.iter().zip(&prev.hashes) {
+        for (key, hash) in prev.ids.keys().zip(&prev.hashes) {
             if gone(key) {
                 continue;
             }
             if modified.contains(key) {
                 if replaced.insert(key) {
-                    match next.index.get(key) {
-                        Some(&(_, last)) => expected.push(next.hashes[last].hash),
+                    match next.ids.get(key) {
+                        Some(span) => expected.push(next.hashes[span.last].hash),
                         None => return false,
                     }
                 }

@@ -5,7 +5,7 @@ use rustc_hash::FxHashSet;
 use crate::error::{CoreError, ErrorKind};
 use crate::value::{Array, Source};
 
-use super::ids::{IdKey, NodeIndex, at_node, id_key};
+use super::ids::{IdKey, at_node, id_key, index_nodes};
 use super::{check_nodes, id_json, schema_nodes};
 
 /// The nodes of `schema` after applying a delta: removed ids dropped, each modified node
@@ -30,26 +30,31 @@ pub(crate) fn apply_nodes<'s, S: Source<'s>>(
         removed_keys.insert(key);
         Ok(())
     })?;
-    let replacements = NodeIndex::build(modified, "modified")?;
-    let mut replaced = vec![false; replacements.entries.len()];
+    // Each modified node takes the place of the first node with its id: the nodes are
+    // paired with the replacements by id (a repeated modified id: its last node).
+    let replacements = index_nodes::<S>(modified, "modified")?;
+    let mut replaced = vec![false; replacements.len()];
     let mut result = Vec::with_capacity(nodes.len() + added.len());
     nodes.for_each(|i, node| {
         let key = id_key(node.get("id")?).map_err(|e| at_node(e, "nodes", i, Some("id")))?;
         if removed_keys.contains(&key) {
             return Ok(());
         }
-        match replacements.positions.get(&key) {
-            None => result.push(node),
-            Some(&at) if !replaced[at] => {
-                replaced[at] = true;
-                result.push(replacements.entries[at].2);
-            }
-            Some(_) => {}
+        let Some(span) = replacements.get(&key) else {
+            result.push(node);
+            return Ok(());
+        };
+        if let Some(done) = replaced.get_mut(span.first)
+            && !*done
+        {
+            *done = true;
+            result.extend(modified.get(span.last)?);
         }
         Ok(())
     })?;
-    if let Some(at) = replaced.iter().position(|done| !done) {
-        let node = replacements.entries[at].2;
+    if let Some(last) = replacements.spans().find(|span| replaced.get(span.first) == Some(&false)).map(|s| s.last)
+        && let Some(node) = modified.get(last)?
+    {
         return Err(ErrorKind::ModifiedNotFound { id_json: id_json(node.get("id")?) }.into());
     }
     added.for_each(|_, node| {

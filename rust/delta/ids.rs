@@ -1,10 +1,11 @@
 //! Node ids as JS `Map` keys (`SameValueZero`), and the indexes of a schema's nodes by id.
 
-use rustc_hash::{FxBuildHasher, FxHashMap};
 use std::borrow::Cow;
 
 use crate::error::{CoreError, Seg};
 use crate::value::{Array, Object, Read, Source, is_dict, join_surrogate_pairs};
+
+use super::pairing::{IdIndex, Ids};
 
 /// A node id under JS `SameValueZero`: equal keys exactly when the ids are the same key of
 /// a JS `Map`.
@@ -60,44 +61,38 @@ pub(crate) fn id_key<'s, S: Source<'s>>(id: Option<S>) -> Result<IdKey<'s>, Core
     })
 }
 
-/// An insertion-ordered map from id keys to (first id, last node), like a JS `Map`.
-pub(crate) struct NodeIndex<'s, S: Source<'s>> {
-    pub(crate) entries: Vec<(IdKey<'s>, Option<S>, S)>,
-    pub(super) positions: FxHashMap<IdKey<'s>, usize>,
-    /// Nodes replaced by a later node with the same id.
-    pub(crate) superseded: Vec<S>,
-    /// The key objects of the nodes' fields.
-    keys: NodeKeys<'s, S>,
+/// The ids of a list of nodes (`list`, for errors), indexed for [`pair`](super::pairing::pair).
+pub(crate) fn index_nodes<'s, S: Source<'s>>(
+    nodes: S::Array,
+    list: &'static str,
+) -> Result<IdIndex<IdKey<'s>>, CoreError> {
+    let mut index = IdIndex::with_capacity(nodes.len());
+    let mut keys = NodeKeys::new();
+    nodes.for_each(|i, node| {
+        let id = keys.id(node)?;
+        index.push(id_key(id).map_err(|e| at_node(e, list, i, Some("id")))?);
+        Ok(())
+    })?;
+    Ok(index)
 }
 
-impl<'s, S: Source<'s>> NodeIndex<'s, S> {
-    pub(crate) fn build(nodes: S::Array, list: &'static str) -> Result<Self, CoreError> {
-        let mut index = NodeIndex {
-            entries: Vec::with_capacity(nodes.len()),
-            positions: FxHashMap::with_capacity_and_hasher(nodes.len(), FxBuildHasher),
-            superseded: Vec::new(),
-            keys: NodeKeys::new(),
-        };
-        nodes.for_each(|i, node| {
-            let id = index.keys.get(node, ID)?;
-            let key = id_key(id).map_err(|e| at_node(e, list, i, Some("id")))?;
-            if let Some(&at) = index.positions.get(&key) {
-                index.superseded.push(std::mem::replace(&mut index.entries[at].2, node));
-            } else {
-                index.positions.insert(key.clone(), index.entries.len());
-                index.entries.push((key, id, node));
-            }
-            Ok(())
-        })?;
-        Ok(index)
+/// The ids of a schema's nodes as the walk in step reads them: `None` for a node that is
+/// not a dict.
+pub(crate) struct NodeIds<'s, S: Source<'s>> {
+    pub(crate) nodes: S::Array,
+    pub(crate) keys: NodeKeys<'s, S>,
+}
+
+impl<'s, S: Source<'s>> Ids<'s> for NodeIds<'s, S> {
+    fn len(&self) -> usize {
+        self.nodes.len()
     }
 
-    pub(crate) fn get(&self, key: &IdKey<'s>) -> Option<&(IdKey<'s>, Option<S>, S)> {
-        self.positions.get(key).map(|&at| &self.entries[at])
-    }
-
-    pub(crate) fn contains(&self, key: &IdKey<'s>) -> bool {
-        self.positions.contains_key(key)
+    fn id(&mut self, i: usize) -> Result<Option<IdKey<'s>>, CoreError> {
+        match self.keys.node(self.nodes, i)? {
+            Some((_, id)) => id_key(id).map(Some),
+            None => Ok(None),
+        }
     }
 }
 

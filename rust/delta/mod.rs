@@ -22,8 +22,9 @@ pub(crate) use ids::{IdKey, NodeKeys, id_key};
 use crate::canonical::stringify;
 use crate::error::{CoreError, ErrorKind};
 use crate::value::{Array, Object, Read, Source, is_dict};
-use ids::NodeIndex;
-use pairing::walk_in_step;
+use ids::{NodeIds, index_nodes};
+use pairing::pair_in_step;
+pub(crate) use pairing::{GiveUp, IdIndex, Pairing, pair, pair_unique};
 
 /// The schema-level keys a delta carries.
 pub(crate) const META_KEYS: [&str; 3] = ["version", "theme", "navigation"];
@@ -91,7 +92,7 @@ pub(crate) fn calculate<'s, S: Source<'s>, C: Comparator<'s, S>>(
     // Nearly every pair has unique ids and no errors: one pass pairs its nodes. Anything
     // else (a duplicate id, an error anywhere) is decided by the indexed walk below,
     // whose order of checks defines which error is raised.
-    if let Ok(Some(delta)) = walk_in_step(old, new, comparator) {
+    if let Ok(Ok(delta)) = in_step(old, new, comparator) {
         return Ok(delta);
     }
     let old_nodes = schema_nodes(old)?;
@@ -116,35 +117,107 @@ fn walk<'s, S: Source<'s>, C: Comparator<'s, S>>(
     let (Read::Object(old_object), Read::Object(new_object)) = (old.shape()?, new.shape()?) else {
         return Err(ErrorKind::NodesNotArray.into());
     };
-    let old_index = NodeIndex::build(old_nodes, "nodes")?;
-    let new_index = NodeIndex::build(new_nodes, "nodes")?;
+    let old_index = index_nodes::<S>(old_nodes, "nodes")?;
+    let new_index = index_nodes::<S>(new_nodes, "nodes")?;
+    let pairs = pair(&old_index, &new_index);
     let mut comparer = Comparer::new(comparator);
     let mut added = Vec::new();
     let mut modified = Vec::new();
-    for (key, _, node) in &new_index.entries {
-        match old_index.get(key).map(|entry| entry.2) {
+    for paired in &pairs.new {
+        let node = node_at::<S>(new_nodes, paired.new.last)?;
+        match paired.old {
             None => {
-                scan(*node, NODE_DEPTH)?;
-                added.push(*node);
+                scan(node, NODE_DEPTH)?;
+                added.push(node);
             }
-            Some(old_node) => {
-                if !comparer.compare_node(old_node, *node)? {
-                    modified.push(*node);
+            Some(old) => {
+                if !comparer.compare_node(node_at::<S>(old_nodes, old.last)?, node)? {
+                    modified.push(node);
                 }
             }
         }
     }
     let mut removed = Vec::new();
-    for (key, id, node) in &old_index.entries {
-        if !new_index.contains(key) {
-            scan(*node, NODE_DEPTH)?;
-            removed.push(*id);
+    let mut keys = NodeKeys::new();
+    for &(_, span) in &pairs.removed {
+        scan(node_at::<S>(old_nodes, span.last)?, NODE_DEPTH)?;
+        removed.push(keys.id(node_at::<S>(old_nodes, span.first)?)?);
+    }
+    for (nodes, index) in [(old_nodes, &old_index), (new_nodes, &new_index)] {
+        for position in index.superseded() {
+            scan(node_at::<S>(nodes, position)?, NODE_DEPTH)?;
         }
     }
-    for node in old_index.superseded.iter().chain(&new_index.superseded) {
-        scan(*node, NODE_DEPTH)?;
-    }
     finish(old_object, new_object, old, new, &mut comparer, Delta { added, modified, removed, changes: Vec::new() })
+}
+
+/// Node `at` of `nodes`, which the pairing found there.
+fn node_at<'s, S: Source<'s>>(nodes: S::Array, at: usize) -> Result<S, CoreError> {
+    nodes.get(at)?.ok_or_else(|| ErrorKind::NodesNotArray.into())
+}
+
+/// The delta in one pass over both node lists when every id is unique ([`pair_in_step`]):
+/// each pair of nodes is compared as soon as it is paired, while both are fresh in the
+/// cache. Gives up on a schema this does not decide (a repeated id, a node that is not a
+/// dict, nodes that are not a list), for the indexed walk to decide.
+fn in_step<'s, S: Source<'s>, C: Comparator<'s, S>>(
+    old: S,
+    new: S,
+    comparator: C,
+) -> Result<Result<Delta<S>, GiveUp>, CoreError> {
+    let (Read::Object(old_object), Read::Object(new_object)) = (old.shape()?, new.shape()?) else {
+        return Ok(Err(GiveUp::NotAList));
+    };
+    let (Some(old_nodes), Some(new_nodes)) = (nodes_of(old)?, nodes_of(new)?) else {
+        return Ok(Err(GiveUp::NotAList));
+    };
+    let mut comparer = Comparer::new(comparator);
+    // Modified nodes with their positions in the new list.
+    let mut modified = Vec::new();
+    let old_ids = NodeIds::<S> { nodes: old_nodes, keys: NodeKeys::new() };
+    let new_ids = NodeIds::<S> { nodes: new_nodes, keys: NodeKeys::new() };
+    let pairing = pair_in_step(old_ids, new_ids, |i, j| {
+        let node = node_at::<S>(new_nodes, j)?;
+        if !comparer.compare_node(node_at::<S>(old_nodes, i)?, node)? {
+            modified.push((j, node));
+        }
+        Ok(())
+    })?;
+    let unpaired = match pairing {
+        Pairing::Paired(unpaired) => unpaired,
+        Pairing::GiveUp(why) => return Ok(Err(why)),
+    };
+    // Pairs found late came last.
+    if !modified.is_sorted_by_key(|&(j, _)| j) {
+        modified.sort_by_key(|&(j, _)| j);
+    }
+    let mut added = Vec::with_capacity(unpaired.added.len());
+    for j in unpaired.added {
+        let node = node_at::<S>(new_nodes, j)?;
+        scan(node, NODE_DEPTH)?;
+        added.push(node);
+    }
+    let mut removed = Vec::with_capacity(unpaired.removed.len());
+    let mut keys = NodeKeys::new();
+    for i in unpaired.removed {
+        let node = node_at::<S>(old_nodes, i)?;
+        scan(node, NODE_DEPTH)?;
+        removed.push(keys.id(node)?);
+    }
+    let modified = modified.into_iter().map(|(_, node)| node).collect();
+    let delta = Delta { added, modified, removed, changes: Vec::new() };
+    finish(old_object, new_object, old, new, &mut comparer, delta).map(Ok)
+}
+
+/// The schema's `nodes` when it is a list (nothing checked inside).
+fn nodes_of<'s, S: Source<'s>>(schema: S) -> Result<Option<S::Array>, CoreError> {
+    if !is_dict(schema)? {
+        return Ok(None);
+    }
+    Ok(match schema.get("nodes")?.map(Source::read) {
+        Some(Ok(Read::Array(nodes))) => Some(nodes),
+        _ => None,
+    })
 }
 
 /// A delta's metadata changes, once its nodes are done, and the check that the rest of
