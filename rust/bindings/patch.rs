@@ -1,6 +1,6 @@
 //! `calculate_schema_patch` and `apply_schema_patch` for Python objects.
 //!
-//! Calculating is a walk over views (see `view.rs`), its ops turned into dicts while the
+//! Calculating is a walk over views (see `view`), its ops turned into dicts while the
 //! views are valid. Applying builds a new tree of Python objects and holds a strong
 //! reference to everything it touches (no borrowed view lives across it), copying
 //! only the containers on the paths the ops name: a container copied once is owned by

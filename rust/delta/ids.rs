@@ -1,4 +1,5 @@
-//! Node ids as JS `Map` keys (`SameValueZero`), and the indexes of a schema's nodes by id.
+//! Node ids as JS `Map` keys (`SameValueZero`), and how the delta reads a node's id (for
+//! the pairing by id in `pairing`).
 
 use std::borrow::Cow;
 

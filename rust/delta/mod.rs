@@ -9,22 +9,28 @@
 //! numbers). Nodes are compared whole, so no node shape is an error: where the
 //! reference's own comparison throws (a node without `type`, `children` or `props`, or
 //! with `null` there), that is one of its defects, fixed here.
+//!
+//! By concern: `ids` (node ids as `Map` keys, reading a node's id), `pairing` (the one
+//! pairing by id, which the tracker and the patch diff use too: architecture.md,
+//! "Pairing by id"), `compare` (JSON equality and the JSON scans, and the `Comparator`
+//! through which a source brings its own faster equality: architecture.md, "The native
+//! boundary"), `apply` (the device side); here, the delta itself.
 
 pub(crate) mod apply;
 mod compare;
 mod ids;
 mod pairing;
 
-#[allow(unused_imports)] // `Generic`: see its docs
+#[allow(unused_imports)] // `Generic` and `Fallback`: for the bindings and the tests
 pub(crate) use compare::{Comparator, Comparer, Fallback, Generic, check_json, scan};
 pub(crate) use ids::{IdKey, NodeKeys, id_key};
+pub(crate) use pairing::{GiveUp, IdIndex, Pairing, pair, pair_unique};
 
 use crate::canonical::stringify;
 use crate::error::{CoreError, ErrorKind};
 use crate::value::{Array, Object, Read, Source, is_dict};
 use ids::{NodeIds, index_nodes};
 use pairing::pair_in_step;
-pub(crate) use pairing::{GiveUp, IdIndex, Pairing, pair, pair_unique};
 
 /// The schema-level keys a delta carries.
 pub(crate) const META_KEYS: [&str; 3] = ["version", "theme", "navigation"];
@@ -90,8 +96,9 @@ pub(crate) fn calculate<'s, S: Source<'s>, C: Comparator<'s, S>>(
     comparator: C,
 ) -> Result<Delta<S>, CoreError> {
     // Nearly every pair has unique ids and no errors: one pass pairs its nodes. Anything
-    // else (a duplicate id, an error anywhere) is decided by the indexed walk below,
-    // whose order of checks defines which error is raised.
+    // else (the pairing gives up on a repeated id or a node that is not a dict, or an
+    // error anywhere) is decided by the indexed walk below, whose order of checks
+    // defines which error is raised.
     if let Ok(Ok(delta)) = in_step(old, new, comparator) {
         return Ok(delta);
     }

@@ -61,7 +61,7 @@ impl<'s, 'py: 's> PyVal<'s, 'py> {
     }
 
     /// For two values of one exact builtin type: the pairs that make up nearly all of
-    /// two schemas, compared without building a [`Read`] for either. `None` (nothing
+    /// two schemas, compared without building a [`Read`](crate::value::Read) for either. `None` (nothing
     /// done) for anything else, and for what only the generic comparison knows (see the
     /// `*_equal` helpers).
     #[inline]
