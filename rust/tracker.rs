@@ -28,7 +28,7 @@ use xxhash_rust::xxh3::xxh3_128;
 
 use crate::canonical::{Capture, Output, Writer};
 use crate::checksum::{Algorithm, HashSink, check_schema};
-use crate::delta::{self, Delta, IdKey, META_KEYS, NODE_DEPTH, id_key};
+use crate::delta::{self, Comparator, Comparer, Delta, IdIndex, IdKey, META_KEYS, NODE_DEPTH, id_key, pair};
 use crate::error::{CoreError, ErrorKind};
 use crate::patch::diff::{self, Known, Op};
 use crate::value::{Array, Source};
@@ -186,11 +186,10 @@ pub(crate) struct TrackerState {
 }
 
 struct Nodes {
-    /// Each node's id key and hash, in order.
-    keys: Vec<IdKey<'static>>,
+    /// Each node's id key, indexed for pairing with the next schema's.
+    ids: IdIndex<IdKey<'static>>,
+    /// Each node's hash, in order.
     hashes: Vec<PartHash>,
-    /// Id key -> (position of its first node, position of its last node).
-    index: FxHashMap<IdKey<'static>, (usize, usize)>,
 }
 
 /// The outcome of one update.
@@ -225,11 +224,13 @@ impl<'s, S: Source<'s>> Known<S> for Hashes<'_> {
 }
 
 /// Make `new` current: its checksum, and the delta and patch from `previous` (the state
-/// and a view of the schema it describes).
-pub(crate) fn update<'s, S: Source<'s>>(
+/// and a view of the schema it describes). Values the hashes cannot tell apart are
+/// compared with `comparator`'s fast path.
+pub(crate) fn update<'s, S: Source<'s>, C: Comparator<'s, S>>(
     previous: Option<(&TrackerState, S)>,
     new: S,
     algorithm: Algorithm,
+    comparator: C,
 ) -> Result<(Change<S>, TrackerState), CoreError> {
     check_schema(new)?;
     let capacity = previous.map_or(0, |(state, _)| state.known.len());
@@ -261,9 +262,19 @@ pub(crate) fn update<'s, S: Source<'s>>(
         && let (Some(prev_nodes), Some(new_state_nodes)) = (&prev.nodes, &state.nodes)
         // The previous schema is the caller's object: if it was changed since, no delta.
         && let Ok(old_array) = delta::schema_nodes(old)
-        && old_array.len() == prev_nodes.keys.len()
+        && old_array.len() == prev_nodes.ids.len()
     {
-        let diff = Diff { prev, prev_nodes, old, old_array, new, new_array, next: &state, next_nodes: new_state_nodes };
+        let diff = Diff {
+            prev,
+            prev_nodes,
+            old,
+            old_array,
+            new,
+            new_array,
+            next: &state,
+            next_nodes: new_state_nodes,
+            comparator,
+        };
         if let Some((delta, incremental)) = diff.run()? {
             change.delta = Some(delta);
             change.incremental = incremental;
@@ -271,25 +282,21 @@ pub(crate) fn update<'s, S: Source<'s>>(
     }
     if let Some((prev, old)) = previous {
         let known = Hashes { old: &prev.known, new: &state.known };
-        change.patch = Some(diff::calculate_with(old, new, &known)?);
+        change.patch = Some(diff::calculate_with(old, new, &known, comparator)?);
     }
     Ok((change, state))
 }
 
 fn index_nodes<'s, S: Source<'s>>(array: S::Array, hashes: Vec<PartHash>) -> Result<Nodes, CoreError> {
-    let mut keys = Vec::with_capacity(array.len());
-    let mut index: FxHashMap<IdKey<'static>, (usize, usize)> =
-        FxHashMap::with_capacity_and_hasher(array.len(), FxBuildHasher);
-    array.for_each(|i, node| {
-        let key = id_key(node.get("id")?)?.into_owned();
-        index.entry(key.clone()).and_modify(|(_, last)| *last = i).or_insert((i, i));
-        keys.push(key);
+    let mut ids = IdIndex::with_capacity(array.len());
+    array.for_each(|_, node| {
+        ids.push(id_key(node.get("id")?)?.into_owned());
         Ok(())
     })?;
-    Ok(Nodes { keys, hashes, index })
+    Ok(Nodes { ids, hashes })
 }
 
-struct Diff<'a, 's, S: Source<'s>> {
+struct Diff<'a, 's, S: Source<'s>, C> {
     prev: &'a TrackerState,
     prev_nodes: &'a Nodes,
     old: S,
@@ -298,9 +305,10 @@ struct Diff<'a, 's, S: Source<'s>> {
     new_array: S::Array,
     next: &'a TrackerState,
     next_nodes: &'a Nodes,
+    comparator: C,
 }
 
-impl<'s, S: Source<'s>> Diff<'_, 's, S> {
+impl<'s, S: Source<'s>, C: Comparator<'s, S>> Diff<'_, 's, S, C> {
     /// A node of the previous schema by position (checked to be there on entry).
     fn old_node(&self, at: usize) -> Result<S, CoreError> {
         self.old_array.get(at)?.ok_or_else(|| ErrorKind::NodesNotArray.into())
@@ -318,37 +326,34 @@ impl<'s, S: Source<'s>> Diff<'_, 's, S> {
         let mut added = Vec::new();
         let mut modified = Vec::new();
         let mut modified_keys = FxHashSet::default();
-        // New entries in the new schema's order: each key's first position.
-        for (position, key) in next.keys.iter().enumerate() {
-            let Some(&(first, last)) = next.index.get(key) else { continue };
-            if first != position {
-                continue;
-            }
+        // The nodes paired by id, as `calculate_schema_delta` pairs them (a repeated id:
+        // its first position, its last node).
+        let pairs = pair(&prev.ids, &next.ids);
+        for paired in &pairs.new {
+            let last = paired.new.last;
             let node = self.new_node(last)?;
-            let Some(&(_, old_last)) = prev.index.get(key) else {
+            let Some(old) = paired.old else {
                 added.push((last, node));
                 continue;
             };
+            let old_last = old.last;
             let old_node = self.old_node(old_last)?;
             let (was, now) = (prev.hashes[old_last], next.hashes[last]);
             let same = if was.exact && now.exact {
                 was.hash == now.hash
             } else {
-                delta::Comparer::new().compare(old_node, node, NODE_DEPTH)?
+                Comparer::new(self.comparator).compare(old_node, node, NODE_DEPTH)?
             };
             if !same {
                 modified.push(node);
-                modified_keys.insert(key);
+                modified_keys.insert(paired.key);
             }
         }
         let mut removed = Vec::new();
         let mut removed_keys: FxHashSet<&IdKey<'static>> = FxHashSet::default();
-        for (position, key) in prev.keys.iter().enumerate() {
-            let Some(&(first, _)) = prev.index.get(key) else { continue };
-            if first == position && !next.index.contains_key(key) {
-                removed.push(self.old_node(first)?.get("id")?);
-                removed_keys.insert(key);
-            }
+        for &(key, span) in &pairs.removed {
+            removed.push(self.old_node(span.first)?.get("id")?);
+            removed_keys.insert(key);
         }
         let mut changes = Vec::new();
         let mut representable = true;
@@ -358,7 +363,7 @@ impl<'s, S: Source<'s>> Diff<'_, 's, S> {
                 (None, None) => true,
                 (Some(x), Some(y)) => match (member(&self.prev.members, name), member(&self.next.members, name)) {
                     (Some(a), Some(b)) if a.exact && b.exact => a.hash == b.hash,
-                    _ => delta::Comparer::new().compare(x, y, 2)?,
+                    _ => Comparer::new(self.comparator).compare(x, y, 2)?,
                 },
                 _ => false,
             };
@@ -402,14 +407,14 @@ impl<'s, S: Source<'s>> Diff<'_, 's, S> {
         }
         let mut expected = Vec::with_capacity(next.hashes.len());
         let mut replaced = FxHashSet::default();
-        for (key, hash) in prev.keys.iter().zip(&prev.hashes) {
+        for (key, hash) in prev.ids.keys().zip(&prev.hashes) {
             if gone(key) {
                 continue;
             }
             if modified.contains(key) {
                 if replaced.insert(key) {
-                    match next.index.get(key) {
-                        Some(&(_, last)) => expected.push(next.hashes[last].hash),
+                    match next.ids.get(key) {
+                        Some(span) => expected.push(next.hashes[span.last].hash),
                         None => return false,
                     }
                 }
@@ -425,6 +430,7 @@ impl<'s, S: Source<'s>> Diff<'_, 's, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::delta::Generic;
     use crate::parse::{ValueBuilder, parse};
     use crate::patch::diff::{calculate, write_op};
     use crate::value::Value;
@@ -448,12 +454,12 @@ mod tests {
             {"id":3,"p":{"a":[1,2]}}]},{"id":4,"children":[]}],"theme":{"c":"red"}}"#);
         let new = v(r#"{"metadata":{"generatedAt":2},"nodes":[{"children":[{"id":2,"p":{"a":1}},
             {"id":3,"p":{"a":[1,3]}}],"id":1},{"id":4,"children":[]},{"id":5}],"theme":{"c":"red"}}"#);
-        let (first, state) = update(None, &old, Algorithm::Xxh3).unwrap();
+        let (first, state) = update(None, &old, Algorithm::Xxh3, Generic).unwrap();
         assert!(first.patch.is_none());
         // Every array item that is an object is hashed (the small ones left out of the map).
         assert_eq!(state.nodes.as_ref().map(|n| n.hashes.len()), Some(2));
-        let (change, _) = update(Some((&state, &old)), &new, Algorithm::Xxh3).unwrap();
-        let expected = calculate(&old, &new).unwrap();
+        let (change, _) = update(Some((&state, &old)), &new, Algorithm::Xxh3, Generic).unwrap();
+        let expected = calculate(&old, &new, Generic).unwrap();
         assert_eq!(text(change.patch.as_deref().unwrap()), text(&expected));
         assert_eq!(
             text(&expected),
@@ -469,8 +475,8 @@ mod tests {
         let node = format!(r#"{{"id":2,"big":"{}"}}"#, "a".repeat(SMALL));
         let a = v(&format!(r#"{{"metadata":{{}},"nodes":[{{"id":1,"x":[{node}]}}]}}"#));
         let b = v(&format!(r#"{{"metadata":{{}},"nodes":[{node}]}}"#));
-        let (_, sa) = update(None, &a, Algorithm::Sha256).unwrap();
-        let (_, sb) = update(None, &b, Algorithm::Sha256).unwrap();
+        let (_, sa) = update(None, &a, Algorithm::Sha256, Generic).unwrap();
+        let (_, sb) = update(None, &b, Algorithm::Sha256, Generic).unwrap();
         let inner = sa.known.values().copied().collect::<FxHashSet<_>>();
         let alone = sb.nodes.as_ref().unwrap().hashes[0];
         assert!(alone.exact);

@@ -1,8 +1,10 @@
 //! JSON values with JavaScript semantics, and the `Source` trait every walker reads through.
 //!
 //! The canonical writer, validation and the delta never see Python: they read values
-//! through [`Source`], implemented for Python objects in `bindings::convert` (the hot
-//! path, no intermediate tree) and for the owned [`Value`] here (cargo tests).
+//! through [`Source`], implemented for Python objects in `bindings::view` (the hot
+//! path, no intermediate tree) and for the owned [`Value`] here (cargo tests). `Source`
+//! only reads; a faster comparison of a source's own values is the delta's business
+//! (`delta::Comparator`, architecture.md, "The native boundary").
 
 use std::cmp::Ordering;
 
@@ -226,67 +228,6 @@ pub(crate) trait Source<'s>: Copy + 's {
     fn is_scalar(self) -> bool {
         matches!(self.shape(), Ok(Read::Null | Read::Bool(_) | Read::Int(_) | Read::Float(_) | Read::Str(_)))
     }
-
-    /// True when `self` and `other` are scalars found JSON-equal without building a
-    /// [`Read`] for either (false says nothing): the commonest pair of two schemas.
-    #[inline]
-    fn scalar_equal(self, _other: Self) -> bool {
-        false
-    }
-
-    /// JSON equality of `self` and `other` (at `depth`) by a path faster than the
-    /// generic walk, handing the pairs it does not decide itself back to `with`; `None`,
-    /// having done nothing, when the source has no such path for this pair.
-    ///
-    /// When the two are objects, `watch` sees their members as the comparison passes
-    /// them (not necessarily all of them).
-    #[inline]
-    fn fast_equal<C: Compare<'s, Self>, W: Watch<Self>>(
-        self,
-        _other: Self,
-        _depth: usize,
-        _with: &mut C,
-        _watch: &mut W,
-    ) -> Result<Option<bool>, CoreError> {
-        Ok(None)
-    }
-}
-
-/// What sees the members of two objects as [`Source::fast_equal`] compares them.
-pub(crate) trait Watch<S> {
-    /// A member of the first object (`side` 0) or the second (1), by its key's identity.
-    fn see(&mut self, side: usize, key: usize, value: S);
-}
-
-/// No watch.
-impl<S> Watch<S> for () {
-    #[inline]
-    fn see(&mut self, _side: usize, _key: usize, _value: S) {}
-}
-
-/// The generic JSON comparison, as a source's [`Source::fast_equal`] sees it: what it
-/// falls back on for everything its fast path leaves undecided.
-pub(crate) trait Compare<'s, S: Source<'s>> {
-    /// JSON equality of `a` and `b` (at `depth`) without trying `fast_equal` on them
-    /// first (their members are tried again).
-    fn compare_generic(&mut self, a: S, b: S, depth: usize) -> Result<bool, CoreError>;
-
-    /// JS string equality of two keys.
-    fn key_eq(
-        &mut self,
-        a: <S::Object as Object<'s, S>>::Key,
-        b: <S::Object as Object<'s, S>>::Key,
-    ) -> Result<bool, CoreError>;
-
-    /// True if two distinct key objects were found equal before (and so are keys of a
-    /// valid type); false says nothing.
-    fn keys_known(&self, a: <S::Object as Object<'s, S>>::Key, b: <S::Object as Object<'s, S>>::Key) -> bool;
-
-    /// `object[key]` by JS string equality.
-    fn member(&mut self, object: S::Object, key: <S::Object as Object<'s, S>>::Key) -> Result<Option<S>, CoreError>;
-
-    /// Raise unless `value` (at `depth`) is all JSON.
-    fn scan(&mut self, value: S, depth: usize) -> Result<(), CoreError>;
 }
 
 /// A plain object (a dict, not a Struct); a value that is not JSON is not one either.

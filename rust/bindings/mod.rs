@@ -20,7 +20,7 @@ use crate::value::{JsStr, Source, join_surrogate_pairs};
 use crate::{canonical, checksum, delta, parse, tracker, validate};
 use build::{PyBuilder, py_str};
 use errors::to_py;
-use view::Ctx;
+use view::{Ctx, PyComparator};
 
 /// `type(value).__name__`, for error messages. Read in C (`PyType_GetName`, then the
 /// name's own UTF-8), so that it runs no Python code: walks call it too (a metaclass's
@@ -215,12 +215,12 @@ fn calculate_schema_delta<'py>(
     new: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     if let Some((old, new)) = document::document_pair(py, old, new)? {
-        let delta = delta::calculate(old.root(), new.root()).map_err(to_py)?;
+        let delta = delta::calculate(old.root(), new.root(), delta::Generic).map_err(to_py)?;
         let mut maker = document::PyMaker::new(py);
         return delta_tuple(py, &delta, &mut |v| maker.make(v));
     }
     let ctx = Ctx::new(py)?;
-    let delta = delta::calculate(ctx.view(old), ctx.view(new)).map_err(to_py)?;
+    let delta = delta::calculate(ctx.view(old), ctx.view(new), PyComparator).map_err(to_py)?;
     delta_tuple(py, &delta, &mut |v| Ok(v.to_object()))
 }
 
@@ -323,7 +323,7 @@ impl SchemaTracker {
         doc: document::SchemaDocument,
     ) -> PyResult<Py<document::SchemaDocument>> {
         if doc.doc.tracked(self.algorithm).is_none() {
-            let (_, state) = tracker::update(None, doc.doc.root(), self.algorithm).map_err(to_py)?;
+            let (_, state) = tracker::update(None, doc.doc.root(), self.algorithm, delta::Generic).map_err(to_py)?;
             doc.doc.keep_tracked(self.algorithm, state);
         }
         Py::new(py, doc)
@@ -368,7 +368,7 @@ impl SchemaTracker {
         }
         let old = previous.as_ref().map(|doc| &doc.get().doc);
         let prior = old.and_then(|doc| doc.tracked(algorithm).map(|state| (state, doc.root())));
-        let (change, state) = tracker::update(prior, new_doc.root(), algorithm).map_err(to_py)?;
+        let (change, state) = tracker::update(prior, new_doc.root(), algorithm, delta::Generic).map_err(to_py)?;
         let result = if encoded {
             encoded_tuple(py, &change, with_delta)?
         } else {
@@ -432,7 +432,8 @@ impl SchemaTracker {
             _ => None,
         };
         let previous = old.as_ref().map(|(object, state)| (*state, ctx.view(object)));
-        let (change, state) = tracker::update(previous, ctx.view(schema), self.algorithm).map_err(to_py)?;
+        let (change, state) =
+            tracker::update(previous, ctx.view(schema), self.algorithm, PyComparator).map_err(to_py)?;
         let result = if encoded {
             encoded_tuple(py, &change, with_delta)?
         } else {
@@ -472,7 +473,7 @@ fn apply_schema_delta<'py>(
             array_arg(&ctx, modified, "modified")?,
             array_arg(&ctx, removed, "removed")?,
         );
-        let nodes = delta::apply_nodes(ctx.view(schema), added, modified, removed).map_err(to_py)?;
+        let nodes = delta::apply::apply_nodes(ctx.view(schema), added, modified, removed).map_err(to_py)?;
         objects(py, &nodes)?
     };
     let result = PyDict::new(py);

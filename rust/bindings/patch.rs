@@ -1,6 +1,6 @@
 //! `calculate_schema_patch` and `apply_schema_patch` for Python objects.
 //!
-//! Calculating is a walk over views (see `view.rs`), its ops turned into dicts while the
+//! Calculating is a walk over views (see `view`), its ops turned into dicts while the
 //! views are valid. Applying builds a new tree of Python objects and holds a strong
 //! reference to everything it touches (no borrowed view lives across it), copying
 //! only the containers on the paths the ops name: a container copied once is owned by
@@ -14,7 +14,7 @@ use rustc_hash::FxHashSet;
 use super::build::py_str;
 use super::errors::to_py;
 use super::type_name;
-use super::view::{Ctx, wtf8};
+use super::view::{Ctx, PyComparator, wtf8};
 use crate::delta::{Comparer, check_json};
 use crate::error::{CoreError, ErrorKind, Seg};
 use crate::patch::diff::{self, Op};
@@ -72,12 +72,12 @@ pub(crate) fn calculate_schema_patch<'py>(
     new: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
     if let Some((old, new)) = super::document::document_pair(py, old, new)? {
-        let ops = diff::calculate(old.root(), new.root()).map_err(to_py)?;
+        let ops = diff::calculate(old.root(), new.root(), crate::delta::Generic).map_err(to_py)?;
         let mut maker = super::document::PyMaker::new(py);
         return op_list(py, &ops, &mut |v| maker.make(v));
     }
     let ctx = Ctx::new(py)?;
-    let ops = diff::calculate(ctx.view(old), ctx.view(new)).map_err(to_py)?;
+    let ops = diff::calculate(ctx.view(old), ctx.view(new), PyComparator).map_err(to_py)?;
     op_list(py, &ops, &mut |v| Ok(v.to_object()))
 }
 
@@ -158,6 +158,25 @@ impl<'py> Document<'py> {
         Ok(copy)
     }
 
+    /// `value` is about to be in two places (a `copy`): no container in it may be
+    /// changed in place any more, or the change would show in both (and a copy into its
+    /// own descendant would make the result contain itself). Owned containers are
+    /// owned from the root down, so only owned ones can hold owned ones.
+    fn share(&mut self, value: &Bound<'py, PyAny>) {
+        let mut stack = vec![value.clone()];
+        while let Some(node) = stack.pop() {
+            if !self.owned.remove(&(node.as_ptr() as usize)) {
+                continue;
+            }
+            match container(&node) {
+                Some(Container::Dict(dict)) => stack.extend(dict.values()),
+                Some(Container::List(list)) => stack.extend(list.iter()),
+                Some(Container::Tuple(tuple)) => stack.extend(tuple.iter()),
+                None => {}
+            }
+        }
+    }
+
     /// The value at `tokens`, or the op's error.
     fn find(&self, tokens: &[Vec<u8>], target: Target<'_>) -> Result<Bound<'py, PyAny>, CoreError> {
         let mut node = self.root.clone();
@@ -181,6 +200,9 @@ impl<'py> Document<'py> {
 
     /// The owned container at `tokens`, which [`Document::find`] found.
     fn writable(&mut self, tokens: &[Vec<u8>]) -> PyResult<Bound<'py, PyAny>> {
+        // The root too may be shared: the caller's value after a `replace` of the whole
+        // document, or the previous root after a `copy` of it.
+        self.root = self.own(&self.root.clone())?;
         let mut node = self.root.clone();
         for token in tokens {
             let child = match container(&node) {
@@ -328,7 +350,7 @@ fn apply_op<'py>(document: &mut Document<'py>, index: usize, op: &Bound<'py, PyA
             let found = document.find(&tokens, target).map_err(to_py)?;
             check_value(py, &found, None, index)?;
             let ctx = Ctx::new(py)?;
-            if Comparer::new().compare(ctx.view(&found), ctx.view(&value), 1).map_err(to_py)? {
+            if Comparer::new(PyComparator).compare(ctx.view(&found), ctx.view(&value), 1).map_err(to_py)? {
                 Ok(())
             } else {
                 Err(to_py(fault(index, &format!("test failed at {}", quote(&pointer)))))
@@ -336,6 +358,7 @@ fn apply_op<'py>(document: &mut Document<'py>, index: usize, op: &Bound<'py, PyA
         }
         b"copy" => {
             let found = document.find(&source_tokens, from).map_err(to_py)?;
+            document.share(&found);
             document.add(&tokens, &found, &pointer, index)
         }
         _ => {

@@ -14,12 +14,14 @@
 //! compares or scans), so that a clean result means clean input; on an error, both
 //! values are checked again in order, to raise what `check_json` would.
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 
 use super::pointer::{push_index, push_token};
 use crate::canonical::string::write_json_string;
 use crate::canonical::stringify_into;
-use crate::delta::{Comparer, IdKey, NodeKeys, check_json, id_key, scan};
+use crate::delta::{
+    Comparator, Comparer, GiveUp, IdIndex, IdKey, NodeKeys, Pairing, check_json, id_key, pair_unique, scan,
+};
 use crate::error::{CoreError, ErrorKind, MAX_DEPTH};
 use crate::value::{Array, JsStr, Object, Read, Source};
 
@@ -45,24 +47,29 @@ impl<S> Known<S> for () {
     }
 }
 
-/// The ops that turn `old` into `new`.
-pub(crate) fn calculate<'s, S: Source<'s>>(old: S, new: S) -> Result<Vec<Op<S>>, CoreError> {
-    calculate_with(old, new, &())
+/// The ops that turn `old` into `new`, values compared with `comparator`'s fast path.
+pub(crate) fn calculate<'s, S: Source<'s>, C: Comparator<'s, S>>(
+    old: S,
+    new: S,
+    comparator: C,
+) -> Result<Vec<Op<S>>, CoreError> {
+    calculate_with(old, new, &(), comparator)
 }
 
 /// [`calculate`], skipping the pairs `known` says are equal (unscanned: the caller has
 /// checked both values).
-pub(crate) fn calculate_with<'s, S: Source<'s>, K: Known<S>>(
+pub(crate) fn calculate_with<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>>(
     old: S,
     new: S,
     known: &K,
+    comparator: C,
 ) -> Result<Vec<Op<S>>, CoreError> {
     let mut differ = Differ {
         ops: Vec::new(),
         costs: Vec::new(),
         steps: Vec::new(),
         keys: Vec::new(),
-        comparer: Comparer::new(),
+        comparer: Comparer::new(comparator),
         known,
         id_keys: [NodeKeys::new(), NodeKeys::new()],
         id_stack: Vec::new(),
@@ -129,19 +136,6 @@ fn unique(keys: &[IdKey<'_>]) -> bool {
     keys.iter().all(|key| seen.insert(key))
 }
 
-/// Whether no two ids on either side are equal: the ids both sides share (`shared`)
-/// with each side's others (`old`, `new`).
-fn unique_sides(shared: &[IdKey<'_>], old: &[IdKey<'_>], new: &[IdKey<'_>]) -> bool {
-    if !unique(old) || !unique(new) {
-        return false;
-    }
-    if shared.len() + old.len().max(new.len()) <= 16 {
-        return unique(shared) && !old.iter().chain(new).any(|key| shared.contains(key));
-    }
-    let mut seen = FxHashSet::default();
-    shared.iter().all(|key| seen.insert(key)) && !old.iter().chain(new).any(|key| seen.contains(key))
-}
-
 /// Indices into `values` (distinct) of a longest increasing subsequence: the leftmost
 /// tail is replaced, as in `lumora_fast.pure.patch._stable`.
 fn stable(values: &[usize]) -> Vec<usize> {
@@ -168,6 +162,14 @@ fn stable(values: &[usize]) -> Vec<usize> {
     result
 }
 
+/// The middles of two arrays paired by id ([`Differ::pair_middles`]).
+struct Middles {
+    /// The old middle's length.
+    old_len: usize,
+    /// For each new middle item, the index in the old middle of the item with its id.
+    pairs: Vec<Option<usize>>,
+}
+
 /// One step of the pointer being diffed, made into text only when an op needs it.
 #[derive(Clone, Copy)]
 enum Step<K> {
@@ -175,7 +177,7 @@ enum Step<K> {
     Index(usize),
 }
 
-struct Differ<'s, 'k, S: Source<'s>, K> {
+struct Differ<'s, 'k, S: Source<'s>, K, C> {
     ops: Vec<Op<S>>,
     /// Each op's serialized size, once asked for.
     costs: Vec<Option<usize>>,
@@ -185,7 +187,7 @@ struct Differ<'s, 'k, S: Source<'s>, K> {
     /// by the first key's identity (two schemas parsed apart share no key objects, but
     /// use the same few keys thousands of times).
     keys: Vec<(usize, usize)>,
-    comparer: Comparer,
+    comparer: Comparer<C>,
     known: &'k K,
     /// The `id` key objects of the old and the new value's objects (a lookup with the
     /// schema's own key object finds the member by identity).
@@ -214,7 +216,7 @@ fn key_slot(identity: usize) -> usize {
     (identity as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize >> (usize::BITS - KEY_SLOTS.trailing_zeros())
 }
 
-impl<'s, S: Source<'s>, K: Known<S>> Differ<'s, '_, S, K> {
+impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, C> {
     fn push(&mut self, op: Op<S>) {
         self.ops.push(op);
         self.costs.push(None);
@@ -452,23 +454,17 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'s, '_, S, K> {
             }
             tail += 1;
         }
-        let old_ids = self.ids(old, head..old_len - tail, OLD)?;
-        let new_ids = self.ids(new, head..new_len - tail, NEW)?;
-        let ids = match (old_ids, new_ids) {
-            (Some(old_ids), Some(new_ids)) if unique_sides(&self.id_stack[base..], &old_ids, &new_ids) => {
-                Some((old_ids, new_ids))
-            }
-            _ => None,
-        };
+        let middles = self.pair_middles(old, new, head..old_len - tail, head..new_len - tail, base)?;
         self.id_stack.truncate(base);
-        let Some((old_ids, new_ids)) = ids else {
-            return self.unmatched(old, new, start, whole, depth);
+        let Middles { old_len: old_mid, pairs } = match middles {
+            Pairing::Paired(middles) => middles,
+            Pairing::GiveUp(_) => return self.unmatched(old, new, start, whole, depth),
         };
         let mut tail_ops = self.ops.split_off(head_end);
         let mut tail_costs = self.costs.split_off(head_end);
         let head_ops = self.ops.split_off(start);
         let head_costs = self.costs.split_off(start);
-        let pairs = self.rearrange(old, new, head, &old_ids, &new_ids, depth)?;
+        self.rearrange(old, new, head, old_mid, &pairs, depth)?;
         self.ops.extend(head_ops);
         self.costs.extend(head_costs);
         for (j, pair) in pairs.iter().enumerate() {
@@ -486,14 +482,41 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'s, '_, S, K> {
         Ok(())
     }
 
+    /// The middles of two arrays (`old_mid` and `new_mid`, between the head and the tail)
+    /// paired by id. Gives up unless every item has an id and every id is unique on its
+    /// side, among the middle's and the head's and tail's (`id_stack` from `base`).
+    fn pair_middles(
+        &mut self,
+        old: S::Array,
+        new: S::Array,
+        old_mid: std::ops::Range<usize>,
+        new_mid: std::ops::Range<usize>,
+        base: usize,
+    ) -> Result<Pairing<Middles>, CoreError> {
+        let (Some(old_ids), Some(new_ids)) = (self.ids(old, old_mid, OLD)?, self.ids(new, new_mid, NEW)?) else {
+            return Ok(Pairing::GiveUp(GiveUp::NoId));
+        };
+        let shared = self.id_stack.get(base..).unwrap_or_default();
+        if !unique(shared) || shared.iter().any(|id| old_ids.contains(id) || new_ids.contains(id)) {
+            return Ok(Pairing::GiveUp(GiveUp::DuplicateIds));
+        }
+        Ok(match pair_unique(&old_ids, &new_ids) {
+            Pairing::Paired(pairs) => Pairing::Paired(Middles {
+                old_len: old_ids.len(),
+                pairs: pairs.new.iter().map(|paired| paired.old.map(|span| span.first)).collect(),
+            }),
+            Pairing::GiveUp(why) => Pairing::GiveUp(why),
+        })
+    }
+
     /// The id keys of `array[range]`, if every item there has one.
     fn ids(
         &mut self,
         array: S::Array,
         range: std::ops::Range<usize>,
         side: usize,
-    ) -> Result<Option<Vec<IdKey<'s>>>, CoreError> {
-        let mut keys = Vec::with_capacity(range.len());
+    ) -> Result<Option<IdIndex<IdKey<'s>>>, CoreError> {
+        let mut keys = IdIndex::with_capacity(range.len());
         for i in range {
             let Some((key, _)) = self.id_of(item::<S>(array, i)?, side)? else {
                 return Ok(None);
@@ -576,7 +599,7 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'s, '_, S, K> {
                 before = member_exact::<S>(old, key)?;
             }
             if let Some(before) = before
-                && before.scalar_equal(value)
+                && self.comparer.comparator().scalar_equal(before, value)
             {
                 continue;
             }
@@ -608,23 +631,19 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'s, '_, S, K> {
         Ok(())
     }
 
-    /// The removals, inserts and moves that turn the middle of `old` (from `offset`, ids
-    /// `old_ids`) into the middle of `new` (from `offset`, ids `new_ids`), the items
-    /// before and after the middles being kept in place; for each new middle item, the
-    /// index of its old one in the old middle, if it has one.
+    /// The removals, inserts and moves that turn the middle of `old` (from `offset`,
+    /// `old_len` items) into the middle of `new` (from `offset`), the items before and
+    /// after the middles being kept in place; `pairs` holds, for each new middle item, the
+    /// index in the old middle of the item with its id, if there is one.
     fn rearrange(
         &mut self,
         old: S::Array,
         new: S::Array,
         offset: usize,
-        old_ids: &[IdKey<'s>],
-        new_ids: &[IdKey<'s>],
+        old_len: usize,
+        pairs: &[Option<usize>],
         depth: usize,
-    ) -> Result<Vec<Option<usize>>, CoreError> {
-        let old_len = old_ids.len();
-        let old_at: FxHashMap<&IdKey<'s>, usize> = old_ids.iter().enumerate().map(|(i, k)| (k, i)).collect();
-        // Each new item's old index, if it has one.
-        let pairs: Vec<Option<usize>> = new_ids.iter().map(|k| old_at.get(k).copied()).collect();
+    ) -> Result<(), CoreError> {
         let mut kept = vec![false; old_len];
         for &i in pairs.iter().flatten() {
             kept[i] = true;
@@ -674,7 +693,7 @@ impl<'s, S: Source<'s>, K: Known<S>> Differ<'s, '_, S, K> {
                 Some(_) => {}
             }
         }
-        Ok(pairs)
+        Ok(())
     }
 
     fn elementwise(&mut self, old: S::Array, new: S::Array, whole: S, depth: usize) -> Result<(), CoreError> {
@@ -796,6 +815,7 @@ pub(crate) fn write_op<'s, S: Source<'s>>(op: &Op<S>, out: &mut Vec<u8>) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::delta::Generic;
     use crate::parse::{ValueBuilder, parse};
     use crate::value::Value;
 
@@ -805,7 +825,7 @@ mod tests {
 
     fn patch(old: &str, new: &str) -> String {
         let (old, new) = (v(old), v(new));
-        let ops = calculate(&old, &new).unwrap();
+        let ops = calculate(&old, &new, Generic).unwrap();
         let mut out = b"[".to_vec();
         for (i, op) in ops.iter().enumerate() {
             if i > 0 {

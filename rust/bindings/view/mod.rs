@@ -37,111 +37,32 @@
 //!   the only objects the walk releases are ones it made (exceptions, temporaries) or
 //!   extra references to objects something else still holds.
 //!
-//! Every `unsafe` block below states which of these it relies on.
+//! Every `unsafe` block below (and in `comparator` and `structs`) states which of these
+//! it relies on.
+//!
+//! The views are here; `comparator` holds their fast JSON equality (the delta's
+//! comparator for Python), `structs` how a msgspec Struct is read.
 #![allow(unsafe_code)]
 
+mod comparator;
+mod structs;
+
+pub(crate) use comparator::PyComparator;
+
 use std::cell::RefCell;
-use std::ffi::c_void;
 use std::ptr::NonNull;
 
 use pyo3::Borrowed;
-use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyCFunction, PyString, PyTuple, PyType};
+use pyo3::types::{PyBytes, PyString};
 use rustc_hash::FxHashMap;
 
 use super::build::GcPause;
-use crate::error::{CoreError, ErrorKind, MAX_DEPTH, Path};
-use crate::value::{Array, Compare, JsStr, Object, Read, Source, Watch};
-
-/// What the walk needs of msgspec, looked up once (before any walk).
-struct Msgspec {
-    struct_type: Py<PyType>,
-    unset: Py<PyAny>,
-    /// `msgspec.structs.astuple`: a Struct's field values, read from its slots in C.
-    astuple: Py<PyAny>,
-    /// `StructMeta`'s descriptors of a Struct class's `__struct_encode_fields__` and
-    /// `__struct_config__`, and `StructConfig`'s of `tag_field` and `tag`.
-    encode_fields: Descriptor,
-    config: Descriptor,
-    tag_field: Descriptor,
-    tag: Descriptor,
-}
-
-static MSGSPEC: PyOnceLock<Msgspec> = PyOnceLock::new();
-
-impl Msgspec {
-    fn load(py: Python<'_>) -> PyResult<Self> {
-        let module = py.import("msgspec")?;
-        let struct_type = module.getattr("Struct")?.cast_into::<PyType>()?;
-        let meta = module.getattr("StructMeta")?.cast_into::<PyType>()?;
-        let config_type = struct_type.getattr("__struct_config__")?.get_type();
-        let astuple = py.import("msgspec.structs")?.getattr("astuple")?;
-        if !astuple.is_exact_instance_of::<PyCFunction>() {
-            return Err(PyRuntimeError::new_err("msgspec.structs.astuple is not msgspec's C function"));
-        }
-        Ok(Msgspec {
-            unset: module.getattr("UNSET")?.unbind(),
-            astuple: astuple.unbind(),
-            encode_fields: Descriptor::of(&meta, "__struct_encode_fields__")?,
-            config: Descriptor::of(&meta, "__struct_config__")?,
-            tag_field: Descriptor::of(&config_type, "tag_field")?,
-            tag: Descriptor::of(&config_type, "tag")?,
-            struct_type: struct_type.unbind(),
-        })
-    }
-}
-
-/// A C type's own attribute descriptor (a `member_descriptor` or `getset_descriptor`,
-/// whose getter is C), called directly: no `__getattribute__` of the instance or of its
-/// metaclass is involved.
-struct Descriptor {
-    object: Py<PyAny>,
-    get: ffi::descrgetfunc,
-}
-
-impl Descriptor {
-    fn of(owner: &Bound<'_, PyType>, name: &str) -> PyResult<Self> {
-        let py = owner.py();
-        let object = owner.getattr("__dict__")?.get_item(name)?;
-        let kind = object.get_type();
-        let types = py.import("types")?;
-        if !kind.is(&types.getattr("MemberDescriptorType")?) && !kind.is(&types.getattr("GetSetDescriptorType")?) {
-            return Err(PyRuntimeError::new_err(format!("msgspec: {name} is not a C member or getset descriptor")));
-        }
-        // SAFETY: `kind` is a live type object (`member_descriptor` or
-        // `getset_descriptor`); PyType_GetSlot reads one of its slots (allowed for static
-        // types since Python 3.10) and runs no code.
-        let get = unsafe { ffi::PyType_GetSlot(kind.as_type_ptr(), ffi::Py_tp_descr_get) };
-        if get.is_null() {
-            return Err(PyRuntimeError::new_err(format!("msgspec: {name} has no getter")));
-        }
-        // SAFETY: a non-null Py_tp_descr_get slot holds a `descrgetfunc` (the slot's C
-        // type); a function pointer and a data pointer have the same size here.
-        let get = unsafe { std::mem::transmute::<*mut c_void, ffi::descrgetfunc>(get) };
-        Ok(Descriptor { object: object.unbind(), get })
-    }
-
-    /// The attribute of `obj` (an instance of the descriptor's owner type: else the
-    /// getter raises `TypeError`), as a new reference.
-    fn get<'py>(&self, py: Python<'py>, obj: *mut ffi::PyObject) -> PyResult<Bound<'py, PyAny>> {
-        // SAFETY: the descriptor is alive (held by `self`) and `obj` is a live object;
-        // `member_get` / `getset_get` check that `obj` is an instance of the owner type,
-        // then read the member (or call the C getter of a msgspec type), running no
-        // Python code, and return a new reference or NULL with an exception set.
-        unsafe { Bound::from_owned_ptr_or_err(py, (self.get)(self.object.as_ptr(), obj, std::ptr::null_mut())) }
-    }
-}
-
-/// What the walk needs of a Struct class: its wire names (a tuple, in field order) and,
-/// when tagged, its tag field and tag. Pointers into objects held in [`Ctx::keep`].
-#[derive(Clone, Copy)]
-struct StructClass {
-    wire_names: *mut ffi::PyObject,
-    tag: Option<(*mut ffi::PyObject, *mut ffi::PyObject)>,
-}
+use crate::error::{CoreError, ErrorKind, Path};
+use crate::value::{Array, JsStr, Object, Read, Source};
+use structs::{MSGSPEC, Msgspec, StructClass, StructEntries, struct_for_each, struct_member};
 
 /// State shared by the views of one walk.
 pub(crate) struct Ctx<'py> {
@@ -225,40 +146,6 @@ impl<'py> Ctx<'py> {
         let ptr = obj.as_ptr();
         self.keep.borrow_mut().push(obj);
         ptr
-    }
-
-    /// The wire names and tag of the Struct class `ty`, read through msgspec's C
-    /// descriptors (once per class and walk).
-    fn struct_class(&self, ty: *mut ffi::PyTypeObject) -> PyResult<StructClass> {
-        if let Some(class) = self.classes.borrow().get(&(ty as usize)) {
-            return Ok(*class);
-        }
-        let (py, msgspec) = (self.py, self.msgspec);
-        let wire_names = msgspec.encode_fields.get(py, ty.cast())?.cast_into::<PyTuple>().map_err(PyErr::from)?;
-        let config = msgspec.config.get(py, ty.cast())?;
-        let tag_field = msgspec.tag_field.get(py, config.as_ptr())?;
-        let tag = if tag_field.is_none() {
-            None
-        } else {
-            let tag = msgspec.tag.get(py, config.as_ptr())?;
-            Some((self.keep(tag_field), self.keep(tag)))
-        };
-        let class = StructClass { wire_names: self.keep(wire_names.into_any()), tag };
-        self.classes.borrow_mut().insert(ty as usize, class);
-        Ok(class)
-    }
-
-    /// The field values of the Struct `object` (a tuple held in `keep`), read from its
-    /// slots by `msgspec.structs.astuple` (once per object and walk).
-    fn struct_values(&self, object: PyVal<'_, 'py>) -> PyResult<*mut ffi::PyObject> {
-        if let Some(values) = self.struct_values.borrow().get(&object.identity()) {
-            return Ok(*values);
-        }
-        // A C function (checked when loaded): it reads each slot and builds the tuple.
-        let values = self.msgspec.astuple.bind(self.py).call1((object.bound(),))?;
-        let values = self.keep(values.cast_into::<PyTuple>().map_err(PyErr::from)?.into_any());
-        self.struct_values.borrow_mut().insert(object.identity(), values);
-        Ok(values)
     }
 
     /// Slots of the `plain_dicts` cache.
@@ -495,169 +382,6 @@ impl<'s, 'py> PyVal<'s, 'py> {
         Read::Float(unsafe { ffi::PyFloat_AsDouble(self.ptr.as_ptr()) })
     }
 
-    /// JSON equality of two members of dicts or lists being compared: the commonest
-    /// pairs (equal strs, numbers) in place, containers and the rest out of line.
-    #[allow(clippy::inline_always)]
-    #[inline(always)]
-    fn equal<C: Compare<'s, Self>>(self, other: Self, depth: usize, with: &mut C) -> Result<bool, CoreError> {
-        let ty = self.type_ptr();
-        if self.ptr != other.ptr && ty == other.type_ptr() {
-            let decided = if ty == &raw mut ffi::PyUnicode_Type {
-                self.strs_equal(other)
-            } else if ty == &raw mut ffi::PyDict_Type || ty == &raw mut ffi::PyList_Type {
-                return self.containers_equal(other, depth, with, &mut ());
-            } else if ty == &raw mut ffi::PyLong_Type {
-                self.ints_equal(other)
-            } else if ty == &raw mut ffi::PyFloat_Type {
-                self.floats_equal(other)
-            } else {
-                None
-            };
-            if let Some(equal) = decided {
-                return Ok(equal);
-            }
-        }
-        self.equal_otherwise(other, depth, with)
-    }
-
-    /// [`PyVal::equal`] for two dicts or two lists.
-    #[inline(never)]
-    fn containers_equal<C: Compare<'s, Self>, W: Watch<Self>>(
-        self,
-        other: Self,
-        depth: usize,
-        with: &mut C,
-        watch: &mut W,
-    ) -> Result<bool, CoreError> {
-        if depth > MAX_DEPTH {
-            return Err(CoreError::too_deep());
-        }
-        if self.is_type(&raw mut ffi::PyDict_Type) {
-            self.dicts_equal(other, depth, with, watch)
-        } else {
-            self.lists_equal(other, depth, with)
-        }
-    }
-
-    /// [`PyVal::equal`] for every other pair: [`Source::fast_equal`], else the generic
-    /// comparison.
-    #[inline(never)]
-    fn equal_otherwise<C: Compare<'s, Self>>(self, other: Self, depth: usize, with: &mut C) -> Result<bool, CoreError> {
-        match self.fast_equal(other, depth, with, &mut ())? {
-            Some(equal) => Ok(equal),
-            None => with.compare_generic(self, other, depth),
-        }
-    }
-
-    /// Two exact strs: equal if their code points are; `None` otherwise, since two
-    /// different code point sequences may still be equal UTF-16 (a surrogate pair held
-    /// as two code points).
-    #[inline]
-    fn strs_equal(self, other: Self) -> Option<bool> {
-        // SAFETY: two live exact strs; PyUnicode_Compare compares their data in C.
-        let order = unsafe { ffi::PyUnicode_Compare(self.ptr.as_ptr(), other.ptr.as_ptr()) };
-        if order == -1 {
-            // -1 is also the error return (a legacy string that cannot be readied).
-            drop(PyErr::take(self.ctx.py));
-        }
-        (order == 0).then_some(true)
-    }
-
-    /// Two exact ints, equal as doubles; `None` for one beyond `i64`, or -1 (the C
-    /// API's error sentinel, which the generic comparison checks).
-    #[inline]
-    fn ints_equal(self, other: Self) -> Option<bool> {
-        let value = |int: Self| {
-            let mut overflow = 0;
-            // SAFETY: a live exact int, read directly (no `__index__`).
-            let value = unsafe { ffi::PyLong_AsLongLongAndOverflow(int.ptr.as_ptr(), &raw mut overflow) };
-            (overflow == 0 && value != -1).then_some(value)
-        };
-        #[allow(clippy::float_cmp)] // JSON numbers compare as doubles
-        Some(value(self)? as f64 == value(other)? as f64)
-    }
-
-    /// Two exact floats; `None` unless both are finite (a non-finite number is `null`,
-    /// which the generic comparison knows).
-    #[inline]
-    fn floats_equal(self, other: Self) -> Option<bool> {
-        // SAFETY: two live exact floats, read directly; cannot fail.
-        let (x, y) = unsafe { (ffi::PyFloat_AsDouble(self.ptr.as_ptr()), ffi::PyFloat_AsDouble(other.ptr.as_ptr())) };
-        #[allow(clippy::float_cmp)]
-        (x.is_finite() && y.is_finite()).then_some(x == y)
-    }
-
-    /// JSON equality of two dicts (at `depth`), as `Comparer::compare_objects`: walked in
-    /// step while their keys agree, by lookup after that, and every value scanned. The
-    /// sizes, asked for once, spare a last `PyDict_Next` on each side; each value is
-    /// prefetched as soon as it is known, so that its cache miss overlaps the other
-    /// side's.
-    fn dicts_equal<C: Compare<'s, Self>, W: Watch<Self>>(
-        self,
-        other: Self,
-        depth: usize,
-        with: &mut C,
-        watch: &mut W,
-    ) -> Result<bool, CoreError> {
-        let (mut x_pos, mut y_pos): (ffi::Py_ssize_t, ffi::Py_ssize_t) = (0, 0);
-        // Both key tables load at once, instead of each on its first PyDict_Next.
-        self.prefetch_table();
-        other.prefetch_table();
-        // SAFETY: two live exact dicts; PyDict_Size reads their counts.
-        let (x_len, y_len) = unsafe { (ffi::PyDict_Size(self.ptr.as_ptr()), ffi::PyDict_Size(other.ptr.as_ptr())) };
-        let (mut equal, mut in_step) = (true, true);
-        let mut matched = 0;
-        for _ in 0..x_len {
-            let Some((key, value)) = self.dict_next(&mut x_pos) else {
-                break;
-            };
-            value.prefetch();
-            let mut found = None;
-            if in_step {
-                if let Some((other_key, other_value)) = other.dict_next(&mut y_pos) {
-                    other_value.prefetch();
-                    // A pair of keys met before needs no reading: the key objects
-                    // themselves are not even loaded.
-                    if with.keys_known(key, other_key) || {
-                        key.check_key()?;
-                        other_key.check_key()?;
-                        with.key_eq(key, other_key)?
-                    } {
-                        watch.see(1, other_key.identity(), other_value);
-                        found = Some(other_value);
-                    }
-                }
-                in_step = found.is_some();
-            }
-            if !in_step {
-                key.check_key()?;
-                found = with.member(PyObject::Dict(other), key)?;
-            }
-            watch.see(0, key.identity(), value);
-            if let Some(found) = found {
-                matched += 1;
-                equal &= value.equal(found, depth + 1, with)?;
-            } else {
-                equal = false;
-                with.scan(value, depth + 1)?;
-            }
-        }
-        if in_step && x_len == y_len {
-            // Every key of `self` met its twin in place, and `other` has no more.
-            return Ok(equal);
-        }
-        equal &= x_len == y_len;
-        if matched < y_len {
-            PyObject::Dict(other).for_each_keyed(|key, item| {
-                if with.member(PyObject::Dict(self), key)?.is_none() {
-                    with.scan(item, depth + 1)?;
-                }
-                Ok(())
-            })?;
-        }
-        Ok(equal)
-    }
-
     /// A hint that an exact dict's key table (where its members live) will be read soon,
     /// so that the table loads while other work goes on. Python's own `==` gets the same
     /// overlap for free from its reference counting writes; the walk has to ask for it.
@@ -695,33 +419,6 @@ impl<'s, 'py> PyVal<'s, 'py> {
     #[inline]
     fn check_key(self) -> Result<(), CoreError> {
         if self.is_str() { Ok(()) } else { Err(non_str_key(self)) }
-    }
-
-    /// JSON equality of two lists (at `depth`), as `Comparer::compare_arrays`.
-    fn lists_equal<C: Compare<'s, Self>>(self, other: Self, depth: usize, with: &mut C) -> Result<bool, CoreError> {
-        let item = |list: Self, i: ffi::Py_ssize_t| {
-            // SAFETY: a live list; PyList_GetItem bounds-checks the index (NULL and
-            // IndexError past the end) and returns a borrowed reference, alive while the
-            // list holds it: no Python code runs during a walk to change the list.
-            let item = unsafe { ffi::PyList_GetItem(list.ptr.as_ptr(), i) };
-            if item.is_null() {
-                return Err(CoreError::from(PyErr::fetch(list.ctx.py)));
-            }
-            Ok(list.child(item))
-        };
-        // SAFETY: two live exact lists; PyList_Size reads their lengths.
-        let (x_len, y_len) = unsafe { (ffi::PyList_Size(self.ptr.as_ptr()), ffi::PyList_Size(other.ptr.as_ptr())) };
-        let mut equal = x_len == y_len;
-        let common = x_len.min(y_len);
-        for i in 0..common {
-            equal &= item(self, i)?.equal(item(other, i)?, depth + 1, with)?;
-        }
-        for (list, len) in [(self, x_len), (other, y_len)] {
-            for i in common..len {
-                with.scan(item(list, i)?, depth + 1)?;
-            }
-        }
-        Ok(equal)
     }
 
     fn list(self, tuple: bool) -> Read<'s, Self> {
@@ -849,63 +546,6 @@ impl<'s, 'py: 's> Source<'s> for PyVal<'s, 'py> {
             || ty == &raw mut ffi::PyBool_Type
             // SAFETY: reading the address of the None singleton.
             || self.ptr.as_ptr() == unsafe { ffi::Py_None() }
-    }
-
-    #[inline]
-    fn scalar_equal(self, other: Self) -> bool {
-        if self.ptr == other.ptr {
-            return self.is_scalar();
-        }
-        let ty = self.type_ptr();
-        if ty != other.type_ptr() {
-            return false;
-        }
-        let equal = if ty == &raw mut ffi::PyUnicode_Type {
-            self.strs_equal(other)
-        } else if ty == &raw mut ffi::PyLong_Type {
-            self.ints_equal(other)
-        } else if ty == &raw mut ffi::PyFloat_Type {
-            self.floats_equal(other)
-        } else {
-            None
-        };
-        equal == Some(true)
-    }
-
-    /// For two values of one exact builtin type: the pairs that make up nearly all of
-    /// two schemas, compared without building a [`Read`] for either. `None` (nothing
-    /// done) for anything else, and for what only the generic comparison knows (see the
-    /// `*_equal` helpers).
-    #[inline]
-    fn fast_equal<C: Compare<'s, Self>, W: Watch<Self>>(
-        self,
-        other: Self,
-        depth: usize,
-        with: &mut C,
-        watch: &mut W,
-    ) -> Result<Option<bool>, CoreError> {
-        if self.ptr == other.ptr {
-            // A shared leaf; a shared container still needs its contents scanned.
-            return Ok(self.is_scalar().then_some(true));
-        }
-        let ty = self.type_ptr();
-        if ty != other.type_ptr() {
-            return Ok(None);
-        }
-        if ty == &raw mut ffi::PyDict_Type || ty == &raw mut ffi::PyList_Type {
-            return self.containers_equal(other, depth, with, watch).map(Some);
-        }
-        Ok(if ty == &raw mut ffi::PyUnicode_Type {
-            self.strs_equal(other)
-        } else if ty == &raw mut ffi::PyLong_Type {
-            self.ints_equal(other)
-        } else if ty == &raw mut ffi::PyFloat_Type {
-            self.floats_equal(other)
-        } else if ty == &raw mut ffi::PyBool_Type {
-            Some(false) // two distinct bools: `true` and `false`
-        } else {
-            None
-        })
     }
 
     fn shape(self) -> Result<Read<'s, Self>, CoreError> {
@@ -1093,109 +733,4 @@ impl<'s, 'py: 's> Object<'s, PyVal<'s, 'py>> for PyObject<'s, 'py> {
 #[cold]
 fn non_str_key(key: PyVal<'_, '_>) -> CoreError {
     ErrorKind::NonStrKey { type_name: key.type_name(), path: Path::default() }.into()
-}
-
-/// `next_member` of a msgspec Struct.
-#[inline(never)]
-fn struct_member<'s, 'py>(
-    object: PyVal<'s, 'py>,
-    cursor: &mut usize,
-) -> Result<Option<(PyVal<'s, 'py>, PyVal<'s, 'py>)>, CoreError> {
-    Ok(StructEntries::new(object)?.next_member(cursor))
-}
-
-/// `for_each_keyed` of a msgspec Struct.
-#[inline(never)]
-fn struct_for_each<'s, 'py>(
-    object: PyVal<'s, 'py>,
-    f: &mut dyn FnMut(PyVal<'s, 'py>, PyVal<'s, 'py>) -> Result<(), CoreError>,
-) -> Result<(), CoreError> {
-    let members = StructEntries::new(object)?;
-    let mut cursor = 0;
-    while let Some((key, value)) = members.next_member(&mut cursor) {
-        f(key, value)?;
-    }
-    Ok(())
-}
-
-/// A msgspec Struct's wire members: the tag first (if tagged), then every field that is
-/// not `UNSET`, named as it is encoded (`rename`).
-///
-/// Everything is read in C, so that no Python code runs (module docs): the field values
-/// from the object's slots by `msgspec.structs.astuple`, the class's wire names and tag
-/// through `StructMeta`'s and `StructConfig`'s own descriptors. A field is the value in
-/// its slot, which is what `msgspec.json.encode` writes: a property, descriptor or
-/// `__getattribute__` defined on a Struct subclass (or its metaclass) is not consulted,
-/// and so cannot make the walk run Python code.
-///
-/// Members are numbered by position: 0 is the tag, `i + 1` field `i`.
-pub(crate) struct StructEntries<'s, 'py> {
-    object: PyVal<'s, 'py>,
-    class: StructClass,
-    /// The field values, a tuple held in `Ctx::keep`.
-    values: *mut ffi::PyObject,
-    fields: usize,
-}
-
-impl<'s, 'py> StructEntries<'s, 'py> {
-    fn new(object: PyVal<'s, 'py>) -> PyResult<Self> {
-        let ctx = object.ctx;
-        let class = ctx.struct_class(object.type_ptr())?;
-        let values = ctx.struct_values(object)?;
-        // SAFETY: two live tuples (held in `ctx.keep`); PyTuple_Size reads their lengths.
-        let (fields, names) = unsafe { (ffi::PyTuple_Size(values), ffi::PyTuple_Size(class.wire_names)) };
-        if fields != names {
-            return Err(PyTypeError::new_err(format!(
-                "{} has {fields} field values for {names} wire names",
-                object.type_name()
-            )));
-        }
-        Ok(StructEntries { object, class, values, fields: usize::try_from(fields).unwrap_or(0) })
-    }
-
-    /// The member at `position`, as (wire name, value); `None` past the end.
-    fn at(&self, position: usize) -> Option<(PyVal<'s, 'py>, Option<PyVal<'s, 'py>>)> {
-        if position == 0 {
-            let (field, tag) = self.class.tag?;
-            return Some((self.object.child(field), Some(self.object.child(tag))));
-        }
-        if position > self.fields {
-            return None;
-        }
-        let i = (position - 1) as ffi::Py_ssize_t;
-        // SAFETY: two live tuples (held in `ctx.keep`) of `self.fields` items each, and
-        // `i` below that; PyTuple_GetItem returns borrowed references, alive as long as
-        // the tuples.
-        let (name, value) =
-            unsafe { (ffi::PyTuple_GetItem(self.class.wire_names, i), ffi::PyTuple_GetItem(self.values, i)) };
-        if name.is_null() {
-            return None;
-        }
-        let value = (!value.is_null() && value != self.object.ctx.unset).then(|| self.object.child(value));
-        Some((self.object.child(name), value))
-    }
-
-    /// The member after `cursor` (a position, starting at 0), skipping `UNSET` fields.
-    fn next_member(&self, cursor: &mut usize) -> Option<(PyVal<'s, 'py>, PyVal<'s, 'py>)> {
-        while *cursor <= self.fields {
-            let position = *cursor;
-            *cursor += 1;
-            if let Some((name, Some(value))) = self.at(position) {
-                return Some((name, value));
-            }
-        }
-        None
-    }
-
-    /// The member whose wire name is `wire` (`None` also for an `UNSET` field).
-    fn get(&self, wire: &[u8]) -> Result<Option<PyVal<'s, 'py>>, CoreError> {
-        for position in 0..=self.fields {
-            if let Some((name, value)) = self.at(position)
-                && name.js_str()?.as_bytes() == wire
-            {
-                return Ok(value);
-            }
-        }
-        Ok(None)
-    }
 }
