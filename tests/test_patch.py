@@ -199,6 +199,35 @@ def test_copy_test_and_moves(impl: ModuleType) -> None:
     assert old == {"a": {"b": [1, 2, 3]}, "c": (4, 5)}
 
 
+def test_a_copy_is_a_value_not_a_second_name(impl: ModuleType) -> None:
+    """A copied container is not changed by later ops on its source, a copy of an
+    ancestor does not make the result contain itself, and a value given in the patch is
+    never changed in place."""
+    result = lf.apply_schema_patch({"a": {"x": 1}}, [{"op": "copy", "from": "", "path": "/y"}])
+    assert result == {"a": {"x": 1}, "y": {"a": {"x": 1}}}
+    assert result["y"] is not result
+    result = lf.apply_schema_patch(
+        {"a": {"x": 1}},
+        [
+            {"op": "replace", "path": "/a/x", "value": 2},
+            {"op": "copy", "from": "/a", "path": "/b"},
+            {"op": "replace", "path": "/a/x", "value": 3},
+            {"op": "add", "path": "/b/y", "value": 4},
+        ],
+    )
+    assert result == {"a": {"x": 3}, "b": {"x": 2, "y": 4}}
+    given = {"k": [1]}
+    result = lf.apply_schema_patch(
+        {"a": 1},
+        [
+            {"op": "replace", "path": "", "value": given},
+            {"op": "add", "path": "/k/0", "value": 0},
+        ],
+    )
+    assert result == {"k": [0, 1]}
+    assert given == {"k": [1]}
+
+
 # ------------------------------------------------------------------------ the law
 
 

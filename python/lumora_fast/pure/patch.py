@@ -324,6 +324,23 @@ class _Document:
         self.keep.append(copy)
         return copy
 
+    def share(self, value: Any) -> None:
+        """``value`` is about to be in two places (a ``copy``): no container in it may be
+        changed in place any more, or the change would show in both (and a copy into its
+        own descendant would make the result contain itself). Containers are owned from
+        the root down, so only owned ones can hold owned ones."""
+        stack = [value]
+        while stack:
+            node = stack.pop()
+            if id(node) not in self.owned:
+                continue
+            self.owned.discard(id(node))
+            kind = kind_of(node)
+            if kind == OBJECT:
+                stack.extend(dict.values(node))
+            elif kind == ARRAY:
+                stack.extend(array_items(node))
+
     def find(self, tokens: list[str], pointer: str, index: int, *, source: bool = False) -> Any:
         """The value at ``tokens``, or the op's error."""
         node = self.root
@@ -343,6 +360,10 @@ class _Document:
 
     def writable(self, tokens: list[str]) -> Any:
         """The (owned) container at ``tokens``, which :meth:`find` found."""
+        # The root too may be shared: the caller's value after a ``replace`` of the
+        # whole document, or the previous root after a ``copy`` of it.
+        if kind_of(self.root) in (OBJECT, ARRAY):
+            self.root = self.own(self.root)
         node = self.root
         for token in tokens:
             if isinstance(node, dict):
@@ -424,6 +445,7 @@ def _apply(document: _Document, index: int, op: Any) -> None:
             raise _fault(index, f"test failed at {quote(pointer)}")
     elif name == "copy":
         moved = document.find(source_tokens, source, index, source=True)
+        document.share(moved)
         document.add(tokens, moved, pointer, index)
     else:
         moved = document.find(source_tokens, source, index, source=True)
