@@ -47,40 +47,22 @@ pub(crate) fn document_of(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Do
     parse::parse(&text, has_surrogate(&text)).map_err(to_py)
 }
 
-/// A document argument, or one made from a Python value.
-pub(crate) enum Held<'a> {
-    Borrowed(&'a Document),
-    Owned(Box<Document>),
-}
-
-impl std::ops::Deref for Held<'_> {
-    type Target = Document;
-
-    fn deref(&self) -> &Document {
-        match self {
-            Held::Borrowed(doc) => doc,
-            Held::Owned(doc) => doc,
-        }
-    }
-}
-
-/// Both arguments as documents when either is one (the other converted); `None` when
-/// neither is (the dict path).
-pub(crate) fn document_pair<'a>(
-    py: Python<'_>,
+/// Both arguments when both are documents (the document path); `None` otherwise.
+pub(crate) fn both_documents<'a>(
     old: &'a Bound<'_, PyAny>,
     new: &'a Bound<'_, PyAny>,
-) -> PyResult<Option<(Held<'a>, Held<'a>)>> {
-    let hold = |obj: &'a Bound<'_, PyAny>| -> PyResult<Held<'a>> {
-        Ok(match as_document(obj) {
-            Some(doc) => Held::Borrowed(doc),
-            None => Held::Owned(Box::new(document_of(py, obj)?)),
-        })
-    };
-    if as_document(old).is_none() && as_document(new).is_none() {
-        return Ok(None);
+) -> Option<(&'a Document, &'a Document)> {
+    Some((as_document(old)?, as_document(new)?))
+}
+
+/// `obj` as a Python value: a document's `to_python()`, anything else itself. A document
+/// paired with a Python value is diffed as its value, so that the result is the one
+/// the dict API gives for `(doc.to_python(), value)`.
+pub(crate) fn as_value<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    match as_document(obj) {
+        Some(doc) => PyMaker::new(obj.py()).make(doc.root()),
+        None => Ok(obj.clone()),
     }
-    Ok(Some((hold(old)?, hold(new)?)))
 }
 
 /// Makes Python objects of document values, as `loads` would have made them: one `str`

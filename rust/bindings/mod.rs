@@ -14,7 +14,6 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::checksum::Algorithm;
-use crate::document::DocRef;
 use crate::error::{CoreError, ErrorKind, MAX_DEPTH};
 use crate::value::{JsStr, Source, join_surrogate_pairs};
 use crate::{canonical, checksum, delta, parse, tracker, validate};
@@ -214,11 +213,12 @@ fn calculate_schema_delta<'py>(
     old: &Bound<'py, PyAny>,
     new: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    if let Some((old, new)) = document::document_pair(py, old, new)? {
+    if let Some((old, new)) = document::both_documents(old, new) {
         let delta = delta::calculate(old.root(), new.root(), delta::Generic).map_err(to_py)?;
         let mut maker = document::PyMaker::new(py);
         return delta_tuple(py, &delta, &mut |v| maker.make(v));
     }
+    let (old, new) = (&document::as_value(old)?, &document::as_value(new)?);
     let ctx = Ctx::new(py)?;
     let delta = delta::calculate(ctx.view(old), ctx.view(new), PyComparator).map_err(to_py)?;
     delta_tuple(py, &delta, &mut |v| Ok(v.to_object()))
@@ -243,11 +243,11 @@ struct SchemaTracker {
 
 /// The tracker's current schema.
 enum Current {
-    /// A Python value, and what the tracker remembers of it.
-    Value(Py<PyAny>, tracker::TrackerState),
-    /// A document (the one given, or made from the value given), which keeps its own
-    /// tracker state.
-    Document { given: Py<PyAny>, doc: Py<document::SchemaDocument> },
+    /// A Python value (`value`: the one given, or a document's `to_python()` when
+    /// documents and values were mixed), and what the tracker remembers of it.
+    Value { given: Py<PyAny>, value: Py<PyAny>, state: tracker::TrackerState },
+    /// A document, which keeps its own tracker state.
+    Document(Py<document::SchemaDocument>),
 }
 
 /// `(checksum, delta or None, incremental, patch or None)`, values made by `object`.
@@ -316,67 +316,82 @@ fn encoded_tuple<'py, 's, S: Source<'s>>(
 }
 
 impl SchemaTracker {
-    /// A document tracked with this tracker's algorithm.
-    fn tracked_document(
-        &self,
-        py: Python<'_>,
-        doc: document::SchemaDocument,
-    ) -> PyResult<Py<document::SchemaDocument>> {
-        if doc.doc.tracked(self.algorithm).is_none() {
-            let (_, state) = tracker::update(None, doc.doc.root(), self.algorithm, delta::Generic).map_err(to_py)?;
-            doc.doc.keep_tracked(self.algorithm, state);
-        }
-        Py::new(py, doc)
-    }
-
-    /// `update` for a document, or for anything once the tracker holds a document.
+    /// `update` of a document after a document (or as the first schema): a walk of the
+    /// new document against the previous one's hashes, kept in the documents.
     fn update_document<'py>(
         &mut self,
         py: Python<'py>,
-        schema: &Bound<'py, PyAny>,
+        new: &Bound<'py, document::SchemaDocument>,
         encoded: bool,
         with_delta: bool,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let new: Py<document::SchemaDocument> = match schema.cast::<document::SchemaDocument>() {
-            Ok(doc) => doc.clone().unbind(),
-            Err(_) => Py::new(py, document::SchemaDocument { doc: document::document_of(py, schema)? })?,
-        };
-        let previous: Option<Py<document::SchemaDocument>> =
-            match &self.current {
-                None => None,
-                Some(Current::Document { doc, .. }) => Some(doc.clone_ref(py)),
-                Some(Current::Value(value, _)) => Some(self.tracked_document(
-                    py,
-                    document::SchemaDocument { doc: document::document_of(py, value.bind(py))? },
-                )?),
-            };
         let algorithm = self.algorithm;
         let new_doc = &new.get().doc;
-        if previous.is_none()
-            && let Some(state) = new_doc.tracked(algorithm)
-        {
-            // A first schema the document's own cache describes: nothing to walk.
-            let change: tracker::Change<DocRef<'_>> =
-                tracker::Change { checksum: state.checksum.clone(), delta: None, incremental: false, patch: None };
-            let result = if encoded {
-                encoded_tuple(py, &change, with_delta)?
-            } else {
-                change_tuple(py, &change, &mut |_| Ok(py.None().into_bound(py)))?
-            };
-            self.current = Some(Current::Document { given: schema.clone().unbind(), doc: new });
-            return Ok(result);
-        }
+        let previous = match &self.current {
+            Some(Current::Document(doc)) => Some(doc.clone_ref(py)),
+            _ => None,
+        };
         let old = previous.as_ref().map(|doc| &doc.get().doc);
-        let prior = old.and_then(|doc| doc.tracked(algorithm).map(|state| (state, doc.root())));
-        let (change, state) = tracker::update(prior, new_doc.root(), algorithm, delta::Generic).map_err(to_py)?;
+        let change = match (
+            old.and_then(|doc| doc.tracked(algorithm).map(|state| (state, doc.root()))),
+            new_doc.tracked(algorithm),
+        ) {
+            // A first schema the document's own cache describes: nothing to walk.
+            (None, Some(state)) => {
+                tracker::Change { checksum: state.checksum.clone(), delta: None, incremental: false, patch: None }
+            }
+            (prior, _) => {
+                let (change, state) =
+                    tracker::update(prior, new_doc.root(), algorithm, delta::Generic).map_err(to_py)?;
+                new_doc.keep_tracked(algorithm, state);
+                change
+            }
+        };
         let result = if encoded {
             encoded_tuple(py, &change, with_delta)?
         } else {
             let mut maker = document::PyMaker::new(py);
             change_tuple(py, &change, &mut |v| maker.make(v))?
         };
-        new_doc.keep_tracked(algorithm, state);
-        self.current = Some(Current::Document { given: schema.clone().unbind(), doc: new });
+        self.current = Some(Current::Document(new.clone().unbind()));
+        Ok(result)
+    }
+
+    /// `update` of a Python value, or of a document after a value: documents mixed with
+    /// values are diffed as their `to_python()` (the dict API's results).
+    fn update_value<'py>(
+        &mut self,
+        py: Python<'py>,
+        schema: &Bound<'py, PyAny>,
+        encoded: bool,
+        with_delta: bool,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let value = document::as_value(schema)?;
+        // The previous schema as a value with its state: a previous document is made a
+        // value and walked once more.
+        let old: Option<(Bound<'py, PyAny>, Option<&tracker::TrackerState>)> = match &self.current {
+            None => None,
+            Some(Current::Value { value, state, .. }) => Some((value.bind(py).clone(), Some(state))),
+            Some(Current::Document(doc)) => Some((document::as_value(doc.bind(py).as_any())?, None)),
+        };
+        let ctx = Ctx::new(py)?;
+        let rebuilt = match &old {
+            Some((object, None)) => {
+                Some(tracker::update(None, ctx.view(object), self.algorithm, PyComparator).map_err(to_py)?.1)
+            }
+            _ => None,
+        };
+        let previous =
+            old.as_ref().and_then(|(object, state)| state.or(rebuilt.as_ref()).map(|state| (state, ctx.view(object))));
+        let (change, state) =
+            tracker::update(previous, ctx.view(&value), self.algorithm, PyComparator).map_err(to_py)?;
+        let result = if encoded {
+            encoded_tuple(py, &change, with_delta)?
+        } else {
+            change_tuple(py, &change, &mut |v| Ok(v.to_object()))?
+        };
+        drop(ctx);
+        self.current = Some(Current::Value { given: schema.clone().unbind(), value: value.unbind(), state });
         Ok(result)
     }
 }
@@ -394,8 +409,8 @@ impl SchemaTracker {
     #[getter]
     fn schema(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.current.as_ref().map(|current| match current {
-            Current::Value(schema, _) => schema.clone_ref(py),
-            Current::Document { given, .. } => given.clone_ref(py),
+            Current::Value { given, .. } => given.clone_ref(py),
+            Current::Document(doc) => doc.clone_ref(py).into_any(),
         })
     }
 
@@ -403,8 +418,8 @@ impl SchemaTracker {
     #[getter]
     fn checksum(&self) -> Option<String> {
         self.current.as_ref().map(|current| match current {
-            Current::Value(_, state) => state.checksum.clone(),
-            Current::Document { doc, .. } => {
+            Current::Value { state, .. } => state.checksum.clone(),
+            Current::Document(doc) => {
                 doc.get().doc.tracked(self.algorithm).map(|s| s.checksum.clone()).unwrap_or_default()
             }
         })
@@ -413,8 +428,8 @@ impl SchemaTracker {
     /// Make `schema` current: `(checksum, delta or None, incremental, patch or None)`,
     /// or with `encoded`, `(checksum, delta JSON or None, node changes, incremental,
     /// patch JSON or None)`, the delta's JSON only `with_delta`. `schema` is a value or
-    /// a `SchemaDocument`; once a document was given, values are tracked as documents
-    /// too.
+    /// a `SchemaDocument`; a document after a document (or first) is diffed as a
+    /// document, and one mixed with values as its `to_python()`.
     #[pyo3(signature = (schema, /, encoded = false, with_delta = true))]
     fn update<'py>(
         &mut self,
@@ -423,25 +438,12 @@ impl SchemaTracker {
         encoded: bool,
         with_delta: bool,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        if document::as_document(schema).is_some() || matches!(self.current, Some(Current::Document { .. })) {
-            return self.update_document(py, schema, encoded, with_delta);
+        if let Ok(doc) = schema.cast::<document::SchemaDocument>()
+            && matches!(self.current, None | Some(Current::Document(_)))
+        {
+            return self.update_document(py, doc, encoded, with_delta);
         }
-        let ctx = Ctx::new(py)?;
-        let old = match &self.current {
-            Some(Current::Value(object, state)) => Some((object.bind(py).clone(), state)),
-            _ => None,
-        };
-        let previous = old.as_ref().map(|(object, state)| (*state, ctx.view(object)));
-        let (change, state) =
-            tracker::update(previous, ctx.view(schema), self.algorithm, PyComparator).map_err(to_py)?;
-        let result = if encoded {
-            encoded_tuple(py, &change, with_delta)?
-        } else {
-            change_tuple(py, &change, &mut |v| Ok(v.to_object()))?
-        };
-        drop(old);
-        self.current = Some(Current::Value(schema.clone().unbind(), state));
-        Ok(result)
+        self.update_value(py, schema, encoded, with_delta)
     }
 }
 

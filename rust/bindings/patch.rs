@@ -71,11 +71,12 @@ pub(crate) fn calculate_schema_patch<'py>(
     old: &Bound<'py, PyAny>,
     new: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
-    if let Some((old, new)) = super::document::document_pair(py, old, new)? {
+    if let Some((old, new)) = super::document::both_documents(old, new) {
         let ops = diff::calculate(old.root(), new.root(), crate::delta::Generic).map_err(to_py)?;
         let mut maker = super::document::PyMaker::new(py);
         return op_list(py, &ops, &mut |v| maker.make(v));
     }
+    let (old, new) = (&super::document::as_value(old)?, &super::document::as_value(new)?);
     let ctx = Ctx::new(py)?;
     let ops = diff::calculate(ctx.view(old), ctx.view(new), PyComparator).map_err(to_py)?;
     op_list(py, &ops, &mut |v| Ok(v.to_object()))
