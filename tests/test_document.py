@@ -819,7 +819,12 @@ def test_tracker_encoded(impl: ModuleType) -> None:
             tracker = impl.SchemaTracker(algorithm)
             for schema, want in zip(sequence, wanted, strict=True):
                 got = call(tracker.update, schema, encoded=True, with_delta=with_delta)
-                assert got == want
+                if isinstance(got, Raised) or len(got) == len(want):
+                    assert got == want
+                    continue
+                # The JSON length, where the tracker knows it without writing the schema.
+                assert got[: len(want)] == want
+                assert got[len(want) :] in ((None,), (len(impl.dumps(schema)),))
 
 
 def test_public_tracker_update_encoded(impl: ModuleType) -> None:
