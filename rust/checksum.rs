@@ -83,6 +83,8 @@ fn hex(bytes: &[u8]) -> String {
 /// start the thread).
 pub(crate) struct HashSink<'scope, 'env> {
     pub(crate) buf: Vec<u8>,
+    /// Bytes handed to the hasher so far (the rest are in `buf`).
+    pub(crate) hashed: usize,
     scope: Option<&'scope std::thread::Scope<'scope, 'env>>,
     hasher: Option<Hasher>,
     worker: Option<Worker<'scope>>,
@@ -106,6 +108,7 @@ impl<'scope, 'env> HashSink<'scope, 'env> {
         let threaded = algorithm == Algorithm::Sha256;
         HashSink {
             buf: Vec::with_capacity(if threaded { 4096 } else { CHUNK + 4096 }),
+            hashed: 0,
             scope: threaded.then_some(scope),
             hasher: Some(Hasher::new(algorithm)),
             worker: None,
@@ -123,6 +126,7 @@ impl<'scope, 'env> HashSink<'scope, 'env> {
     #[cold]
     #[inline(never)]
     pub(crate) fn flush(&mut self) {
+        self.hashed += self.buf.len();
         let Some(scope) = self.scope else {
             if let Some(hasher) = self.hasher.as_mut() {
                 hasher.update(&self.buf);

@@ -62,6 +62,8 @@ struct TrackerOutput<'scope, 'env> {
     /// of every top-level member but `metadata` (whose hash has `generatedAt` zeroed), by
     /// identity.
     known: FxHashMap<usize, u64>,
+    /// Nothing in the whole schema hides a difference (see [`Output::inexact`]).
+    exact: bool,
 }
 
 #[derive(Default)]
@@ -168,6 +170,7 @@ impl Output for TrackerOutput<'_, '_> {
     }
 
     fn inexact(&mut self) {
+        self.exact = false;
         if let Some(stream) = self.open.checked_sub(1).and_then(|top| self.streams.get_mut(top)) {
             stream.exact = false;
         }
@@ -178,6 +181,7 @@ impl Output for TrackerOutput<'_, '_> {
 /// caller, which passes a view of it back in).
 pub(crate) struct TrackerState {
     pub(crate) checksum: String,
+    pub(crate) size: Size,
     /// `None` when the schema's `nodes` is not an array of objects (no delta possible).
     nodes: Option<Nodes>,
     members: Vec<(Vec<u8>, PartHash)>,
@@ -192,9 +196,22 @@ struct Nodes {
     hashes: Vec<PartHash>,
 }
 
+/// The length of a schema's canonical JSON (what the checksum hashes), and whether it
+/// is exact: nothing in it hides a difference (no `__proto__` key dropped, see
+/// [`Output::inexact`]). When exact, `JSON.stringify` of the schema is the same length
+/// give or take `metadata.generatedAt` (written as `0`, and added when absent): a bound
+/// on the full update's size without writing it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Size {
+    pub(crate) canonical: usize,
+    pub(crate) exact: bool,
+}
+
 /// The outcome of one update.
 pub(crate) struct Change<S> {
     pub(crate) checksum: String,
+    /// The new schema's canonical size.
+    pub(crate) size: Size,
     /// `None` for the first schema, or when the two schemas cannot be diffed.
     pub(crate) delta: Option<Delta<S>>,
     /// Applying `delta` to the previous schema yields the new schema's checksum.
@@ -234,7 +251,7 @@ pub(crate) fn update<'s, S: Source<'s>, C: Comparator<'s, S>>(
 ) -> Result<(Change<S>, TrackerState), CoreError> {
     check_schema(new)?;
     let capacity = previous.map_or(0, |(state, _)| state.known.len());
-    let (checksum, node_hashes, members, known) = std::thread::scope(|scope| {
+    let (checksum, node_hashes, members, known, size) = std::thread::scope(|scope| {
         let mut out = TrackerOutput {
             sink: HashSink::new(algorithm, scope),
             streams: Vec::new(),
@@ -243,12 +260,14 @@ pub(crate) fn update<'s, S: Source<'s>, C: Comparator<'s, S>>(
             nodes: Vec::new(),
             members: Vec::new(),
             known: FxHashMap::with_capacity_and_hasher(capacity, FxBuildHasher),
+            exact: true,
         };
         let written = Writer::for_tracker(&mut out).value(new);
-        let TrackerOutput { sink, nodes, members, known, .. } = out;
+        let TrackerOutput { sink, nodes, members, known, exact, .. } = out;
+        let size = Size { canonical: sink.hashed + sink.buf.len(), exact };
         let hasher = sink.finish();
         written?;
-        Ok::<_, CoreError>((hasher?.finish(), nodes, members, known))
+        Ok::<_, CoreError>((hasher?.finish(), nodes, members, known, size))
     })?;
 
     let new_nodes = delta::schema_nodes(new).ok();
@@ -256,8 +275,8 @@ pub(crate) fn update<'s, S: Source<'s>, C: Comparator<'s, S>>(
         Some(array) => Some(index_nodes::<S>(array, node_hashes)?),
         None => None,
     };
-    let state = TrackerState { checksum: checksum.clone(), nodes, members, known };
-    let mut change = Change { checksum, delta: None, incremental: false, patch: None };
+    let state = TrackerState { checksum: checksum.clone(), size, nodes, members, known };
+    let mut change = Change { checksum, size, delta: None, incremental: false, patch: None };
     if let (Some((prev, old)), Some(new_array)) = (previous, new_nodes)
         && let (Some(prev_nodes), Some(new_state_nodes)) = (&prev.nodes, &state.nodes)
         // The previous schema is the caller's object: if it was changed since, no delta.

@@ -201,17 +201,22 @@ class SchemaTracker:
 
         With ``encoded``, the delta and the patch come as JSON, and no Python object is
         made per value: ``(checksum, delta JSON or None, node changes, incremental,
-        patch JSON or None)``. The delta is written as ``serialize_message`` writes a
-        ``SchemaDelta`` (``added``, ``modified``, ``removed``, then ``metadataChanges``
-        when there are any), the patch as ``dumps`` writes the op list; node changes is
-        the number of added, modified and removed nodes (0 without a delta). Without
+        patch JSON or None, JSON length or None)``. The delta is written as
+        ``serialize_message`` writes a ``SchemaDelta`` (``added``, ``modified``,
+        ``removed``, then ``metadataChanges`` when there are any), the patch as
+        ``dumps`` writes the op list; node changes is the number of added, modified and
+        removed nodes (0 without a delta). Without
         ``with_delta`` the delta's JSON is ``None`` (its node changes still counted).
+        The JSON length is ``len(dumps(schema))``, known from the checksum's walk
+        without writing it; ``None`` where the canonical form hides something (a
+        ``__proto__`` key, a surrogate in a key or string, a non-finite number, a
+        Struct).
         """
 
     @overload
     def update(
         self, schema: SchemaDocument | object, /, encoded: Literal[True], with_delta: bool = True
-    ) -> tuple[str, bytes | None, int, bool, bytes | None]: ...
+    ) -> tuple[str, bytes | None, int, bool, bytes | None, int | None]: ...
     @overload
     def update(
         self, schema: SchemaDocument | object, /, encoded: bool, with_delta: bool = True
@@ -222,7 +227,7 @@ class SchemaTracker:
             bool,
             list[dict[str, Any]] | None,
         ]
-        | tuple[str, bytes | None, int, bool, bytes | None]
+        | tuple[str, bytes | None, int, bool, bytes | None, int | None]
     ): ...
 
 @final

@@ -132,7 +132,7 @@ class SchemaTracker:
         Raises:
             ProtocolError: As :meth:`update`.
         """
-        checksum, delta_json, changes, incremental, patch = self._core.update(
+        checksum, delta_json, changes, incremental, patch, json_len = self._core.update(
             schema, encoded=True, with_delta=delta
         )
         return EncodedChange(
@@ -141,6 +141,7 @@ class SchemaTracker:
             delta_changes=changes,
             incremental=incremental,
             patch=patch,
+            json_len=json_len,
         )
 
 
@@ -160,3 +161,7 @@ class EncodedChange(Struct, frozen=True, kw_only=True):
     """See :attr:`SchemaChange.incremental`."""
     patch: bytes | None
     """The RFC 6902 ops as a JSON array; ``None`` for the first schema."""
+    json_len: int | None = None
+    """``len(dumps(schema))``, known from the checksum's walk without writing the
+    schema; ``None`` where that walk cannot tell it (a ``__proto__`` key, a surrogate in
+    a key or string, a non-finite number)."""

@@ -245,7 +245,7 @@ struct SchemaTracker {
 enum Current {
     /// A Python value (`value`: the one given, or a document's `to_python()` when
     /// documents and values were mixed), and what the tracker remembers of it.
-    Value { given: Py<PyAny>, value: Py<PyAny>, state: tracker::TrackerState },
+    Value { given: Py<PyAny>, value: Py<PyAny>, state: Box<tracker::TrackerState> },
     /// A document, which keeps its own tracker state.
     Document(Py<document::SchemaDocument>),
 }
@@ -280,9 +280,14 @@ fn change_tuple<'py, S: Copy>(
 /// The delta's JSON only when `with_delta` (its node count always).
 fn encoded_tuple<'py, 's, S: Source<'s>>(
     py: Python<'py>,
+    schema: S,
     change: &tracker::Change<S>,
     with_delta: bool,
 ) -> PyResult<Bound<'py, PyTuple>> {
+    let json_len = match stringify_len(schema, change.size).map_err(to_py)? {
+        Some(len) => len.into_pyobject(py)?.into_any(),
+        None => py.None().into_bound(py),
+    };
     let (delta, changes) = match &change.delta {
         Some(delta) if !with_delta => {
             (py.None().into_bound(py), delta.added.len() + delta.modified.len() + delta.removed.len())
@@ -311,8 +316,32 @@ fn encoded_tuple<'py, 's, S: Source<'s>>(
             changes.into_pyobject(py)?.into_any(),
             pyo3::types::PyBool::new(py, change.incremental).to_owned().into_any(),
             patch,
+            json_len,
         ],
     )
+}
+
+/// The length of `JSON.stringify(schema)`, from its canonical size, when that tells it
+/// exactly: the canonical form is the same bytes in another key order, but for
+/// `metadata.generatedAt`, written as `0` (and added, after a comma unless `metadata`
+/// is empty, when an object has none). `None` when the canonical form dropped a
+/// `__proto__` key (see `tracker::Size`).
+fn stringify_len<'s, S: Source<'s>>(schema: S, size: tracker::Size) -> Result<Option<usize>, CoreError> {
+    use crate::value::{Object, Read};
+    if !size.exact {
+        return Ok(None);
+    }
+    let Some(metadata) = schema.get("metadata")? else { return Ok(None) };
+    let Read::Object(members) = metadata.read()? else {
+        return Ok(Some(size.canonical)); // an array: written alike in both forms
+    };
+    Ok(match metadata.get("generatedAt")? {
+        Some(value) => {
+            let written = canonical::stringify(value, false)?.len();
+            (size.canonical + written).checked_sub(1)
+        }
+        None => size.canonical.checked_sub(if members.len() == 0 { 15 } else { 16 }),
+    })
 }
 
 impl SchemaTracker {
@@ -337,9 +366,13 @@ impl SchemaTracker {
             new_doc.tracked(algorithm),
         ) {
             // A first schema the document's own cache describes: nothing to walk.
-            (None, Some(state)) => {
-                tracker::Change { checksum: state.checksum.clone(), delta: None, incremental: false, patch: None }
-            }
+            (None, Some(state)) => tracker::Change {
+                checksum: state.checksum.clone(),
+                size: state.size,
+                delta: None,
+                incremental: false,
+                patch: None,
+            },
             (prior, _) => {
                 let (change, state) =
                     tracker::update(prior, new_doc.root(), algorithm, delta::Generic).map_err(to_py)?;
@@ -348,7 +381,7 @@ impl SchemaTracker {
             }
         };
         let result = if encoded {
-            encoded_tuple(py, &change, with_delta)?
+            encoded_tuple(py, new_doc.root(), &change, with_delta)?
         } else {
             let mut maker = document::PyMaker::new(py);
             change_tuple(py, &change, &mut |v| maker.make(v))?
@@ -386,12 +419,13 @@ impl SchemaTracker {
         let (change, state) =
             tracker::update(previous, ctx.view(&value), self.algorithm, PyComparator).map_err(to_py)?;
         let result = if encoded {
-            encoded_tuple(py, &change, with_delta)?
+            encoded_tuple(py, ctx.view(&value), &change, with_delta)?
         } else {
             change_tuple(py, &change, &mut |v| Ok(v.to_object()))?
         };
         drop(ctx);
-        self.current = Some(Current::Value { given: schema.clone().unbind(), value: value.unbind(), state });
+        self.current =
+            Some(Current::Value { given: schema.clone().unbind(), value: value.unbind(), state: Box::new(state) });
         Ok(result)
     }
 }

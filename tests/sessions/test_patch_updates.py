@@ -512,3 +512,49 @@ def test_connected_and_full_updates_embed_the_schema_bytes_exactly() -> None:
         assert full.data == serialize_message(
             create_update_message(session.id, update, timestamp=int(T0))
         )
+
+
+# ------------------------------------------------------------- the full update, lazily
+
+
+def test_the_schema_is_written_only_when_a_device_needs_it() -> None:
+    """With only patch devices, an update writes no full frame (its size is known from
+    the checksum's walk); a device that connects next gets the new schema, and the full
+    update's recorded size is the size of the frame built then."""
+    server = ServerProtocol(update_interval_ms=0)
+    schema = big_schema()
+    session = server.create_session(T0, schema)
+    join_patch(server, session.id)
+    new = edit(schema, 3, "changed")
+    outputs = server.publish(session.id, new, T0 + 1000)
+    [event] = of(outputs, UpdateSent)
+    assert event.kind == "patch"
+    assert session.full_update is None
+    assert session.schema_json is None
+    _, joined = join_patch(server, session.id, "late", now=T0 + 2000)
+    [connected] = sent(joined)
+    assert isinstance(connected, ConnectedMessage)
+    assert connected.payload.initial_schema == new
+    full = server.full_update(session.id, T0 + 2000)
+    assert full is not None
+    assert len(full) == event.full_size == event.sizes["full"]
+    assert session.full_update is not None
+
+
+def test_a_full_device_gets_the_full_update_built_for_it() -> None:
+    server = ServerProtocol(update_interval_ms=0)
+    schema = big_schema()
+    session = server.create_session(T0, schema)
+    join_patch(server, session.id)
+    full_only, _ = join_patch(server, session.id, "old", update_types=["full"])
+    new = edit(schema, 3, "changed")
+    outputs = server.publish(session.id, new, T0 + 1000)
+    to_full = sent(outputs, full_only)
+    [update] = to_full
+    assert isinstance(update, UpdateMessage)
+    assert update.payload.type == "full"
+    assert update.payload.schema == new
+    [event] = of(outputs, UpdateSent)
+    assert event.full_size == len(
+        next(o.data for o in outputs if isinstance(o, Send) and o.to == full_only)
+    )

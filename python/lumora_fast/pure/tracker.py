@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 from lumora_fast.errors import ProtocolError
 
-from ._values import unwrap
+from ._values import ARRAY, NUMBER, OBJECT, STRING, STRUCT, array_items, kind_of, raw_items, unwrap
 from .canonical import dumps
 from .checksum import calculate_checksum, check_algorithm
 from .delta import apply_schema_delta, calculate_schema_delta
@@ -16,7 +18,7 @@ __all__ = ["SchemaTracker"]
 
 DeltaTuple = tuple[list[Any], list[Any], list[Any], dict[str, Any] | None]
 Change = tuple[str, DeltaTuple | None, bool, list[dict[str, Any]] | None]
-EncodedChange = tuple[str, bytes | None, int, bool, bytes | None]
+EncodedChange = tuple[str, bytes | None, int, bool, bytes | None, int | None]
 
 
 class SchemaTracker:
@@ -89,12 +91,50 @@ class SchemaTracker:
         self._checksum = checksum
         if not encoded:
             return checksum, delta, incremental, patch
+        size = _json_len(value)
         if delta is None:
-            return checksum, None, 0, incremental, None if patch is None else dumps(patch)
+            return checksum, None, 0, incremental, None if patch is None else dumps(patch), size
         added, modified, removed, changes = delta
         written: dict[str, Any] = {"added": added, "modified": modified, "removed": removed}
         if changes is not None:
             written["metadataChanges"] = changes
         delta_json = dumps(written) if with_delta else None
         count = len(added) + len(modified) + len(removed)
-        return checksum, delta_json, count, incremental, None if patch is None else dumps(patch)
+        return (
+            checksum,
+            delta_json,
+            count,
+            incremental,
+            None if patch is None else dumps(patch),
+            size,
+        )
+
+
+def _json_len(value: Any) -> int | None:
+    """``len(dumps(value))``, or ``None`` where the native tracker cannot tell it from its
+    canonical form: a ``__proto__`` key (dropped there), a key or string holding a
+    surrogate, a number that is not finite as a double, or a Struct (see
+    ``rust/bindings/mod.rs``, ``stringify_len``)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = kind_of(item)
+        if kind == NUMBER and not isinstance(item, bool):
+            try:
+                if not math.isfinite(float(item)):
+                    return None
+            except OverflowError:
+                return None
+        elif (kind == STRING and _SURROGATE.search(item)) or kind == STRUCT:
+            return None
+        elif kind == ARRAY:
+            stack.extend(array_items(item))
+        elif kind == OBJECT:
+            for key, child in raw_items(item, OBJECT):
+                if key == "__proto__" or (isinstance(key, str) and _SURROGATE.search(key)):
+                    return None
+                stack.append(child)
+    return len(dumps(value))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")

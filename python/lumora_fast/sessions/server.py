@@ -858,29 +858,43 @@ class ServerProtocol:
             message = create_update_message(session.id, update, timestamp=timestamp)
             return serialize_message(message)
 
-        schema_json = document.dumps()
-        full = _with_schema(
-            frame(
-                SchemaUpdate(
-                    type="full",
-                    preserve_state=self.preserve_state,
-                    sequence_number=sequence,
-                    checksum=change.checksum,
-                )
-            ),
-            schema_json,
+        full_envelope = frame(
+            SchemaUpdate(
+                type="full",
+                preserve_state=self.preserve_state,
+                sequence_number=sequence,
+                checksum=change.checksum,
+            )
         )
-        if len(full) > self.max_message_bytes:
+        full: bytes | None = None
+
+        def full_frame() -> bytes:
+            """The full update: the schema is written (once) only if a device needs it
+            now or its size is not known without writing it."""
+            nonlocal full
+            if full is None:
+                schema_json = document.dumps()
+                full = _with_schema(full_envelope, schema_json)
+                session.full_update = (sequence, full)
+                session.schema_json = (sequence, _schema_of(full, len(schema_json)))
+            return full
+
+        if change.json_len is None:
+            full_size = len(full_frame())
+        else:
+            full_size = len(full_envelope) + len(_SCHEMA_MEMBER) + change.json_len
+        if full_size > self.max_message_bytes:
+            session.full_update = session.schema_json = None
             session.tracker = SchemaTracker(previous, algorithm=self.algorithm)
-            text = self._too_large(len(full))
+            text = self._too_large(full_size)
             return self._refuse(session, text, text, ProtocolErrorCode.UPDATE_FAILED, now)
         session.sequence = sequence
-        session.full_update = (sequence, full)
-        session.schema_json = (sequence, _schema_of(full, len(schema_json)))
-        del schema_json
+        if full is None:
+            # Built when a device needs it (this update's, a connect, a resync).
+            session.full_update = session.schema_json = None
         session.updates.sent(now)
         session.schema_error = None
-        frames: dict[UpdateKind, bytes] = {"full": full}
+        frames: dict[UpdateKind, bytes] = {}
         # The delta and the patch come as JSON from the tracker (no Python object per
         # value): each goes into its update where serialize_message writes it.
         if (
@@ -906,32 +920,35 @@ class ServerProtocol:
                 change.patch,
             )
             session.history.add(sequence, change.checksum, frames["patch"])
+        sizes: dict[UpdateKind, int] = {"full": full_size}
+        sizes.update((k, len(v)) for k, v in frames.items())
         # Smallest first; on a tie the simpler type (full before a patch of equal size).
-        ranked = sorted(frames.items(), key=lambda item: (len(item[1]), _ORDER.index(item[0])))
+        ranked = sorted(sizes, key=lambda k: (sizes[k], _ORDER.index(k)))
         sends: list[Output] = []
         counts: dict[str, int] = {}
         devices = list(session.devices.values())
         for conn in devices:
-            kind, data = next((kind, data) for kind, data in ranked if kind in conn.update_types)
+            kind = next(kind for kind in ranked if kind in conn.update_types)
             conn.last_update_type = kind
             counts[kind] = counts.get(kind, 0) + 1
+            data = full_frame() if kind == "full" else frames[kind]
             sends.append(Send(data=data, to=conn.id, update=sequence))
         session.acks.sent(sequence, [conn.id for conn in devices], edited_at)
         # What most devices got; with none, what a reference device would get.
-        got = [k for k, _ in ranked if k in counts] or [
-            next(k for k, _ in ranked if k in REFERENCE_UPDATE_TYPES)
+        got = [k for k in ranked if k in counts] or [
+            next(k for k in ranked if k in REFERENCE_UPDATE_TYPES)
         ]
-        kind = min(got, key=lambda k: (-counts.get(k, 0), len(frames[k])))
+        kind = min(got, key=lambda k: (-counts.get(k, 0), sizes[k]))
         sends.append(
             UpdateSent(
                 session_id=session.id,
                 sequence=sequence,
                 kind=kind,
-                size=len(frames[kind]),
-                full_size=len(full),
+                size=sizes[kind],
+                full_size=full_size,
                 devices=len(devices),
                 edits=edits,
-                sizes={k: len(v) for k, v in frames.items()},
+                sizes={str(k): v for k, v in sizes.items()},
                 counts=dict(counts),
             )
         )
@@ -1149,6 +1166,8 @@ class ServerProtocol:
 
 _FULL_PAYLOAD = b'"payload":{"type":"full",'
 _EMPTY_DELTA = SchemaDelta(added=[], modified=[], removed=[])
+_SCHEMA_MEMBER = b'"schema":,'
+"""What :func:`_with_schema` adds to a full update besides the schema itself."""
 _DELTA_MARK = b'"delta":'
 _EMPTY_DELTA_JSON = b'{"added":[],"modified":[],"removed":[]}'
 _PATCH_MARK = b'"payload":{"type":"patch","patch":'
