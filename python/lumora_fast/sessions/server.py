@@ -341,9 +341,7 @@ class ServerProtocol:
             raise ValueError(f"session {session_id!r} already exists")
         session = Session(
             id=session_id,
-            tracker=SchemaTracker(
-                None if schema is None else _as_document(schema), algorithm=self.algorithm
-            ),
+            tracker=SchemaTracker(algorithm=self.algorithm),
             created_at=now,
             last_activity=now,
             updates=Coalescer(self.update_interval_ms),
@@ -351,11 +349,17 @@ class ServerProtocol:
             history=UpdateHistory(max_updates=self.history_updates, max_bytes=self.history_bytes),
         )
         if schema is not None:
-            size = len(self._full_update(session, now))
+            change = session.tracker.update_encoded(_as_document(schema), delta=False)
+            # Sized from the checksum's walk when it can be: the schema is written when
+            # the first device connects (an idle session holds no copy of it).
+            if change.json_len is None:
+                size = len(self._full_update(session, now))
+            else:
+                size = len(self._full_envelope(session, now)) + len(_SCHEMA_MEMBER)
+                size += change.json_len
             if size > self.max_message_bytes:
                 raise ProtocolError(self._too_large(size), code=ProtocolErrorCode.UPDATE_FAILED)
-            assert session.checksum is not None
-            session.history.start(session.sequence, session.checksum)
+            session.history.start(session.sequence, change.checksum)
         self._sessions[session_id] = session
         self._expired.pop(session_id, None)
         return session
@@ -1007,6 +1011,18 @@ class ServerProtocol:
         cached = session.full_update
         if keep and cached is not None and cached[0] == session.sequence:
             return cached[1]
+        envelope = self._full_envelope(session, now, preserve_state)
+        schema_json = self._schema_json(session)
+        data = _with_schema(envelope, schema_json)
+        if keep:
+            session.full_update = (session.sequence, data)
+            session.schema_json = (session.sequence, _schema_of(data, len(schema_json)))
+        return data
+
+    def _full_envelope(
+        self, session: Session, now: float, preserve_state: bool | None = None
+    ) -> bytes:
+        """The current full update without its schema (see :func:`_with_schema`)."""
         checksum = session.tracker.checksum
         assert checksum is not None
         update = SchemaUpdate(
@@ -1015,13 +1031,7 @@ class ServerProtocol:
             sequence_number=session.sequence,
             checksum=checksum,
         )
-        envelope = serialize_message(create_update_message(session.id, update, timestamp=int(now)))
-        schema_json = self._schema_json(session)
-        data = _with_schema(envelope, schema_json)
-        if keep:
-            session.full_update = (session.sequence, data)
-            session.schema_json = (session.sequence, _schema_of(data, len(schema_json)))
-        return data
+        return serialize_message(create_update_message(session.id, update, timestamp=int(now)))
 
     @staticmethod
     def _schema_json(session: Session) -> bytes | memoryview:
