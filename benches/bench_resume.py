@@ -37,8 +37,8 @@ def session_with_history(workloads: Workloads, size: str) -> tuple[ServerProtoco
     resume: tuple[int, str] | None = None
     for seed in range(1, MISSED + 2):
         now += 1000
-        assert session.schema is not None
-        server.publish(session.id, mutate(session.schema, 1, seed), now)
+        schema = mutate(schema, 1, seed)
+        server.publish(session.id, schema, now)
         if resume is None:
             assert session.checksum is not None
             resume = (session.sequence, session.checksum)
