@@ -6,6 +6,8 @@ to the session) in a background thread; the devices are raw ``websockets`` clien
 separate processes (the farms of ``benches/server_latency.py``). An edit writes the
 next version to a temporary file, starts the clock and renames it over the schema file,
 as editors save; it stops when the first device, then the last, has acked the update.
+The watcher yields SchemaDocuments, as ``lumora-fast serve`` runs it (``--watcher dicts``
+for the previous release's path: dicts that the server converts).
 Versions alternate between a preset and a copy with one node-level edit
 (``tests.make_schema``), paced more than 100 ms apart so that each edit is isolated.
 
@@ -22,16 +24,15 @@ Print the table (p50 of first device / all devices, and p99 of all)::
 saves in one second, a 4.7 MB file rewritten in place in 64 KB chunks, a file nested
 5,000 deep followed by a valid save, and the server's CPU use over 10 idle seconds.
 
-Issue 12's rows (the watcher yielding SchemaDocuments as ``lumora-fast serve`` runs it,
-files as compact JSON; ``--uncapped`` lets large and xl run with 100 devices;
+Issue 12's rows (files as compact JSON; ``--uncapped`` lets large and xl run with 100 devices;
 ``--stream RATE:SECONDS`` saves at a steady rate instead of isolated edits and reports
 the updates sent, convergence and the server's CPU)::
 
-    python benches/save_latency.py --documents --compact --patch --uncapped \
+    python benches/save_latency.py --compact --patch --uncapped \
         --sizes large --shapes tree --devices 100
-    python benches/save_latency.py --documents --compact --patch --sizes xl --shapes tree \
+    python benches/save_latency.py --compact --patch --sizes xl --shapes tree \
         --devices 10
-    python benches/save_latency.py --documents --compact --patch --sizes xl --shapes tree \
+    python benches/save_latency.py --compact --patch --sizes xl --shapes tree \
         --devices 100 --stream 10:30
 """
 
@@ -81,7 +82,7 @@ class SaveRig(LatencyRig):
         mode: str = "ack",
         client: str = "raw",
         patch: bool = False,
-        documents: bool = False,
+        documents: bool = True,
         compact: bool = False,
         extra_versions: int = 0,
     ) -> None:
@@ -184,7 +185,7 @@ def measure(
     mode: str,
     client: str = "raw",
     patch: bool = False,
-    documents: bool = False,
+    documents: bool = True,
     compact: bool = False,
 ) -> dict[str, Any]:
     with SaveRig(
@@ -241,7 +242,7 @@ def stream(
     processes: int | None,
     client: str = "raw",
     patch: bool = False,
-    documents: bool = False,
+    documents: bool = True,
     compact: bool = False,
 ) -> dict[str, Any]:
     """Saves at ``rate`` per second for ``seconds``, cycling through three versions (the
@@ -345,11 +346,11 @@ def format_stream(row: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------ scenarios
 
 
-def scenarios(processes: int | None) -> list[str]:
+def scenarios(processes: int | None, *, documents: bool = True) -> list[str]:
     """The watcher's cases on one 10-device session; one line of findings each."""
     lines = []
     module = _make_schema_module()
-    with SaveRig("small", 10, processes=processes) as rig:
+    with SaveRig("small", 10, processes=processes, documents=documents) as rig:
         # A burst of 30 saves in one second.
         rig.pace()
         sent_before = len(rig.updates)
@@ -380,7 +381,7 @@ def scenarios(processes: int | None) -> list[str]:
             f"first save; every device on the final content"
         )
 
-    with SaveRig("large", 10, processes=processes) as rig:
+    with SaveRig("large", 10, processes=processes, documents=documents) as rig:
         # A 4.7 MB file rewritten in place in 64 KB chunks.
         rig.pace()
         errors = len(rig.errors)
@@ -450,11 +451,12 @@ def main(argv: list[str] | None = None) -> int:
         "--patch", action="store_true", help="devices ask for patch updates (updateTypes)"
     )
     parser.add_argument(
-        "--documents",
-        action="store_true",
-        help="the watcher yields SchemaDocuments (parse_document), as `lumora-fast serve` "
-        "runs it; by default it yields dicts (parse_schema, freeze=True) that the server "
-        "converts",
+        "--watcher",
+        choices=("documents", "dicts"),
+        default="documents",
+        help="what the watcher yields: SchemaDocuments (parse_document), as `lumora-fast "
+        "serve` runs it (the default), or the previous release's dicts (parse_schema, "
+        "freeze=True) that the server converts",
     )
     parser.add_argument(
         "--compact",
@@ -486,11 +488,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{sys.version.split()[0]}, {os.cpu_count()} cores; clock: os.replace -> acks; "
         f"devices: {args.client}{', patch' if args.patch else ''}"
         + (
-            f"; watcher: {'documents' if args.documents else 'dicts'}"
-            f"{', compact files' if args.compact else ''}; load average "
-            f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
-            if args.documents or args.compact or args.uncapped or args.stream
-            else ""
+            f"; watcher: {args.watcher}{', compact files' if args.compact else ''}; "
+            f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
         ),
         flush=True,
     )
@@ -507,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
                         processes=args.processes,
                         client=args.client,
                         patch=args.patch,
-                        documents=args.documents,
+                        documents=args.watcher == "documents",
                         compact=args.compact,
                     )
                     print(format_stream(row), flush=True)
@@ -532,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
                         mode=mode,
                         client=args.client,
                         patch=args.patch,
-                        documents=args.documents,
+                        documents=args.watcher == "documents",
                         compact=args.compact,
                     )
                     schema = f"{size}-{shape} {row['schema_bytes'] / 1000:.0f} KB"
@@ -543,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
                         flush=True,
                     )
     if args.scenarios:
-        for line in scenarios(args.processes):
+        for line in scenarios(args.processes, documents=args.watcher == "documents"):
             print(line, flush=True)
     return 0
 
