@@ -106,6 +106,19 @@ def check_law(old: Any, new: Any) -> list[dict[str, Any]]:
             ],
         ),
         ({"n": 1}, {"n": float("inf")}, [{"op": "replace", "path": "/n", "value": None}]),
+        # Keys equal only as UTF-16: at the top level the walk tells them apart; an
+        # object member JSON-equal to its old value is left alone whole.
+        (
+            {"\ud83d\ude00": 1},
+            {"😀": 1},
+            [{"op": "remove", "path": "/\ud83d\ude00"}, {"op": "add", "path": "/😀", "value": 1}],
+        ),
+        ({"p": {"\ud83d\ude00": 1, "q": [1]}}, {"p": {"q": [1.0], "😀": 1}}, []),
+        (
+            {"p": {"a": [1, {"b": 2}], "c": {"d": 1}}},
+            {"p": {"a": [1, {"b": 3}], "c": {"d": 1}}},
+            [{"op": "replace", "path": "/p/a/1/b", "value": 3}],
+        ),
         ({"n": None}, {"n": float("nan")}, []),
         ([1], {"a": 1}, [{"op": "replace", "path": "", "value": {"a": 1}}]),
         (

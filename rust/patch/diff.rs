@@ -2,7 +2,8 @@
 //! the order `lumora_fast.pure.patch` emits them.
 //!
 //! Objects are diffed key by key (keys compared by code points, as Python's dicts do):
-//! removals in the old order, then each new key in the new order, added or diffed. An
+//! removals in the old order, then each new key in the new order, added or diffed (a
+//! member whose old and new values are JSON-equal objects is left alone whole). An
 //! array whose items are all objects with unique scalar ids, on both sides (neither
 //! empty), is matched by id (JS `SameValueZero`): removals from the end, then each item
 //! not on the longest increasing run of kept items is moved (or inserted) right after
@@ -561,6 +562,24 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
         self.elementwise(old, new, whole, depth)
     }
 
+    /// True when `old` and `new`, members of objects at `depth`, are two plain objects
+    /// found JSON-equal by the comparator's fast path (which also scans them). An object
+    /// member is nearly always small and nearly always unchanged (`props`, `style`): one
+    /// fast comparison beats walking it member by member here. Arrays, which hold the
+    /// nodes, are left to the diff.
+    fn equal_objects(&mut self, old: S, new: S, depth: usize) -> Result<bool, CoreError> {
+        if self.known.equal(old, new) {
+            return Ok(true);
+        }
+        if !(matches!(old.shape(), Ok(Read::Object(_))) && old.is_dict()) {
+            return Ok(false);
+        }
+        if !(matches!(new.shape(), Ok(Read::Object(_))) && new.is_dict()) {
+            return Ok(false);
+        }
+        self.comparer.compare(old, new, depth + 1)
+    }
+
     fn objects(&mut self, old: S::Object, new: S::Object, depth: usize) -> Result<(), CoreError> {
         self.objects_from(old, new, (0, 0, 0), depth)
     }
@@ -599,7 +618,8 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
                 before = member_exact::<S>(old, key)?;
             }
             if let Some(before) = before
-                && self.comparer.comparator().scalar_equal(before, value)
+                && (self.comparer.comparator().scalar_equal(before, value)
+                    || self.equal_objects(before, value, depth)?)
             {
                 continue;
             }

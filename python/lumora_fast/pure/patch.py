@@ -1,6 +1,7 @@
 """Schema patches: RFC 6902 JSON Patch with RFC 6901 pointers (docs/architecture.md, "Extensions").
 
-``calculate_schema_patch`` diffs objects key by key; an array whose items are all
+``calculate_schema_patch`` diffs objects key by key (a member whose old and new values
+are JSON-equal objects needs no ops, and gets none); an array whose items are all
 objects with unique scalar ids (on both sides, neither empty) is matched by id (JS
 SameValueZero): a removal, an insert or a move is one op, and matched items are
 diffed in place; any other array is diffed element by element after its equal head
@@ -165,6 +166,11 @@ class _Differ:
             where = f"{path}/{_escape(key)}"
             if before is MISSING:
                 tasks.append((_EMIT, {"op": "add", "path": where, "value": _wire(value)}))
+            elif isinstance(before, dict) and isinstance(value, dict) and json_equal(before, value):
+                # Two JSON-equal objects need no ops, even where walking them key by key
+                # would find keys equal only as UTF-16 (a surrogate pair spelled as two
+                # code points): the native core compares such members whole, at once.
+                continue
             else:
                 tasks.append((_DIFF, before, value, where))
         self.later(tasks)
