@@ -141,6 +141,12 @@ pub(crate) trait Fallback<'s, S: Source<'s>> {
 
     /// Raise unless `value` (at `depth`) is all JSON.
     fn scan(&mut self, value: S, depth: usize) -> Result<(), CoreError>;
+
+    /// True when the comparison may end at the first difference, leaving the rest of
+    /// both values unscanned (see [`Comparer::equal_or_differs`]).
+    fn stops_early(&self) -> bool {
+        false
+    }
 }
 
 /// JSON equality, with what one comparison learns along the way: which key objects of
@@ -152,6 +158,8 @@ pub(crate) struct Comparer<C> {
     /// Direct-mapped by the left key's identity: `(left, right)` found equal.
     keys: Vec<(usize, usize)>,
     comparator: C,
+    /// Within [`Comparer::equal_or_differs`]: end at the first difference.
+    stop_early: bool,
 }
 
 impl<C: Copy> Comparer<C> {
@@ -161,7 +169,7 @@ impl<C: Copy> Comparer<C> {
     const SLOTS: usize = 2048;
 
     pub(crate) fn new(comparator: C) -> Self {
-        Comparer { keys: Vec::new(), comparator }
+        Comparer { keys: Vec::new(), comparator, stop_early: false }
     }
 
     /// The comparator it tries first.
@@ -230,6 +238,20 @@ impl<C: Copy> Comparer<C> {
         }
     }
 
+    /// True when `a` and `b` (at `depth`) are JSON-equal, having scanned both as
+    /// [`Comparer::compare`] does; false as soon as a difference is found, leaving the
+    /// rest unscanned. For a caller that walks the pair itself when they differ (the
+    /// patch diff), so that nothing goes unscanned.
+    pub(crate) fn equal_or_differs<'s, S: Source<'s>>(&mut self, a: S, b: S, depth: usize) -> Result<bool, CoreError>
+    where
+        C: Comparator<'s, S>,
+    {
+        let outer = std::mem::replace(&mut self.stop_early, true);
+        let equal = self.compare(a, b, depth);
+        self.stop_early = outer;
+        equal
+    }
+
     /// [`Comparer::compare`] without the source's fast path for this pair.
     fn compare_generic<'s, S: Source<'s>>(&mut self, a: S, b: S, depth: usize) -> Result<bool, CoreError>
     where
@@ -290,7 +312,13 @@ impl<C: Copy> Comparer<C> {
     {
         let (x_len, y_len) = (x.len(), y.len());
         let mut equal = x_len == y_len;
+        if !equal && self.stop_early {
+            return Ok(false);
+        }
         x.for_each(|i, item| {
+            if !equal && self.stop_early {
+                return Ok(());
+            }
             match if i < y_len { y.get(i)? } else { None } {
                 Some(other) if other.identity() == item.identity() && item.is_scalar() => {}
                 Some(other) => equal &= self.compare(item, other, depth + 1)?,
@@ -356,7 +384,12 @@ impl<C: Copy> Comparer<C> {
                 }
             } else {
                 equal = false;
-                scan(item, depth + 1)?;
+                if !self.stop_early {
+                    scan(item, depth + 1)?;
+                }
+            }
+            if !equal && self.stop_early {
+                return Ok(false);
             }
         }
         // `next_other` is the member of `y` after as many as `x` has.
@@ -365,6 +398,9 @@ impl<C: Copy> Comparer<C> {
         }
         let y_len = y.len();
         equal &= count == y_len;
+        if !equal && self.stop_early {
+            return Ok(false);
+        }
         if matched < y_len {
             y.for_each_keyed(|key, item| {
                 if member::<S>(x, key)?.is_none() {
@@ -414,6 +450,11 @@ impl<'s, S: Source<'s>, C: Comparator<'s, S>> Fallback<'s, S> for Comparer<C> {
 
     fn scan(&mut self, value: S, depth: usize) -> Result<(), CoreError> {
         scan(value, depth)
+    }
+
+    #[inline]
+    fn stops_early(&self) -> bool {
+        self.stop_early
     }
 }
 

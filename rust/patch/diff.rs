@@ -26,6 +26,10 @@ use crate::delta::{
 use crate::error::{CoreError, ErrorKind, MAX_DEPTH};
 use crate::value::{Array, JsStr, Object, Read, Source};
 
+/// Arrays matched by id with at least this many items (on the shorter side) have each
+/// matched pair compared whole before it is diffed (see [`Differ::same_item`]).
+const WHOLE_ITEMS: usize = 16;
+
 /// One RFC 6902 op. Pointers are WTF-8; a value of `None` is `null` (a non-finite
 /// number, as the wire carries it).
 pub(crate) enum Op<S> {
@@ -304,7 +308,17 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
     /// [`Differ::diff`] of two objects whose ids are equal (`SameValueZero`, which for
     /// scalars implies JSON equality): when both hold it first (`past_ids` are the
     /// cursors after it, else 0), the walk of their members starts after it.
-    fn diff_matched(&mut self, old: S, new: S, past_ids: (usize, usize), depth: usize) -> Result<(), CoreError> {
+    fn diff_matched(
+        &mut self,
+        old: S,
+        new: S,
+        past_ids: (usize, usize),
+        whole_first: bool,
+        depth: usize,
+    ) -> Result<(), CoreError> {
+        if whole_first && self.same_item(old, new, depth)? {
+            return Ok(());
+        }
         if past_ids.0 != 0
             && past_ids.1 != 0
             && old.identity() != new.identity()
@@ -395,6 +409,10 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
         }
         let (start, base) = (self.ops.len(), self.id_stack.len());
         let shorter = old_len.min(new_len);
+        // In a long array each item is a small part of it, so comparing a changed item
+        // whole before diffing it wastes little; in a short one (the few top-level nodes
+        // of a tree) an item can be most of the schema, and its parts are tried instead.
+        let whole_first = shorter >= WHOLE_ITEMS;
         let mut head = 0;
         while head < shorter {
             let (before, after) = (item::<S>(old, head)?, item::<S>(new, head)?);
@@ -415,7 +433,7 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
                 }
             };
             self.steps.push(Step::Index(head));
-            self.diff_matched(before, after, past_ids, depth + 1)?;
+            self.diff_matched(before, after, past_ids, whole_first, depth + 1)?;
             self.steps.pop();
             head += 1;
         }
@@ -448,7 +466,7 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
             };
             let mark = self.ops.len();
             self.steps.push(Step::Index(j));
-            self.diff_matched(before, after, past_ids, depth + 1)?;
+            self.diff_matched(before, after, past_ids, whole_first, depth + 1)?;
             self.steps.pop();
             if self.ops.len() > mark {
                 marks.push(mark);
@@ -470,8 +488,12 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
         self.costs.extend(head_costs);
         for (j, pair) in pairs.iter().enumerate() {
             if let Some(i) = *pair {
+                let (before, after) = (item::<S>(old, head + i)?, item::<S>(new, head + j)?);
+                if whole_first && self.same_item(before, after, depth + 1)? {
+                    continue;
+                }
                 self.steps.push(Step::Index(head + j));
-                self.diff(item::<S>(old, head + i)?, item::<S>(new, head + j)?, depth + 1)?;
+                self.diff(before, after, depth + 1)?;
                 self.steps.pop();
             }
         }
@@ -562,8 +584,17 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
         self.elementwise(old, new, whole, depth)
     }
 
+    /// True when two items matched by id (at `depth`) are JSON-equal: known to be, or
+    /// found so by one pass of the comparator, which stops at the first difference (the
+    /// diff then walks the pair, scanning what it did not). Nearly all matched items are
+    /// unchanged, and the comparator's walk is the faster; on a changed one it costs the
+    /// part before the first difference, a second time.
+    fn same_item(&mut self, old: S, new: S, depth: usize) -> Result<bool, CoreError> {
+        Ok(self.known.equal(old, new) || self.comparer.equal_or_differs(old, new, depth)?)
+    }
+
     /// True when `old` and `new`, members of objects at `depth`, are two plain objects
-    /// found JSON-equal by the comparator's fast path (which also scans them). An object
+    /// found JSON-equal by the comparator (as [`Differ::same_item`]). An object
     /// member is nearly always small and nearly always unchanged (`props`, `style`): one
     /// fast comparison beats walking it member by member here. Arrays, which hold the
     /// nodes, are left to the diff.
@@ -577,7 +608,7 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
         if !(matches!(new.shape(), Ok(Read::Object(_))) && new.is_dict()) {
             return Ok(false);
         }
-        self.comparer.compare(old, new, depth + 1)
+        self.comparer.equal_or_differs(old, new, depth + 1)
     }
 
     fn objects(&mut self, old: S::Object, new: S::Object, depth: usize) -> Result<(), CoreError> {

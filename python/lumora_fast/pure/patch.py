@@ -1,13 +1,15 @@
 """Schema patches: RFC 6902 JSON Patch with RFC 6901 pointers (docs/architecture.md, "Extensions").
 
-``calculate_schema_patch`` diffs objects key by key (a member whose old and new values
-are JSON-equal objects needs no ops, and gets none); an array whose items are all
+``calculate_schema_patch`` diffs objects key by key; an array whose items are all
 objects with unique scalar ids (on both sides, neither empty) is matched by id (JS
 SameValueZero): a removal, an insert or a move is one op, and matched items are
 diffed in place; any other array is diffed element by element after its equal head
 and tail (when the lengths differ), or replaced whole when that serializes shorter.
-Ops are ordered to be applied one after another. The native core produces the same
-op list, op for op (the algorithm below is its definition).
+An object member whose old and new values are JSON-equal objects gets no ops (even
+where keys equal only as UTF-16 would tell them apart), and so does a matched item of
+an array of at least ``WHOLE_ITEMS`` items. Ops are ordered to be applied one after
+another. The native core produces the same op list, op for op (the algorithm below is
+its definition).
 
 ``apply_schema_patch`` copies only the containers on the paths it touches; everything
 else is shared with the input, which is never modified.
@@ -46,6 +48,11 @@ __all__ = ["apply_schema_patch", "calculate_schema_patch"]
 _DIFF, _EMIT, _FINISH = 0, 1, 2
 
 _ID_KINDS = (STRING, NUMBER, BOOL, NULL)
+
+
+WHOLE_ITEMS = 16
+"""Arrays matched by id with at least this many items (on the shorter side) skip their
+matched items that are JSON-equal, keys equal only as UTF-16 included."""
 
 
 def _escape(key: str) -> str:
@@ -209,9 +216,13 @@ class _Differ:
                 tasks.append(
                     (_EMIT, {"op": "move", "from": f"{path}/{at}", "path": f"{path}/{to}"})
                 )
+        # In a long array, a matched item JSON-equal to its old self gets no ops, as an
+        # object member does (see ``objects``); the native core compares such items whole
+        # before diffing them, and a short array's items part by part.
+        whole_first = min(len(old), len(new)) >= WHOLE_ITEMS
         for j, key in enumerate(new_ids):
             i = old_at.get(key)
-            if i is not None:
+            if i is not None and not (whole_first and json_equal(old[i], new[j])):
                 tasks.append((_DIFF, old[i], new[j], f"{path}/{j}"))
         self.later(tasks)
 

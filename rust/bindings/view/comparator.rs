@@ -192,7 +192,8 @@ impl<'s, 'py: 's> PyVal<'s, 'py> {
     }
 
     /// JSON equality of two dicts (at `depth`), as `Comparer::compare_objects`: walked in
-    /// step while their keys agree, by lookup after that, and every value scanned. The
+    /// step while their keys agree, by lookup after that, and every value scanned
+    /// (unless the fallback [stops early](Fallback::stops_early)). The
     /// sizes, asked for once, spare a last `PyDict_Next` on each side; each value is
     /// prefetched as soon as it is known, so that its cache miss overlaps the other
     /// side's.
@@ -235,7 +236,12 @@ impl<'s, 'py: 's> PyVal<'s, 'py> {
                 equal &= value.equal(found, depth + 1, with)?;
             } else {
                 equal = false;
-                with.scan(value, depth + 1)?;
+                if !with.stops_early() {
+                    with.scan(value, depth + 1)?;
+                }
+            }
+            if !equal && with.stops_early() {
+                return Ok(false);
             }
         }
         if in_step && x_len == y_len {
@@ -243,6 +249,9 @@ impl<'s, 'py: 's> PyVal<'s, 'py> {
             return Ok(equal);
         }
         equal &= x_len == y_len;
+        if !equal && with.stops_early() {
+            return Ok(false);
+        }
         if matched < y_len {
             PyObject::Dict(other).for_each_keyed(|key, item| {
                 if with.member(PyObject::Dict(self), key)?.is_none() {
@@ -269,9 +278,16 @@ impl<'s, 'py: 's> PyVal<'s, 'py> {
         // SAFETY: two live exact lists; PyList_Size reads their lengths.
         let (x_len, y_len) = unsafe { (ffi::PyList_Size(self.ptr.as_ptr()), ffi::PyList_Size(other.ptr.as_ptr())) };
         let mut equal = x_len == y_len;
+        let stops_early = with.stops_early();
+        if !equal && stops_early {
+            return Ok(false);
+        }
         let common = x_len.min(y_len);
         for i in 0..common {
             equal &= item(self, i)?.equal(item(other, i)?, depth + 1, with)?;
+            if !equal && stops_early {
+                return Ok(false);
+            }
         }
         for (list, len) in [(self, x_len), (other, y_len)] {
             for i in common..len {
