@@ -722,6 +722,29 @@ def test_loads_on_arbitrary_text(text: str, slack: int | None) -> None:
                 assert n == p  # the size limit's text is specified
 
 
+@pytest.mark.parametrize(
+    ("max_bytes", "outcome"),
+    [
+        (-1, (ValueError, "max_bytes must be >= 0")),
+        (True, (TypeError, "max_bytes must be an int or None, not bool")),
+        (2.5, (TypeError, "max_bytes must be an int or None, not float")),
+        ("9", (TypeError, "max_bytes must be an int or None, not str")),
+        (2**64, None),  # beyond any size: no limit
+        (0, (lf.ProtocolError, "message is 2 bytes, over the limit of 0")),
+    ],
+)
+def test_the_size_limit_argument(max_bytes: Any, outcome: tuple[type, str] | None) -> None:
+    for parse in (native.loads, pure.loads, native.SchemaDocument.parse, pure.SchemaDocument.parse):
+        for data in ("12", b"12"):
+            if outcome is None:
+                parsed = parse(data, max_bytes)
+                assert (parsed.to_python() if hasattr(parsed, "to_python") else parsed) == 12
+            else:
+                with pytest.raises(outcome[0]) as raised:
+                    parse(data, max_bytes)
+                assert str(raised.value) == outcome[1]
+
+
 RAW_BYTES = (
     b"\xef\xbb\xbf",
     b"\xc0\xaf",

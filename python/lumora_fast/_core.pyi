@@ -66,7 +66,8 @@ def loads(data: str | bytes, /, max_bytes: int | None = None) -> Any:
 
     ``max_bytes`` bounds the UTF-8 size of ``data`` (for a ``str``, its UTF-8 encoding
     with surrogates counted as 3 bytes); larger input raises ``ProtocolError("message is
-    <n> bytes, over the limit of <max_bytes>")`` before any parsing.
+    <n> bytes, over the limit of <max_bytes>")`` before any parsing. It must be an ``int``
+    of at least 0 (``TypeError``, ``ValueError``) or ``None`` (no limit).
 
     Rejects (``ProtocolError``): invalid UTF-8 bytes, a BOM, whitespace other than
     space/tab/LF/CR, ``NaN``/``Infinity``, trailing data, nesting deeper than

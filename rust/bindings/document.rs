@@ -15,7 +15,7 @@ use rustc_hash::FxHashMap;
 use super::build::{GcPause, py_str};
 use super::errors::to_py;
 use super::view::Ctx;
-use super::{algorithm_arg, check_size, str_arg, type_name};
+use super::{algorithm_arg, check_size, limit_arg, str_arg, type_name};
 use crate::checksum::Algorithm;
 use crate::document::{DocRef, Document, Node, parse, schema_problem as problem_of};
 use crate::error::{CoreError, ErrorKind, MAX_DEPTH};
@@ -178,8 +178,8 @@ impl SchemaDocument {
     /// and limits of `loads`.
     #[staticmethod]
     #[pyo3(signature = (data, /, max_bytes = None))]
-    fn parse(data: &Bound<'_, PyAny>, max_bytes: Option<usize>) -> PyResult<Self> {
-        Ok(SchemaDocument { doc: parse_input(data, max_bytes)? })
+    fn parse(data: &Bound<'_, PyAny>, max_bytes: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        Ok(SchemaDocument { doc: parse_input(data, limit_arg(max_bytes)?)? })
     }
 
     /// A document with the content of a JSON value, as `dumps` writes it.

@@ -11,7 +11,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use std::borrow::Cow;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
 
 use crate::checksum::Algorithm;
 use crate::error::{CoreError, ErrorKind, MAX_DEPTH};
@@ -75,6 +75,21 @@ fn str_arg<'a>(text: &'a Bound<'_, PyString>) -> PyResult<(Cow<'a, [u8]>, bool)>
     Ok((Cow::Owned(view::wtf8(text)?.as_bytes().to_vec()), true))
 }
 
+/// A `max_bytes` argument: `None`, or an `int` of at least 0 (one beyond the address
+/// space is no limit at all). Anything else is refused as `lumora_fast.pure` refuses it.
+pub(crate) fn limit_arg(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<usize>> {
+    let Some(value) = value.filter(|value| !value.is_none()) else {
+        return Ok(None);
+    };
+    if value.is_instance_of::<PyBool>() || !value.is_instance_of::<PyInt>() {
+        return Err(PyTypeError::new_err(format!("max_bytes must be an int or None, not {}", type_name(value))));
+    }
+    if value.lt(0)? {
+        return Err(PyValueError::new_err("max_bytes must be >= 0"));
+    }
+    Ok(Some(value.extract::<usize>().unwrap_or(usize::MAX)))
+}
+
 fn check_size(size: usize, limit: Option<usize>) -> Result<(), CoreError> {
     match limit {
         Some(limit) if size > limit => Err(ErrorKind::TooLarge { size, limit }.into()),
@@ -85,7 +100,12 @@ fn check_size(size: usize, limit: Option<usize>) -> Result<(), CoreError> {
 /// Parse JSON text with `JSON.parse`'s grammar into Python objects.
 #[pyfunction]
 #[pyo3(signature = (data, /, max_bytes = None))]
-fn loads<'py>(py: Python<'py>, data: &Bound<'py, PyAny>, max_bytes: Option<usize>) -> PyResult<Bound<'py, PyAny>> {
+fn loads<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    max_bytes: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let max_bytes = limit_arg(max_bytes)?;
     let _gc = build::GcPause::new(py);
     let result = if let Ok(text) = data.cast::<PyString>() {
         let (bytes, wtf8) = str_arg(text)?;

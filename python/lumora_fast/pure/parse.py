@@ -97,8 +97,15 @@ def loads(data: str | bytes, /, max_bytes: int | None = None) -> Any:
         ProtocolError: Input over ``max_bytes``, invalid UTF-8, a BOM, whitespace other
             than space/tab/LF/CR, ``NaN``/``Infinity``, trailing data, any other syntax
             error (``"invalid JSON: ..."``), or nesting deeper than ``MAX_DEPTH``.
-        TypeError: ``data`` is neither ``str`` nor ``bytes``.
+        TypeError: ``data`` is neither ``str`` nor ``bytes``, or ``max_bytes`` is not an
+            ``int`` or ``None``.
+        ValueError: ``max_bytes`` is negative.
     """
+    if max_bytes is not None:
+        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int):
+            raise TypeError(f"max_bytes must be an int or None, not {type(max_bytes).__name__}")
+        if max_bytes < 0:
+            raise ValueError("max_bytes must be >= 0")
     if isinstance(data, str):
         if max_bytes is not None and len(data) * 4 > max_bytes:
             size = len(data.encode("utf-8", "surrogatepass"))
