@@ -483,6 +483,7 @@ def main(argv: list[str] | None = None) -> int:
         "cell: updates sent, convergence, server CPU (e.g. --stream 10:30)",
     )
     args = parser.parse_args(argv)
+    documents = args.watcher == "documents"
     rate = seconds = 0.0
     if args.stream:
         try:
@@ -513,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
                         processes=args.processes,
                         client=args.client,
                         patch=args.patch,
-                        documents=args.watcher == "documents",
+                        documents=documents,
                         compact=args.compact,
                     )
                     print(format_stream(row), flush=True)
@@ -538,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
                         mode=mode,
                         client=args.client,
                         patch=args.patch,
-                        documents=args.watcher == "documents",
+                        documents=documents,
                         compact=args.compact,
                     )
                     schema = f"{size}-{shape} {row['schema_bytes'] / 1000:.0f} KB"
@@ -549,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
                         flush=True,
                     )
     if args.scenarios:
-        for line in scenarios(args.processes, documents=args.watcher == "documents"):
+        for line in scenarios(args.processes, documents=documents):
             print(line, flush=True)
     return 0
 

@@ -584,31 +584,24 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
         self.elementwise(old, new, whole, depth)
     }
 
-    /// True when two items matched by id (at `depth`) are JSON-equal: known to be, or
-    /// found so by one pass of the comparator, which stops at the first difference (the
-    /// diff then walks the pair, scanning what it did not). Nearly all matched items are
-    /// unchanged, and the comparator's walk is the faster; on a changed one it costs the
-    /// part before the first difference, a second time.
+    /// True when two values diffed in place (at `depth`: items matched by id, object
+    /// members) are JSON-equal: known to be, or found so by one pass of the comparator,
+    /// which stops at the first difference (the diff then walks the pair, scanning what
+    /// it did not). Nearly all such pairs are unchanged, and the comparator's walk is the
+    /// faster; on a changed one it costs the part before the first difference, a second
+    /// time.
     fn same_item(&mut self, old: S, new: S, depth: usize) -> Result<bool, CoreError> {
         Ok(self.known.equal(old, new) || self.comparer.equal_or_differs(old, new, depth)?)
     }
 
     /// True when `old` and `new`, members of objects at `depth`, are two plain objects
-    /// found JSON-equal by the comparator (as [`Differ::same_item`]). An object
+    /// found JSON-equal by [`Differ::same_item`]. An object
     /// member is nearly always small and nearly always unchanged (`props`, `style`): one
     /// fast comparison beats walking it member by member here. Arrays, which hold the
     /// nodes, are left to the diff.
     fn equal_objects(&mut self, old: S, new: S, depth: usize) -> Result<bool, CoreError> {
-        if self.known.equal(old, new) {
-            return Ok(true);
-        }
-        if !(matches!(old.shape(), Ok(Read::Object(_))) && old.is_dict()) {
-            return Ok(false);
-        }
-        if !(matches!(new.shape(), Ok(Read::Object(_))) && new.is_dict()) {
-            return Ok(false);
-        }
-        self.comparer.equal_or_differs(old, new, depth + 1)
+        let plain = |value: S| matches!(value.shape(), Ok(Read::Object(_))) && value.is_dict();
+        Ok(plain(old) && plain(new) && self.same_item(old, new, depth + 1)?)
     }
 
     fn objects(&mut self, old: S::Object, new: S::Object, depth: usize) -> Result<(), CoreError> {

@@ -205,6 +205,7 @@ impl<'s, 'py: 's> PyVal<'s, 'py> {
         // SAFETY: two live exact dicts; PyDict_Size reads their counts.
         let (x_len, y_len) = unsafe { (ffi::PyDict_Size(self.ptr.as_ptr()), ffi::PyDict_Size(other.ptr.as_ptr())) };
         let (mut equal, mut in_step) = (true, true);
+        let stops_early = with.stops_early();
         let mut matched = 0;
         for _ in 0..x_len {
             let Some((key, value)) = self.dict_next(&mut x_pos) else {
@@ -236,11 +237,11 @@ impl<'s, 'py: 's> PyVal<'s, 'py> {
                 equal &= value.equal(found, depth + 1, with)?;
             } else {
                 equal = false;
-                if !with.stops_early() {
+                if !stops_early {
                     with.scan(value, depth + 1)?;
                 }
             }
-            if !equal && with.stops_early() {
+            if !equal && stops_early {
                 return Ok(false);
             }
         }
@@ -249,7 +250,7 @@ impl<'s, 'py: 's> PyVal<'s, 'py> {
             return Ok(equal);
         }
         equal &= x_len == y_len;
-        if !equal && with.stops_early() {
+        if !equal && stops_early {
             return Ok(false);
         }
         if matched < y_len {
