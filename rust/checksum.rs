@@ -13,6 +13,9 @@ use crate::canonical::{Output, Writer};
 use crate::error::{CoreError, ErrorKind};
 use crate::value::{Read, Source, is_dict};
 
+/// What a keeping sink wrote, in the pieces it hashed them in.
+pub(crate) type Chunks = Vec<Vec<u8>>;
+
 /// Bytes buffered before the hasher consumes them.
 const CHUNK: usize = 64 * 1024;
 
@@ -89,6 +92,9 @@ pub(crate) struct HashSink<'scope, 'env> {
     hasher: Option<Hasher>,
     worker: Option<Worker<'scope>>,
     limit: usize,
+    /// Every byte written, in the chunks it was hashed in, when the sink keeps them (the
+    /// tracker's next update copies unchanged parts from them: `tracker::reuse`).
+    kept: Option<Chunks>,
 }
 
 struct Worker<'scope> {
@@ -113,7 +119,20 @@ impl<'scope, 'env> HashSink<'scope, 'env> {
             hasher: Some(Hasher::new(algorithm)),
             worker: None,
             limit: if threaded { THREAD_CHUNK } else { CHUNK },
+            kept: None,
         }
+    }
+
+    /// Like [`HashSink::new`], keeping every byte written: [`HashSink::finish`] gives
+    /// them back.
+    pub(crate) fn keeping(algorithm: Algorithm, scope: &'scope std::thread::Scope<'scope, 'env>) -> Self {
+        HashSink { kept: Some(Vec::new()), ..HashSink::new(algorithm, scope) }
+    }
+
+    /// Bytes written so far.
+    #[inline]
+    pub(crate) fn position(&self) -> usize {
+        self.hashed + self.buf.len()
     }
 
     /// Whether the buffer should be handed over ([`HashSink::flush`]) between values.
@@ -131,43 +150,62 @@ impl<'scope, 'env> HashSink<'scope, 'env> {
             if let Some(hasher) = self.hasher.as_mut() {
                 hasher.update(&self.buf);
             }
-            self.buf.clear();
+            match self.kept.as_mut() {
+                Some(kept) => kept.push(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK + 4096))),
+                None => self.buf.clear(),
+            }
             return;
         };
         if self.worker.is_none() {
             self.worker = self.start(scope);
         }
         let Some(worker) = &self.worker else { return };
-        let next = worker.spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(THREAD_CHUNK + 4096));
+        let next = match self.kept.as_mut() {
+            // Hashed chunks come back in order; they are kept, not reused.
+            Some(kept) => {
+                kept.extend(worker.spare.try_iter());
+                Vec::with_capacity(THREAD_CHUNK + 4096)
+            }
+            None => worker.spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(THREAD_CHUNK + 4096)),
+        };
         let full = std::mem::replace(&mut self.buf, next);
         // A send fails only if the worker died; `finish` reports it.
         let _ = worker.chunks.send(full);
     }
 
-    /// The hasher with every byte written so far.
-    pub(crate) fn finish(mut self) -> Result<Hasher, CoreError> {
+    /// The hasher with every byte written so far, and the bytes if the sink keeps them
+    /// ([`HashSink::keeping`]), in order.
+    pub(crate) fn finish(mut self) -> Result<(Hasher, Option<Chunks>), CoreError> {
         let Some(worker) = self.worker.take() else {
             let mut hasher = self.hasher.take().ok_or_else(CoreError::hasher_lost)?;
             hasher.update(&self.buf);
-            return Ok(hasher);
+            if let Some(kept) = self.kept.as_mut() {
+                kept.push(std::mem::take(&mut self.buf));
+            }
+            return Ok((hasher, self.kept));
         };
         let Worker { chunks, spare, handle } = worker;
         let sent = chunks.send(std::mem::take(&mut self.buf));
         drop(chunks);
-        drop(spare);
         let hasher = handle.join().map_err(|_| CoreError::hasher_lost())?;
         sent.map_err(|_| CoreError::hasher_lost())?;
-        Ok(hasher)
+        if let Some(kept) = self.kept.as_mut() {
+            kept.extend(spare.try_iter());
+        }
+        Ok((hasher, self.kept))
     }
 
     fn start(&mut self, scope: &'scope std::thread::Scope<'scope, 'env>) -> Option<Worker<'scope>> {
         let mut hasher = self.hasher.take()?;
         let (chunks, queue) = sync_channel::<Vec<u8>>(QUEUED_CHUNKS);
         let (recycle, spare) = channel::<Vec<u8>>();
+        let keep = self.kept.is_some();
         let handle = scope.spawn(move || {
             for mut chunk in queue {
                 hasher.update(&chunk);
-                chunk.clear();
+                if !keep {
+                    chunk.clear();
+                }
                 // The writer may be gone (an error, or the end): the chunk is dropped.
                 let _ = recycle.send(chunk);
             }
@@ -223,9 +261,9 @@ pub(crate) fn checksum<'s, S: Source<'s>>(schema: S, algorithm: Algorithm) -> Re
     std::thread::scope(|scope| {
         let mut out = HashSink::new(algorithm, scope);
         let written = write_canonical(schema, &mut out);
-        let hasher = out.finish();
+        let finished = out.finish();
         written?;
-        Ok(hasher?.finish())
+        Ok(finished?.0.finish())
     })
 }
 

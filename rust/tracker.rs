@@ -23,15 +23,20 @@
 //! was hashed (what devices were sent), never make the walk unsound. Devices verify the
 //! checksum a patch update carries and reload on a mismatch.
 
+mod reuse;
+
 use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 use xxhash_rust::xxh3::xxh3_128;
 
 use crate::canonical::{Capture, Output, Writer};
 use crate::checksum::{Algorithm, HashSink, check_schema};
 use crate::delta::{self, Comparator, Comparer, Delta, IdIndex, IdKey, META_KEYS, NODE_DEPTH, id_key, pair};
+use crate::document::Origin;
 use crate::error::{CoreError, ErrorKind};
 use crate::patch::diff::{self, Known, Op};
 use crate::value::{Array, Source};
+pub(crate) use reuse::Kept;
+use reuse::{Record, Reuse};
 
 /// The canonical hash of one part of a schema; `exact` is false when its canonical form
 /// hides a difference JSON equality or a patch sees (see [`Output::inexact`]).
@@ -46,7 +51,7 @@ struct PartHash {
 const NESTED: u8 = 0xFF;
 
 /// Streams canonical JSON into the checksum hasher, hashing captures on the side.
-struct TrackerOutput<'scope, 'env> {
+struct TrackerOutput<'scope, 'env, 'r> {
     sink: HashSink<'scope, 'env>,
     /// One stream per open capture, innermost last (the first `open` are in use; the
     /// rest keep their buffers for reuse). Each byte the writer emits is hashed once, when
@@ -64,6 +69,15 @@ struct TrackerOutput<'scope, 'env> {
     known: FxHashMap<usize, u64>,
     /// Nothing in the whole schema hides a difference (see [`Output::inexact`]).
     exact: bool,
+    /// The new schema's text and item spans, when it is a document that kept them: then
+    /// the walk records each array-item object's bytes and hash (`records`, by ordinal)
+    /// and the sink keeps the output, for the next update to reuse.
+    origin: Option<Origin<'r>>,
+    records: Vec<Record>,
+    /// What the previous walk kept, when both versions have their text.
+    reuse: Option<Reuse<'r>>,
+    /// Canonical bytes copied from the previous walk.
+    reused: usize,
 }
 
 #[derive(Default)]
@@ -73,6 +87,8 @@ struct Stream {
     exact: bool,
     /// A capture was nested in it.
     nested: bool,
+    /// Where its bytes begin in the output.
+    start: usize,
 }
 
 /// A capture with nothing nested and fewer canonical bytes than this is left out of the
@@ -85,7 +101,18 @@ fn known_hash(part: PartHash) -> Option<u64> {
     part.exact.then_some(part.hash as u64)
 }
 
-impl TrackerOutput<'_, '_> {
+impl TrackerOutput<'_, '_, '_> {
+    /// Note what this walk wrote for the array-item object `identity` (when it records).
+    #[inline]
+    fn record(&mut self, identity: usize, start: usize, part: PartHash, small: bool) {
+        if let Some(origin) = &self.origin
+            && let Some(ordinal) = origin.ordinal_of(identity)
+            && let Some(slot) = self.records.get_mut(ordinal)
+        {
+            *slot = Record::new(start, self.sink.position() - start, part, small);
+        }
+    }
+
     /// Move the bytes written since `from` into the innermost open capture's stream.
     #[inline]
     fn catch_up(&mut self) {
@@ -97,7 +124,7 @@ impl TrackerOutput<'_, '_> {
     }
 }
 
-impl Output for TrackerOutput<'_, '_> {
+impl Output for TrackerOutput<'_, '_, '_> {
     fn buf(&mut self) -> &mut Vec<u8> {
         &mut self.sink.buf
     }
@@ -117,12 +144,14 @@ impl Output for TrackerOutput<'_, '_> {
         if let Some(parent) = self.open.checked_sub(1).and_then(|top| self.streams.get_mut(top)) {
             parent.nested = true;
         }
+        let start = self.sink.position();
         if let Some(stream) = self.streams.get_mut(self.open) {
             stream.bytes.clear();
             stream.exact = true;
             stream.nested = false;
+            stream.start = start;
         } else {
-            self.streams.push(Stream { bytes: Vec::new(), exact: true, nested: false });
+            self.streams.push(Stream { bytes: Vec::new(), exact: true, nested: false, start });
         }
         self.open += 1;
     }
@@ -133,13 +162,17 @@ impl Output for TrackerOutput<'_, '_> {
         let Some(stream) = self.streams.get_mut(top) else { return };
         let tail = self.sink.buf.get(self.from..).unwrap_or_default();
         self.from = self.sink.buf.len();
-        let (hash, small) = if stream.bytes.is_empty() {
-            (xxh3_128(tail), !stream.nested && tail.len() < SMALL)
+        // By its length, not by where the sink's buffer was handed over (which moves the
+        // bytes to the stream): a walk that reuses parts hands it over elsewhere.
+        let small = !stream.nested && self.sink.position() - stream.start < SMALL;
+        let hash = if stream.bytes.is_empty() {
+            xxh3_128(tail)
         } else {
             stream.bytes.extend_from_slice(tail);
-            (xxh3_128(&stream.bytes), false)
+            xxh3_128(&stream.bytes)
         };
         let part = PartHash { hash, exact: stream.exact };
+        let start = stream.start;
         self.open = top;
         if let Some(parent) = top.checked_sub(1).and_then(|at| self.streams.get_mut(at)) {
             parent.bytes.push(NESTED);
@@ -157,16 +190,75 @@ impl Output for TrackerOutput<'_, '_> {
             }
             Capture::Node(identity) => {
                 self.nodes.push(part);
-                if let (Some(identity), Some(hash)) = (identity, known_hash(part)) {
-                    self.known.insert(identity, hash);
+                if let Some(identity) = identity {
+                    self.record(identity, start, part, small);
+                    if let Some(hash) = known_hash(part) {
+                        self.known.insert(identity, hash);
+                    }
                 }
             }
             Capture::Element(identity) => {
+                self.record(identity, start, part, small);
                 if !small && let Some(hash) = known_hash(part) {
                     self.known.insert(identity, hash);
                 }
             }
         }
+    }
+
+    /// Write the array-item object `identity` as the previous walk wrote the item with
+    /// the same text, if there is one (`reuse` module docs): its bytes, its part hash in
+    /// the enclosing capture's stream, and its records and map entries, with those of
+    /// every item inside it, as the walk would have made them.
+    fn reuse(&mut self, identity: usize, node: bool) -> bool {
+        let (Some(reuse), Some(origin)) = (self.reuse, self.origin) else { return false };
+        let Some(ordinal) = origin.ordinal_of(identity) else { return false };
+        let Some(span) = origin.elements.get(ordinal) else { return false };
+        let Some(old) = reuse.counterpart(span.start, span.end) else { return false };
+        let Some(&record) = reuse.kept.records.get(old).filter(|r| r.written) else { return false };
+        let inside = origin.subtree_end(ordinal) - ordinal;
+        if reuse.old.subtree_end(old) - old != inside {
+            return false;
+        }
+        let Some(nested) = reuse.kept.records.get(old..old + inside) else { return false };
+        self.catch_up();
+        let start = self.sink.position();
+        if !reuse.kept.copy(record.start, record.len, &mut self.sink.buf) {
+            return false;
+        }
+        self.from = self.sink.buf.len();
+        self.reused += record.len as usize;
+        let part = record.part();
+        if let Some(parent) = self.open.checked_sub(1).and_then(|top| self.streams.get_mut(top)) {
+            parent.nested = true;
+            parent.bytes.push(NESTED);
+            parent.bytes.extend_from_slice(&part.hash.to_le_bytes());
+            parent.exact &= part.exact;
+        }
+        self.exact &= part.exact;
+        if node {
+            self.nodes.push(part);
+        }
+        // The item itself (whose place in `nodes` or not decides its map entry), then the
+        // items inside it, moved to where this walk writes them.
+        let shift = (start as u64).wrapping_sub(record.start);
+        for (k, kept) in nested.iter().enumerate() {
+            if !kept.written {
+                continue;
+            }
+            let moved = Record { start: kept.start.wrapping_add(shift), ..*kept };
+            if let Some(slot) = self.records.get_mut(ordinal + k) {
+                *slot = moved;
+            }
+            let mapped = if k == 0 { node || !kept.small } else { !kept.small };
+            if mapped
+                && let Some(hash) = known_hash(kept.part())
+                && let Some(id) = if k == 0 { Some(identity) } else { origin.identity_of(ordinal + k) }
+            {
+                self.known.insert(id, hash);
+            }
+        }
+        true
     }
 
     fn inexact(&mut self) {
@@ -187,6 +279,12 @@ pub(crate) struct TrackerState {
     members: Vec<(Vec<u8>, PartHash)>,
     /// The hashes of the schema's array items and members, by identity (module docs).
     known: FxHashMap<usize, u64>,
+    /// The walk's output and records, when the schema is a document that kept its text
+    /// (`reuse` module docs).
+    kept: Option<Kept>,
+    /// Canonical bytes the walk copied from the previous one's instead of writing them.
+    #[cfg_attr(not(test), allow(dead_code))]
+    reused: usize,
 }
 
 struct Nodes {
@@ -251,9 +349,20 @@ pub(crate) fn update<'s, S: Source<'s>, C: Comparator<'s, S>>(
 ) -> Result<(Change<S>, TrackerState), CoreError> {
     check_schema(new)?;
     let capacity = previous.map_or(0, |(state, _)| state.known.len());
-    let (checksum, node_hashes, members, known, size) = std::thread::scope(|scope| {
+    let origin = new.origin();
+    let reusable = match (previous, &origin) {
+        (Some((state, old)), Some(origin)) => match (old.origin(), &state.kept) {
+            (Some(old_origin), Some(kept)) => {
+                Some((old_origin, kept, crate::document::runs::same_text(old_origin.raw, origin.raw)))
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    let reuse = reusable.as_ref().map(|(old, kept, same)| Reuse::new(*old, kept, same));
+    let (checksum, node_hashes, members, known, size, (kept, reused)) = std::thread::scope(|scope| {
         let mut out = TrackerOutput {
-            sink: HashSink::new(algorithm, scope),
+            sink: if origin.is_some() { HashSink::keeping(algorithm, scope) } else { HashSink::new(algorithm, scope) },
             streams: Vec::new(),
             open: 0,
             from: 0,
@@ -261,13 +370,19 @@ pub(crate) fn update<'s, S: Source<'s>, C: Comparator<'s, S>>(
             members: Vec::new(),
             known: FxHashMap::with_capacity_and_hasher(capacity, FxBuildHasher),
             exact: true,
+            records: origin.map_or_else(Vec::new, |o| vec![Record::default(); o.elements.len()]),
+            origin,
+            reuse,
+            reused: 0,
         };
         let written = Writer::for_tracker(&mut out).value(new);
-        let TrackerOutput { sink, nodes, members, known, exact, .. } = out;
-        let size = Size { canonical: sink.hashed + sink.buf.len(), exact };
-        let hasher = sink.finish();
+        let TrackerOutput { sink, nodes, members, known, exact, records, reused, .. } = out;
+        let size = Size { canonical: sink.position(), exact };
+        let finished = sink.finish();
         written?;
-        Ok::<_, CoreError>((hasher?.finish(), nodes, members, known, size))
+        let (hasher, chunks) = finished?;
+        let kept = chunks.map(|chunks| Kept::new(chunks, records));
+        Ok::<_, CoreError>((hasher.finish(), nodes, members, known, size, (kept, reused)))
     })?;
 
     let new_nodes = delta::schema_nodes(new).ok();
@@ -275,7 +390,7 @@ pub(crate) fn update<'s, S: Source<'s>, C: Comparator<'s, S>>(
         Some(array) => Some(index_nodes::<S>(array, node_hashes)?),
         None => None,
     };
-    let state = TrackerState { checksum: checksum.clone(), size, nodes, members, known };
+    let state = TrackerState { checksum: checksum.clone(), size, nodes, members, known, kept, reused };
     let mut change = Change { checksum, size, delta: None, incremental: false, patch: None };
     if let (Some((prev, old)), Some(new_array)) = (previous, new_nodes)
         && let (Some(prev_nodes), Some(new_state_nodes)) = (&prev.nodes, &state.nodes)
@@ -500,5 +615,94 @@ mod tests {
         let alone = sb.nodes.as_ref().unwrap().hashes[0];
         assert!(alone.exact);
         assert!(inner.contains(&(alone.hash as u64)));
+    }
+
+    /// A schema text of `n` nodes, each with nested children, and `edit` applied to the
+    /// text of node `at` (and to the metadata, at the front of the file).
+    fn schema_text(n: usize, stamp: u32, edit: Option<(usize, &str)>) -> String {
+        let nodes: Vec<String> = (0..n)
+            .map(|i| {
+                let label = match edit {
+                    Some((at, text)) if at == i => text.to_owned(),
+                    _ => format!("label {i}"),
+                };
+                let kids: Vec<String> = (0..4)
+                    .map(|k| format!(r#"{{"id":"n{i}c{k}","type":"Text","props":{{"text":"{label} {k}","size":{k}}},"children":[]}}"#))
+                    .collect();
+                format!(r#"{{"id":"n{i}","type":"View","props":{{"title":"{label}","pad":[1,2]}},"children":[{}]}}"#, kids.join(","))
+            })
+            .collect();
+        format!(
+            r#"{{"metadata":{{"generatedAt":{stamp}}},"version":"1","nodes":[{}],"theme":{{"c":"red"}}}}"#,
+            nodes.join(",\n")
+        )
+    }
+
+    fn document(text: &str, lend: bool) -> crate::document::Document {
+        let mut doc = crate::document::parse::parse(text.as_bytes(), false).unwrap();
+        if lend {
+            doc.lend_text(Box::new(text.as_bytes().to_vec()));
+        }
+        doc
+    }
+
+    /// What a state says, with identities made node indices (comparable across documents).
+    fn described(state: &TrackerState, doc: &crate::document::Document) -> String {
+        let base = doc.nodes.as_ptr() as usize;
+        let mut known: Vec<(usize, u64)> =
+            state.known.iter().map(|(&id, &h)| ((id - base) / size_of::<crate::document::Node>(), h)).collect();
+        known.sort_unstable();
+        let nodes = state.nodes.as_ref().map(|n| n.hashes.clone());
+        format!("{} {:?} {:?} {:?} {:?}", state.checksum, state.size, nodes, state.members, known)
+    }
+
+    #[test]
+    fn reused_text_gives_what_a_full_walk_gives() {
+        let texts = [
+            schema_text(3000, 1, None),
+            schema_text(3000, 22, Some((1500, "edited"))),
+            schema_text(3000, 22, Some((1500, "edited"))).replace("\"n2999\"", "\"n2999-x\""),
+            schema_text(3000, 333, Some((10, "a \\u00e9 longer label"))).replacen(",\n", ", ", 700),
+            schema_text(3000, 333, Some((10, "a \\u00e9 longer label"))).replacen(",\n", ", ", 700),
+        ];
+        for algorithm in [Algorithm::Sha256, Algorithm::Xxh3] {
+            let lent: Vec<_> = texts.iter().map(|t| document(t, true)).collect();
+            let plain: Vec<_> = texts.iter().map(|t| document(t, false)).collect();
+            let (mut prev_lent, mut prev_plain) = (None, None);
+            for i in 0..texts.len() {
+                let (a, sa) =
+                    update(prev_lent.as_ref().map(|s| (s, lent[i - 1].root())), lent[i].root(), algorithm, Generic)
+                        .unwrap();
+                let (b, sb) =
+                    update(prev_plain.as_ref().map(|s| (s, plain[i - 1].root())), plain[i].root(), algorithm, Generic)
+                        .unwrap();
+                assert_eq!(a.checksum, b.checksum);
+                assert_eq!(a.incremental, b.incremental);
+                assert_eq!(a.patch.as_deref().map(text), b.patch.as_deref().map(text));
+                assert_eq!(a.delta.is_some(), b.delta.is_some());
+                let (da, db) = (described(&sa, &lent[i]), described(&sb, &plain[i]));
+                if da != db {
+                    let at = da.bytes().zip(db.bytes()).position(|(x, y)| x != y).unwrap_or(0);
+                    let near = |d: &str| d.get(at.saturating_sub(150)..(at + 80).min(d.len())).unwrap_or("").to_owned();
+                    panic!("step {i} {algorithm:?}: states differ at {at}:\n{}\n{}", near(&da), near(&db));
+                }
+                assert_eq!(sb.reused, 0);
+                if i > 0 {
+                    // All but the edited nodes' text (and the metadata) is copied; with the
+                    // 700 separators changed, the nodes between them are written afresh (each
+                    // is shorter than the stretch a shared run is looked for in).
+                    let tenths = if i == 3 { 5 } else { 9 };
+                    assert!(
+                        sa.reused * 10 > sa.size.canonical * tenths,
+                        "step {i}: {} of {}",
+                        sa.reused,
+                        sa.size.canonical
+                    );
+                } else {
+                    assert_eq!(sa.reused, 0);
+                }
+                (prev_lent, prev_plain) = (Some(sa), Some(sb));
+            }
+        }
     }
 }

@@ -216,6 +216,13 @@ pub(crate) trait Source<'s>: Copy + 's {
         self.read()
     }
 
+    /// The text and array-item spans of the parsed document this value belongs to, when
+    /// it kept them: the tracker reuses the parts of the previous version whose text did
+    /// not change (`tracker::reuse`). Other sources have none.
+    fn origin(self) -> Option<crate::document::Origin<'s>> {
+        None
+    }
+
     /// A hint that the value will be read soon: a source whose values live scattered in
     /// memory (Python objects) starts loading it, so that walks overlap their cache
     /// misses instead of waiting on each in turn.

@@ -20,6 +20,7 @@ import copy
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -786,6 +787,147 @@ def test_public_tracker_with_documents(impl: ModuleType) -> None:
     with pytest.raises(lf.ProtocolError):
         doc_tracker.update(parse(impl, "[]"))
     assert doc_tracker.schema is schema
+
+
+def _saves(data: st.DataObject, nodes: int) -> list[bytes]:
+    """A file's successive contents, as an editor and a formatter change it: edits of
+    nodes, the stamp at the top, indentation, moved nodes, duplicate keys, escapes, and
+    saves of the same bytes."""
+    schema = make_schema(nodes, 2, data.draw(st.integers(0, 1 << 16), label="seed"))
+    indent = data.draw(st.sampled_from([None, 1, 2]), label="indent")
+    text = json.dumps(schema, indent=indent)
+    saves = [text]
+    for step in range(data.draw(st.integers(1, 6), label="steps")):
+        kind = data.draw(
+            st.sampled_from(["edit", "stamp", "indent", "move", "duplicate", "escape", "same"]),
+            label="kind",
+        )
+        if kind == "edit":
+            schema = mutate(schema, data.draw(st.integers(1, 4)), seed=step)
+        elif kind == "stamp":
+            schema["metadata"]["generatedAt"] = step
+        elif kind == "indent":
+            indent = data.draw(st.sampled_from([None, 1, 2]), label="indent")
+        elif kind == "move" and len(schema["nodes"]) > 1:
+            schema["nodes"].insert(
+                data.draw(st.integers(0, len(schema["nodes"]) - 1)), schema["nodes"].pop()
+            )
+        if kind in ("duplicate", "escape"):
+            # The same value or a small change, in text json.dumps does not write.
+            places = [match.start() for match in re.finditer('"type"', text)]
+            at = places[data.draw(st.integers(0, len(places) - 1))]
+            extra = '"type": "Dup", ' if kind == "duplicate" else '"\\u0078": 1, '
+            text = text[:at] + extra + text[at:]
+            schema = json.loads(text)
+        elif kind != "same":
+            text = json.dumps(schema, indent=indent)
+        saves.append(text)
+    return [save.encode() for save in saves]
+
+
+def _parse_chain(core: ModuleType, saves: list[bytes]) -> list[Any]:
+    """Each save parsed with the previous one's document, checked against a fresh parse."""
+    docs: list[Any] = []
+    for save in saves:
+        doc = document_type(core).parse(save, previous=docs[-1] if docs else None)
+        fresh = document_type(core).parse(save)
+        assert doc == fresh
+        assert same(doc.to_python(), core.loads(save))
+        assert doc.canonical_json() == fresh.canonical_json()
+        docs.append(doc)
+    return docs
+
+
+@BACKENDS
+@fewer
+@given(data=st.data())
+def test_parse_after_a_previous_version(core: ModuleType, data: st.DataObject) -> None:
+    """``parse(data, previous=doc)`` copies what ``doc``'s parse built for the array items
+    whose text did not change: the document is the one a fresh parse makes, and so is
+    the one parsed after it (what was copied is copied again, moved)."""
+    saves = _saves(data, data.draw(st.integers(1, 40), label="nodes"))
+    docs = _parse_chain(core, saves)
+    # Any document will do as the previous one: a different one, or one without text.
+    other = document_type(core).parse(saves[-1].decode())
+    for save, doc in zip(saves, docs, strict=True):
+        assert document_type(core).parse(save, previous=other) == doc
+
+
+@pytest.mark.parametrize("wrap", [1, 2])
+def test_parse_after_keeps_the_depth_limit(impl: ModuleType, wrap: int) -> None:
+    """An unchanged item moved deeper is parsed again: past ``MAX_DEPTH`` it is an error."""
+    # Long enough that the parse finds it in the previous text (a run of shared bytes is
+    # looked for in changed stretches of 4 KB and more).
+    item = (
+        '{"id":1,"pad":"'
+        + "-".join(map(str, range(1200)))
+        + '","x":'
+        + "[" * (MAX_DEPTH - 3)
+        + "]" * (MAX_DEPTH - 3)
+        + "}"
+    )
+    old = ("[[" + item + "]]").encode()
+    new = ("[" * (2 + wrap) + item + "]" * (2 + wrap)).encode()
+    previous = parse(impl, old)
+    assert previous.to_python()[0][0]["id"] == 1
+    expected = call(parse, impl, new)
+    assert isinstance(expected, Raised)
+    assert call(document_type(impl).parse, new, previous=previous) == expected
+    # Moved shallower, it is copied.
+    moved = document_type(impl).parse(b"[" + item.encode() + b"]", previous=previous)
+    assert moved.to_python()[0]["id"] == 1
+
+
+def test_parse_previous_must_be_a_document(impl: ModuleType) -> None:
+    for bad in (1, "{}", {}, impl.loads("{}")):
+        with pytest.raises(TypeError, match="previous must be a SchemaDocument or None, not"):
+            document_type(impl).parse(b"{}", previous=bad)
+    assert document_type(impl).parse(b"[1]", previous=None).to_python() == [1]
+
+
+@BACKENDS
+@fewer
+@given(data=st.data())
+def test_tracker_reuses_the_text_that_did_not_change(core: ModuleType, data: st.DataObject) -> None:
+    """A document parsed from ``bytes`` keeps them, and the tracker copies what it wrote
+    of the previous version for every array item whose text did not change. Whatever
+    the saves, it gives what documents parsed from ``str`` (which keep no text) and
+    dicts give."""
+    saves = _saves(data, data.draw(st.integers(1, 40), label="nodes"))
+    algorithm = data.draw(st.sampled_from(ALGORITHMS), label="algorithm")
+    expected = _run_tracker(core, [core.loads(save) for save in saves], algorithm)
+    chained = _parse_chain(core, saves)
+    from_text = [parse(core, save.decode()) for save in saves]
+    for sequence in ([parse(core, save) for save in saves], chained, from_text):
+        got = _run_tracker(core, sequence, algorithm)
+        for got_one, expected_one in zip(got, expected, strict=True):
+            assert_same(got_one, expected_one)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_tracker_reuses_the_text_of_large_saves(algorithm: str) -> None:
+    """The same on medium-tree (465 KB: the checksum is hashed on a second thread, and
+    copied parts span the chunks it hashed), with edits at both ends and in between."""
+    schema = preset_schema("medium", "tree", 42)
+    texts = [json.dumps(schema, separators=(",", ":"))]
+    for step in range(4):
+        schema = mutate(schema, 1 + step, seed=50 + step)
+        schema["metadata"]["generatedAt"] = step
+        texts.append(json.dumps(schema, separators=(",", ":")))
+    texts.append(json.dumps(schema, indent=1))
+    texts.append(texts[-1])
+    reusing = native.SchemaTracker(algorithm)
+    plain = native.SchemaTracker(algorithm)
+    previous = None
+    for text in texts:
+        doc = native.SchemaDocument.parse(text.encode(), previous=previous)
+        fresh = native.SchemaDocument.parse(text)
+        assert doc == fresh
+        got = reusing.update(doc, encoded=True)
+        want = plain.update(fresh, encoded=True)
+        assert got == want
+        previous = doc
+        assert got[0] == native.calculate_checksum(json.loads(text), algorithm)
 
 
 def _encoded(core: ModuleType, change: Any, *, with_delta: bool = True) -> Any:

@@ -246,12 +246,23 @@ class SchemaDocument:
 
     @staticmethod
     def parse(
-        data: str | bytes | bytearray | memoryview, /, max_bytes: int | None = None
+        data: str | bytes | bytearray | memoryview,
+        /,
+        max_bytes: int | None = None,
+        *,
+        previous: SchemaDocument | None = None,
     ) -> SchemaDocument:
         """The document of a JSON text, exactly as :func:`loads` parses it (same values,
         same errors); ``bytearray`` and ``memoryview`` are read as ``bytes``.
 
-        Raises ``TypeError`` for any other type of ``data``.
+        ``previous``, the document of the file's previous version, makes it copy what was
+        built for the array items whose text did not change instead of parsing them again:
+        the same document results. A document parsed from ``bytes`` keeps them (the same
+        object, no copy), for the next parse and for :class:`SchemaTracker`, which reuses
+        what it wrote for the unchanged items the same way.
+
+        Raises ``TypeError`` for any other type of ``data``, or a ``previous`` that is
+        not a document or ``None``.
         """
 
     @staticmethod

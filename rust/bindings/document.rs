@@ -137,20 +137,61 @@ impl<'py> PyMaker<'py> {
 
 /// The bytes of a `parse` argument: `(bytes, wtf8)`, checked to be UTF-8 (or, for a
 /// `str` with lone surrogates, WTF-8).
-fn parse_input(data: &Bound<'_, PyAny>, max_bytes: Option<usize>) -> PyResult<Document> {
+/// A Python `bytes` object's content, lent to a [`Document`] it was parsed from.
+struct LentBytes {
+    /// Keeps the object, and so its buffer, alive.
+    _owner: Py<PyBytes>,
+    ptr: *const u8,
+    len: usize,
+}
+
+impl LentBytes {
+    fn new(bytes: &Bound<'_, PyBytes>) -> Self {
+        let content = bytes.as_bytes();
+        LentBytes { _owner: bytes.clone().unbind(), ptr: content.as_ptr(), len: content.len() }
+    }
+}
+
+// SAFETY: the pointer is into a `bytes` object's own buffer, which is immutable and lives
+// as long as the object; `_owner` holds a strong reference to it for as long as the
+// pointer exists. Reading immutable memory needs no GIL, from any thread, and the
+// reference is dropped the way `Py` drops (a document is dropped with the GIL held, by
+// its Python object; elsewhere pyo3 defers the decref).
+#[allow(unsafe_code)]
+unsafe impl Send for LentBytes {}
+// SAFETY: see `Send`: nothing reachable through `&LentBytes` can be mutated.
+#[allow(unsafe_code)]
+unsafe impl Sync for LentBytes {}
+
+#[allow(unsafe_code)]
+impl AsRef<[u8]> for LentBytes {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: `ptr` and `len` describe the buffer of the `bytes` object `_owner`
+        // keeps alive, unchanged since it was created (module: `LentBytes`'s `Send`).
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+fn parse_input(data: &Bound<'_, PyAny>, max_bytes: Option<usize>, previous: Option<&Document>) -> PyResult<Document> {
     let parse_bytes = |bytes: &[u8]| -> Result<Document, CoreError> {
         check_size(bytes.len(), max_bytes)?;
         std::str::from_utf8(bytes).map_err(|e| CoreError::from(ErrorKind::InvalidUtf8 { offset: e.valid_up_to() }))?;
-        parse::parse(bytes, false)
+        parse::parse_after(bytes, false, previous)
     };
     let result = if let Ok(text) = data.cast::<PyString>() {
         let (bytes, wtf8) = str_arg(text)?;
-        check_size(bytes.len(), max_bytes).and_then(|()| parse::parse(&bytes, wtf8))
+        check_size(bytes.len(), max_bytes).and_then(|()| parse::parse_after(&bytes, wtf8, previous))
     } else if let Ok(bytes) = data.cast::<PyBytes>() {
-        let bytes = bytes.as_bytes();
+        let text = bytes.as_bytes();
         // Bytes are immutable: the parse runs without the GIL, so other threads (a
         // server's watcher, its event loop) go on meanwhile.
-        data.py().detach(|| parse_bytes(bytes))
+        let parsed = data.py().detach(|| parse_bytes(text));
+        // The document keeps the bytes object (no copy; a server's watcher holds it too):
+        // the tracker reuses what did not change between two saves' texts.
+        parsed.map(|mut doc| {
+            doc.lend_text(Box::new(LentBytes::new(bytes)));
+            doc
+        })
     } else if let Ok(array) = data.cast::<PyByteArray>() {
         parse_bytes(&array.to_vec())
     } else if let Ok(view) = data.cast::<pyo3::types::PyMemoryView>() {
@@ -175,11 +216,28 @@ impl SchemaDocument {
     }
 
     /// Parse JSON text (`bytes`, `bytearray`, `memoryview` or `str`) with the semantics
-    /// and limits of `loads`.
+    /// and limits of `loads`. With `previous`, the document of the file's previous
+    /// version, what was built for its array items whose text did not change is copied
+    /// (the same document results, sooner).
     #[staticmethod]
-    #[pyo3(signature = (data, /, max_bytes = None))]
-    fn parse(data: &Bound<'_, PyAny>, max_bytes: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        Ok(SchemaDocument { doc: parse_input(data, limit_arg(max_bytes)?)? })
+    #[pyo3(signature = (data, /, max_bytes = None, *, previous = None))]
+    fn parse(
+        data: &Bound<'_, PyAny>,
+        max_bytes: Option<&Bound<'_, PyAny>>,
+        previous: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let previous = match previous {
+            None => None,
+            Some(obj) if obj.is_none() => None,
+            Some(obj) => Some(obj.cast::<SchemaDocument>().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "SchemaDocument.parse() previous must be a SchemaDocument or None, not {}",
+                    type_name(obj)
+                ))
+            })?),
+        };
+        let previous = previous.map(|doc| &doc.get().doc);
+        Ok(SchemaDocument { doc: parse_input(data, limit_arg(max_bytes)?, previous)? })
     }
 
     /// A document with the content of a JSON value, as `dumps` writes it.

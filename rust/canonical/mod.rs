@@ -37,6 +37,13 @@ pub(crate) trait Output {
     /// a key or string holding surrogates, a non-finite number (written `null`), an object
     /// that is not a plain dict.
     fn inexact(&mut self) {}
+
+    /// With [`Writer::for_tracker`], before capturing an array item that is an object:
+    /// write the item (its bytes and captures) from what the output kept of a previous
+    /// walk, if it can, and say whether it did. Then the writer does not walk the item.
+    fn reuse(&mut self, _identity: usize, _node: bool) -> bool {
+        false
+    }
 }
 
 /// What a capture held (with [`Writer::for_tracker`]).
@@ -388,9 +395,12 @@ impl<'o, 's, O: Output, S: Source<'s>> Writer<'o, 's, O, S> {
         if !node && !object {
             return self.value(item);
         }
+        let identity = item.identity();
+        if object && self.out.reuse(identity, node) {
+            return Ok(());
+        }
         self.out.capture_start();
         self.value(item)?;
-        let identity = item.identity();
         self.out.capture_end(if node { Capture::Node(object.then_some(identity)) } else { Capture::Element(identity) });
         Ok(())
     }

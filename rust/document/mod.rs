@@ -23,6 +23,7 @@
 //! distinct between documents, which is what the tracker's hash cache needs.
 
 pub(crate) mod parse;
+pub(crate) mod runs;
 
 use std::sync::OnceLock;
 
@@ -90,6 +91,81 @@ pub(crate) struct Document {
     /// by algorithm: the next update diffs against it without walking this document
     /// again.
     tracked: [OnceLock<TrackerState>; 2],
+    /// Where each array item that is an object lies in the text, in pre-order (so in
+    /// ascending order of node and of start). Made by the fast parser only: empty when
+    /// the reference parser built the document.
+    pub(crate) elements: Vec<ElementSpan>,
+    /// The text the document was parsed from, when its owner lends it (the binding: the
+    /// Python `bytes` object, without a copy). With `elements`, it lets the tracker find
+    /// the parts of the next version whose text did not change ([`Origin`]).
+    raw: Option<Box<dyn AsRef<[u8]> + Send + Sync>>,
+}
+
+/// An array item that is an object: its node, its text `start..end` in the input, and
+/// what parsing it added to the document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ElementSpan {
+    pub(crate) node: u32,
+    pub(crate) start: u32,
+    pub(crate) end: u32,
+    pub(crate) built: Built,
+}
+
+/// What parsing an array item added to a document: its nodes (`node..nodes_end`, its own
+/// first, in pre-order), ranges of `items`, `members` and `text` (the item's containers
+/// close, and its strings are stored, while it is parsed), and the depth of the item's
+/// object. The next version's parse copies all of it for an item whose text did not
+/// change (`parse::Copier`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) struct Built {
+    pub(crate) nodes_end: u32,
+    pub(crate) items: [u32; 2],
+    pub(crate) members: [u32; 2],
+    pub(crate) text: [u32; 2],
+    pub(crate) depth: u32,
+}
+
+/// A document's text and where its array-item objects lie in it ([`Source::origin`]).
+/// Two documents whose texts hold the same bytes for an item hold equal values there,
+/// with the same structure below it: the tracker reuses what it wrote of the previous
+/// version's item instead of writing it again (`tracker::reuse`).
+#[derive(Clone, Copy)]
+pub(crate) struct Origin<'d> {
+    pub(crate) raw: &'d [u8],
+    pub(crate) elements: &'d [ElementSpan],
+    nodes: &'d [Node],
+}
+
+impl Origin<'_> {
+    /// The ordinal (index in `elements`) of the array-item object with this identity.
+    pub(crate) fn ordinal_of(&self, identity: usize) -> Option<usize> {
+        let base = self.nodes.as_ptr() as usize;
+        let offset = identity.checked_sub(base)?;
+        if offset % size_of::<Node>() != 0 {
+            return None;
+        }
+        let node = u32::try_from(offset / size_of::<Node>()).ok()?;
+        self.elements.binary_search_by_key(&node, |e| e.node).ok()
+    }
+
+    /// The identity of the array-item object with this ordinal.
+    pub(crate) fn identity_of(&self, ordinal: usize) -> Option<usize> {
+        let span = self.elements.get(ordinal)?;
+        self.nodes.get(span.node as usize).map(|node| std::ptr::from_ref(node) as usize)
+    }
+
+    /// The ordinal of the array-item object whose text starts at `start`.
+    pub(crate) fn ordinal_at(&self, start: u32) -> Option<usize> {
+        self.elements.binary_search_by_key(&start, |e| e.start).ok()
+    }
+
+    /// The ordinal after the last array-item object inside the one with this ordinal
+    /// (pre-order: the ones inside it are the ordinals between).
+    pub(crate) fn subtree_end(&self, ordinal: usize) -> usize {
+        let Some(span) = self.elements.get(ordinal) else { return ordinal };
+        let after = ordinal + 1;
+        after + self.elements.get(after..).unwrap_or_default().partition_point(|e| e.start < span.end)
+    }
 }
 
 fn slot(algorithm: Algorithm) -> usize {
@@ -128,6 +204,18 @@ impl Document {
         Ok(cell.get_or_init(|| sum).clone())
     }
 
+    /// Keep the text the document was parsed from (it must be that text: the parser's
+    /// input, unchanged), so that the tracker can reuse parts of this version.
+    pub(crate) fn lend_text(&mut self, raw: Box<dyn AsRef<[u8]> + Send + Sync>) {
+        self.raw = Some(raw);
+    }
+
+    /// The document's text and the spans of its array-item objects, if it kept them.
+    pub(crate) fn origin(&self) -> Option<Origin<'_>> {
+        let raw = self.raw.as_deref()?.as_ref();
+        (!self.elements.is_empty()).then_some(Origin { raw, elements: &self.elements, nodes: &self.nodes })
+    }
+
     /// The tracker's state of this document for `algorithm`, if it was tracked.
     pub(crate) fn tracked(&self, algorithm: Algorithm) -> Option<&TrackerState> {
         self.tracked[slot(algorithm)].get()
@@ -147,6 +235,7 @@ impl Document {
             + self.members.capacity() * size_of::<Member>()
             + self.keys.iter().map(|k| k.bytes.len() + size_of::<KeyText>()).sum::<usize>()
             + self.text.capacity()
+            + self.elements.capacity() * size_of::<ElementSpan>()
     }
 }
 
@@ -335,6 +424,10 @@ impl<'d> Source<'d> for DocRef<'d> {
     fn is_scalar(self) -> bool {
         !matches!(self.node, Node::Array { .. } | Node::Object { .. })
     }
+
+    fn origin(self) -> Option<Origin<'d>> {
+        self.doc.origin()
+    }
 }
 
 /// Builds a [`Document`]: the parser's sink, and the interning of keys.
@@ -413,6 +506,8 @@ impl DocBuilder {
                 root: 0,
                 checksums: [OnceLock::new(), OnceLock::new()],
                 tracked: [OnceLock::new(), OnceLock::new()],
+                elements: Vec::new(),
+                raw: None,
             },
             interned: FxHashMap::default(),
             short: vec![ShortKey::EMPTY; SHORT_SLOTS].into_boxed_slice(),
@@ -518,6 +613,7 @@ impl DocBuilder {
         self.doc.items.shrink_to_fit();
         self.doc.members.shrink_to_fit();
         self.doc.text.shrink_to_fit();
+        self.doc.elements.shrink_to_fit();
         self.doc
     }
 }

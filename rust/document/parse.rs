@@ -13,7 +13,8 @@ use crate::error::{CoreError, MAX_DEPTH};
 use crate::parse::{Builder, hex4, push_code_point};
 use crate::value::{JsStr, has_surrogate};
 
-use super::{DocBuilder, Document, Member, Node};
+use super::runs::{Same, old_offset, same_text};
+use super::{Built, DocBuilder, Document, ElementSpan, Member, Node};
 
 /// Python refuses to convert integers of more than 4300 digits from text; `json.loads`
 /// (and so `loads`) reads them as doubles (see `bindings::build`).
@@ -22,7 +23,14 @@ const INT_MAX_STR_DIGITS: usize = 4300;
 /// Parse `input` (UTF-8, or WTF-8 when `input_wtf8`: a Python `str` with lone
 /// surrogates) as one JSON text.
 pub(crate) fn parse(input: &[u8], input_wtf8: bool) -> Result<Document, CoreError> {
-    if let Some(doc) = parse_fast(input, input_wtf8) {
+    parse_after(input, input_wtf8, None)
+}
+
+/// [`parse`], given the document of the file's previous version: what was built for its
+/// array items whose text did not change is copied rather than parsed again (the same
+/// document results).
+pub(crate) fn parse_after(input: &[u8], input_wtf8: bool, previous: Option<&Document>) -> Result<Document, CoreError> {
+    if let Some(doc) = parse_fast(input, input_wtf8, previous) {
         return Ok(doc);
     }
     parse_reference(input, input_wtf8)
@@ -36,8 +44,15 @@ pub(crate) fn parse_reference(input: &[u8], input_wtf8: bool) -> Result<Document
 }
 
 /// The fast parser's document; `None` where it gives up (any error).
-pub(crate) fn parse_fast(input: &[u8], input_wtf8: bool) -> Option<Document> {
+pub(crate) fn parse_fast(input: &[u8], input_wtf8: bool, previous: Option<&Document>) -> Option<Document> {
+    // The previous version's text is UTF-8 (a document keeps only `bytes` it parsed);
+    // WTF-8 input is not compared with it.
+    let copier = previous
+        .filter(|_| !input_wtf8)
+        .and_then(|doc| doc.origin().map(|origin| (doc, origin)))
+        .map(|(doc, origin)| Copier { doc, runs: same_text(origin.raw, input), keys: vec![u32::MAX; doc.keys.len()] });
     let mut p = Fast {
+        copier,
         input,
         pos: 0,
         depth: 0,
@@ -62,6 +77,8 @@ struct GiveUp;
 type Res<T> = Result<T, GiveUp>;
 
 struct Fast<'a> {
+    /// Copies the previous version's items whose text did not change.
+    copier: Option<Copier<'a>>,
     input: &'a [u8],
     pos: usize,
     depth: usize,
@@ -146,7 +163,7 @@ impl Fast<'_> {
         } else {
             loop {
                 self.skip_ws();
-                let item = self.value()?;
+                let item = if self.peek() == Some(b'{') { self.element()? } else { self.value()? };
                 self.items.push(item);
                 self.skip_ws();
                 match self.peek() {
@@ -164,6 +181,42 @@ impl Fast<'_> {
         self.b.set(me, node);
         self.depth -= 1;
         Ok(me)
+    }
+
+    /// An array item that is an object, with its span (see `Document::elements`).
+    fn element(&mut self) -> Res<u32> {
+        let start = u32::try_from(self.pos).map_err(|_| GiveUp)?;
+        let depth = self.depth as u32 + 1;
+        if let Some(copier) = self.copier.as_mut()
+            && let Some((node, len)) = copier.copy(&mut self.b, start, depth)
+        {
+            self.pos += len as usize;
+            return Ok(node);
+        }
+        let doc = &mut self.b.doc;
+        let at = doc.elements.len();
+        // Pushed before the object is parsed, so that spans come in pre-order.
+        let built = Built {
+            nodes_end: 0,
+            items: [doc.items.len() as u32; 2],
+            members: [doc.members.len() as u32; 2],
+            text: [doc.text.len() as u32; 2],
+            depth,
+        };
+        doc.elements.push(ElementSpan { node: doc.nodes.len() as u32, start, end: start, built });
+        let node = self.object()?;
+        let end = u32::try_from(self.pos).map_err(|_| GiveUp)?;
+        let doc = &mut self.b.doc;
+        let (nodes, items, members, text) =
+            (doc.nodes.len() as u32, doc.items.len() as u32, doc.members.len() as u32, doc.text.len() as u32);
+        if let Some(span) = doc.elements.get_mut(at) {
+            span.end = end;
+            span.built.nodes_end = nodes;
+            span.built.items[1] = items;
+            span.built.members[1] = members;
+            span.built.text[1] = text;
+        }
+        Ok(node)
     }
 
     fn object(&mut self) -> Res<u32> {
@@ -378,6 +431,85 @@ fn escape(input: &[u8], at: usize, out: &mut Vec<u8>) -> Res<(usize, bool)> {
     }
     push_code_point(out, unit);
     Ok((next, (0xD800..0xE000).contains(&unit)))
+}
+
+/// Copies what the previous version's parse built for an array item into the document
+/// being built, when the item's text is the same bytes (then its value is the same: a
+/// JSON value is a function of its text), moved to where it goes.
+struct Copier<'a> {
+    doc: &'a Document,
+    /// The runs of bytes the two texts share.
+    runs: Vec<Same>,
+    /// The new document's index of each of the previous one's keys (`u32::MAX`: not
+    /// interned yet).
+    keys: Vec<u32>,
+}
+
+impl Copier<'_> {
+    /// Copy the previous version's item with the same text as the array item that starts
+    /// at `start`, to be an object at `depth`: its node and the length of its text.
+    fn copy(&mut self, b: &mut DocBuilder, start: u32, depth: u32) -> Option<(u32, u32)> {
+        let old = self.doc;
+        let first = old.elements.binary_search_by_key(&old_offset(&self.runs, start, start.checked_add(1)?)?, |e| e.start).ok()?;
+        let span = *old.elements.get(first)?;
+        let len = span.end.checked_sub(span.start)?;
+        // All of its text must be shared, and the depth limit hold: it did at the same
+        // depth or deeper.
+        if old_offset(&self.runs, start, start.checked_add(len)?) != Some(span.start) || depth > span.built.depth {
+            return None;
+        }
+        let after = first + 1 + old.elements.get(first + 1..)?.partition_point(|e| e.start < span.end);
+        let built = span.built;
+        let nodes = old.nodes.get(span.node as usize..built.nodes_end as usize)?;
+        let items = old.items.get(built.items[0] as usize..built.items[1] as usize)?;
+        let members = old.members.get(built.members[0] as usize..built.members[1] as usize)?;
+        let text = old.text.get(built.text[0] as usize..built.text[1] as usize)?;
+        let elements = old.elements.get(first..after)?;
+        // The keys first: nothing is added to the document but keys unless all is there.
+        for member in members {
+            let slot = self.keys.get_mut(member.key as usize)?;
+            if *slot == u32::MAX {
+                let text = old.keys.get(member.key as usize)?;
+                *slot = b.key(&text.bytes, text.wtf8);
+            }
+        }
+        let doc = &mut b.doc;
+        // What to add to each kind of index to move it (wrapping: the differences may be
+        // negative, the results are in range).
+        let node_shift = (doc.nodes.len() as u32).wrapping_sub(span.node);
+        let item_shift = (doc.items.len() as u32).wrapping_sub(built.items[0]);
+        let member_shift = (doc.members.len() as u32).wrapping_sub(built.members[0]);
+        let text_shift = (doc.text.len() as u32).wrapping_sub(built.text[0]);
+        let place_shift = start.wrapping_sub(span.start);
+        let depth_shift = depth.wrapping_sub(span.built.depth);
+        doc.nodes.extend(nodes.iter().map(|&node| match node {
+            Node::Array { first, len } => Node::Array { first: first.wrapping_add(item_shift), len },
+            Node::Object { first, len } => Node::Object { first: first.wrapping_add(member_shift), len },
+            Node::Str { at, len, wtf8 } => Node::Str { at: at.wrapping_add(text_shift), len, wtf8 },
+            Node::BigInt { at, len } => Node::BigInt { at: at.wrapping_add(text_shift), len },
+            scalar => scalar,
+        }));
+        doc.items.extend(items.iter().map(|&item| item.wrapping_add(node_shift)));
+        doc.text.extend_from_slice(text);
+        doc.elements.extend(elements.iter().map(|e| ElementSpan {
+            node: e.node.wrapping_add(node_shift),
+            start: e.start.wrapping_add(place_shift),
+            end: e.end.wrapping_add(place_shift),
+            built: Built {
+                nodes_end: e.built.nodes_end.wrapping_add(node_shift),
+                items: e.built.items.map(|i| i.wrapping_add(item_shift)),
+                members: e.built.members.map(|m| m.wrapping_add(member_shift)),
+                text: e.built.text.map(|t| t.wrapping_add(text_shift)),
+                depth: e.built.depth.wrapping_add(depth_shift),
+            },
+        }));
+        let keys = &self.keys;
+        doc.members.extend(members.iter().map(|m| Member {
+            key: keys.get(m.key as usize).copied().unwrap_or(u32::MAX),
+            value: m.value.wrapping_add(node_shift),
+        }));
+        Some((span.node.wrapping_add(node_shift), len))
+    }
 }
 
 /// The reference parser's sink: builds the same document, one container at a time.

@@ -144,6 +144,9 @@ class SchemaWatcher:
         self.freeze = freeze
         self.documents = documents
         self._last = initial
+        # The last document parsed: the next parse copies what it built for the text that
+        # did not change (see SchemaDocument.parse's ``previous``).
+        self._document: SchemaDocument | None = None
         self._reported: bytes | object | None = None  # content (or _UNREADABLE) reported
         self._wake = asyncio.Event()
         self._stopped = asyncio.Event()
@@ -249,10 +252,12 @@ class SchemaWatcher:
             return None
         if data == self._reported:
             return None
+        schema: Schema | SchemaDocument
         try:
-            schema = (
-                parse_document(data) if self.documents else parse_schema(data, freeze=self.freeze)
-            )
+            if self.documents:
+                schema = self._document = parse_document(data, previous=self._document)
+            else:
+                schema = parse_schema(data, freeze=self.freeze)
         except ProtocolError as exc:
             return _Invalid(f"{exc}; not pushed, waiting for the next change", data)
         self._last = data

@@ -49,15 +49,28 @@ class SchemaDocument(DocumentBase):
 
     @staticmethod
     def parse(
-        data: str | bytes | bytearray | memoryview, /, max_bytes: int | None = None
+        data: str | bytes | bytearray | memoryview,
+        /,
+        max_bytes: int | None = None,
+        *,
+        previous: SchemaDocument | None = None,
     ) -> SchemaDocument:
         """The document of a JSON text: ``loads(data, max_bytes)``, same values, same errors.
+
+        ``previous`` (the document of the file's previous version) lets the native core
+        copy what did not change; here it is only checked: the result is the same.
 
         Raises:
             ProtocolError: What ``loads`` raises (size over ``max_bytes``, invalid UTF-8,
                 a syntax error, nesting deeper than ``MAX_DEPTH``...).
-            TypeError: ``data`` is not ``str``, ``bytes``, ``bytearray`` or ``memoryview``.
+            TypeError: ``data`` is not ``str``, ``bytes``, ``bytearray`` or ``memoryview``,
+                or ``previous`` is not a document or ``None``.
         """
+        if previous is not None and not isinstance(previous, SchemaDocument):
+            raise TypeError(
+                "SchemaDocument.parse() previous must be a SchemaDocument or None, "
+                f"not {type(previous).__name__}"
+            )
         if isinstance(data, bytearray | memoryview):
             data = bytes(data)
         elif not isinstance(data, str | bytes):

@@ -72,7 +72,7 @@ def parse_json(data: bytes | str, *, freeze: bool = False) -> Any:
             gc.enable()
 
 
-def parse_document(data: bytes | str) -> SchemaDocument:
+def parse_document(data: bytes | str, *, previous: SchemaDocument | None = None) -> SchemaDocument:
     """Parse a Lumora IR schema file's content into a :class:`~lumora_fast.SchemaDocument`.
 
     What a server does with every save: the document is owned by the native core (no
@@ -82,6 +82,10 @@ def parse_document(data: bytes | str) -> SchemaDocument:
 
     Args:
         data: The file's bytes (UTF-8) or text.
+        previous: The document of the file's previous version, if there is one: what was
+            built for the array items whose text did not change is copied instead of
+            parsed (the same document results, in a fraction of the time for a small
+            edit of a large file).
 
     Raises:
         ProtocolError: Invalid UTF-8 or JSON, larger than :data:`MAX_FILE_BYTES`, nested
@@ -90,7 +94,7 @@ def parse_document(data: bytes | str) -> SchemaDocument:
     """
     core = _backend.core
     try:
-        document = core.SchemaDocument.parse(data, MAX_FILE_BYTES)
+        document = core.SchemaDocument.parse(data, MAX_FILE_BYTES, previous=previous)
     except ProtocolError as exc:
         raise ProtocolError(
             _describe(str(exc)), code=ProtocolErrorCode.SCHEMA_VALIDATION_FAILED
