@@ -78,6 +78,12 @@ struct TrackerOutput<'scope, 'env, 'r> {
     reuse: Option<Reuse<'r>>,
     /// Canonical bytes copied from the previous walk.
     reused: usize,
+    /// Where the next array item probably is among the new and old items (hints).
+    next_new: usize,
+    next_old: usize,
+    /// The ordinal of the array item [`Output::reuse`] was just asked for and did not
+    /// write: the capture that writes it starts next.
+    pending: Option<usize>,
 }
 
 #[derive(Default)]
@@ -89,6 +95,9 @@ struct Stream {
     nested: bool,
     /// Where its bytes begin in the output.
     start: usize,
+    /// Its ordinal among the new document's array items, when it is one (see
+    /// `TrackerOutput::pending`).
+    ordinal: Option<usize>,
 }
 
 /// A capture with nothing nested and fewer canonical bytes than this is left out of the
@@ -104,11 +113,8 @@ fn known_hash(part: PartHash) -> Option<u64> {
 impl TrackerOutput<'_, '_, '_> {
     /// Note what this walk wrote for the array-item object `identity` (when it records).
     #[inline]
-    fn record(&mut self, identity: usize, start: usize, part: PartHash, small: bool) {
-        if let Some(origin) = &self.origin
-            && let Some(ordinal) = origin.ordinal_of(identity)
-            && let Some(slot) = self.records.get_mut(ordinal)
-        {
+    fn record(&mut self, ordinal: Option<usize>, start: usize, part: PartHash, small: bool) {
+        if let Some(slot) = ordinal.and_then(|ordinal| self.records.get_mut(ordinal)) {
             *slot = Record::new(start, self.sink.position() - start, part, small);
         }
     }
@@ -145,13 +151,15 @@ impl Output for TrackerOutput<'_, '_, '_> {
             parent.nested = true;
         }
         let start = self.sink.position();
+        let ordinal = self.pending.take();
         if let Some(stream) = self.streams.get_mut(self.open) {
             stream.bytes.clear();
             stream.exact = true;
             stream.nested = false;
             stream.start = start;
+            stream.ordinal = ordinal;
         } else {
-            self.streams.push(Stream { bytes: Vec::new(), exact: true, nested: false, start });
+            self.streams.push(Stream { bytes: Vec::new(), exact: true, nested: false, start, ordinal });
         }
         self.open += 1;
     }
@@ -172,7 +180,7 @@ impl Output for TrackerOutput<'_, '_, '_> {
             xxh3_128(&stream.bytes)
         };
         let part = PartHash { hash, exact: stream.exact };
-        let start = stream.start;
+        let (start, ordinal) = (stream.start, stream.ordinal);
         self.open = top;
         if let Some(parent) = top.checked_sub(1).and_then(|at| self.streams.get_mut(at)) {
             parent.bytes.push(NESTED);
@@ -191,14 +199,14 @@ impl Output for TrackerOutput<'_, '_, '_> {
             Capture::Node(identity) => {
                 self.nodes.push(part);
                 if let Some(identity) = identity {
-                    self.record(identity, start, part, small);
+                    self.record(ordinal, start, part, small);
                     if let Some(hash) = known_hash(part) {
                         self.known.insert(identity, hash);
                     }
                 }
             }
             Capture::Element(identity) => {
-                self.record(identity, start, part, small);
+                self.record(ordinal, start, part, small);
                 if !small && let Some(hash) = known_hash(part) {
                     self.known.insert(identity, hash);
                 }
@@ -211,10 +219,16 @@ impl Output for TrackerOutput<'_, '_, '_> {
     /// the enclosing capture's stream, and its records and map entries, with those of
     /// every item inside it, as the walk would have made them.
     fn reuse(&mut self, identity: usize, node: bool) -> bool {
-        let (Some(reuse), Some(origin)) = (self.reuse, self.origin) else { return false };
-        let Some(ordinal) = origin.ordinal_of(identity) else { return false };
+        let Some(origin) = self.origin else { return false };
+        // A walk meets the items of a version in order, mostly: the next one is
+        // probably the one after the last seen (hints; each is checked).
+        let Some(ordinal) = origin.ordinal_of(identity, self.next_new) else { return false };
+        // If the item is written after all, its capture records it under this ordinal.
+        self.pending = Some(ordinal);
+        self.next_new = ordinal + 1;
+        let Some(reuse) = self.reuse else { return false };
         let Some(span) = origin.elements.get(ordinal) else { return false };
-        let Some(old) = reuse.counterpart(span.start, span.end) else { return false };
+        let Some(old) = reuse.counterpart(span.start, span.end, self.next_old) else { return false };
         let Some(&record) = reuse.kept.records.get(old).filter(|r| r.written) else { return false };
         let inside = origin.subtree_end(ordinal) - ordinal;
         if reuse.old.subtree_end(old) - old != inside {
@@ -226,8 +240,10 @@ impl Output for TrackerOutput<'_, '_, '_> {
         if !reuse.kept.copy(record.start, record.len, &mut self.sink.buf) {
             return false;
         }
+        self.pending = None;
         self.from = self.sink.buf.len();
         self.reused += record.len as usize;
+        (self.next_new, self.next_old) = (ordinal + inside, old + inside);
         let part = record.part();
         if let Some(parent) = self.open.checked_sub(1).and_then(|top| self.streams.get_mut(top)) {
             parent.nested = true;
@@ -374,6 +390,9 @@ pub(crate) fn update<'s, S: Source<'s>, C: Comparator<'s, S>>(
             origin,
             reuse,
             reused: 0,
+            next_new: 0,
+            next_old: 0,
+            pending: None,
         };
         let written = Writer::for_tracker(&mut out).value(new);
         let TrackerOutput { sink, nodes, members, known, exact, records, reused, .. } = out;

@@ -10,7 +10,10 @@ Properties:
 * then ``doc.to_python()`` is ``loads(x)`` (types, key order, float bits), ``doc.dumps()``
   is ``dumps(loads(x))``, and when the value has a ``metadata`` object, the checksums
   (sha256 and xxh3) and the canonical bytes are the dict's;
-* the pure backend's document agrees with the native one (same outcome and text).
+* the pure backend's document agrees with the native one (same outcome and text);
+* ``SchemaDocument.parse(x, previous=p)``, which copies what ``p``'s parse built for
+  the array items whose text ``x`` shares, gives what ``parse(x)`` gives, for ``p`` the
+  document of ``x`` itself, of ``x`` with one digit changed, and of ``x`` rotated.
 """
 
 from __future__ import annotations
@@ -85,3 +88,25 @@ def test_one_input(data: bytes) -> None:
             )
         else:
             check(same(twin.dumps(), doc.dumps()), "native and pure documents differ", arg)
+    _after_previous(data)
+
+
+def _after_previous(data: bytes) -> None:
+    fresh = call(native.SchemaDocument.parse, data)
+    variants = [data, data[len(data) // 2 :] + data[: len(data) // 2]]
+    digit = next((i for i, b in enumerate(data) if 0x30 <= b <= 0x39), None)
+    if digit is not None:
+        changed = bytes([0x30 + (data[digit] - 0x30 + 1) % 10])
+        variants.append(data[:digit] + changed + data[digit + 1 :])
+    for variant in variants:
+        previous = call(native.SchemaDocument.parse, variant)
+        if isinstance(previous, Raised):
+            continue
+        doc = call(native.SchemaDocument.parse, data, previous=previous)
+        if isinstance(doc, Raised) or isinstance(fresh, Raised):
+            check(doc == fresh, "parse after a previous version differs", doc, fresh)
+            continue
+        value = fresh.to_python()
+        back = call(doc.to_python)
+        check(same(back, value), "parse after a previous version differs", back, value)
+        _schema_checks(doc, value)

@@ -137,14 +137,18 @@ pub(crate) struct Origin<'d> {
 }
 
 impl Origin<'_> {
-    /// The ordinal (index in `elements`) of the array-item object with this identity.
-    pub(crate) fn ordinal_of(&self, identity: usize) -> Option<usize> {
+    /// The ordinal (index in `elements`) of the array-item object with this identity;
+    /// `hint` is where it probably is (walks meet the items in order).
+    pub(crate) fn ordinal_of(&self, identity: usize, hint: usize) -> Option<usize> {
         let base = self.nodes.as_ptr() as usize;
         let offset = identity.checked_sub(base)?;
         if offset % size_of::<Node>() != 0 {
             return None;
         }
         let node = u32::try_from(offset / size_of::<Node>()).ok()?;
+        if self.elements.get(hint).is_some_and(|e| e.node == node) {
+            return Some(hint);
+        }
         self.elements.binary_search_by_key(&node, |e| e.node).ok()
     }
 
@@ -154,18 +158,40 @@ impl Origin<'_> {
         self.nodes.get(span.node as usize).map(|node| std::ptr::from_ref(node) as usize)
     }
 
-    /// The ordinal of the array-item object whose text starts at `start`.
-    pub(crate) fn ordinal_at(&self, start: u32) -> Option<usize> {
-        self.elements.binary_search_by_key(&start, |e| e.start).ok()
+    /// The ordinal of the array-item object whose text starts at `start` (probably at
+    /// `hint`).
+    pub(crate) fn ordinal_at(&self, start: u32, hint: usize) -> Option<usize> {
+        ordinal_at(self.elements, start, hint)
     }
 
     /// The ordinal after the last array-item object inside the one with this ordinal
     /// (pre-order: the ones inside it are the ordinals between).
     pub(crate) fn subtree_end(&self, ordinal: usize) -> usize {
-        let Some(span) = self.elements.get(ordinal) else { return ordinal };
-        let after = ordinal + 1;
-        after + self.elements.get(after..).unwrap_or_default().partition_point(|e| e.start < span.end)
+        subtree_end(self.elements, ordinal)
     }
+}
+
+/// [`Origin::ordinal_at`] of these spans.
+pub(crate) fn ordinal_at(elements: &[ElementSpan], start: u32, hint: usize) -> Option<usize> {
+    if elements.get(hint).is_some_and(|e| e.start == start) {
+        return Some(hint);
+    }
+    elements.binary_search_by_key(&start, |e| e.start).ok()
+}
+
+/// [`Origin::subtree_end`] of these spans: searched from the item outwards (most items
+/// hold few others), in steps that double, then by halves.
+pub(crate) fn subtree_end(elements: &[ElementSpan], ordinal: usize) -> usize {
+    let Some(span) = elements.get(ordinal) else { return ordinal };
+    let rest = elements.get(ordinal + 1..).unwrap_or_default();
+    let inside = |e: &ElementSpan| e.start < span.end;
+    let mut bound = 1;
+    while bound <= rest.len() && rest.get(bound - 1).is_some_and(inside) {
+        bound *= 2;
+    }
+    let low = bound / 2;
+    let high = bound.min(rest.len());
+    ordinal + 1 + low + rest.get(low..high).unwrap_or_default().partition_point(inside)
 }
 
 fn slot(algorithm: Algorithm) -> usize {

@@ -47,10 +47,14 @@ pub(crate) fn parse_reference(input: &[u8], input_wtf8: bool) -> Result<Document
 pub(crate) fn parse_fast(input: &[u8], input_wtf8: bool, previous: Option<&Document>) -> Option<Document> {
     // The previous version's text is UTF-8 (a document keeps only `bytes` it parsed);
     // WTF-8 input is not compared with it.
-    let copier = previous
-        .filter(|_| !input_wtf8)
-        .and_then(|doc| doc.origin().map(|origin| (doc, origin)))
-        .map(|(doc, origin)| Copier { doc, runs: same_text(origin.raw, input), keys: vec![u32::MAX; doc.keys.len()] });
+    let copier = previous.filter(|_| !input_wtf8).and_then(|doc| doc.origin().map(|origin| (doc, origin))).map(
+        |(doc, origin)| Copier {
+            doc,
+            runs: same_text(origin.raw, input),
+            keys: vec![u32::MAX; doc.keys.len()],
+            next: 0,
+        },
+    );
     let mut p = Fast {
         copier,
         input,
@@ -443,6 +447,8 @@ struct Copier<'a> {
     /// The new document's index of each of the previous one's keys (`u32::MAX`: not
     /// interned yet).
     keys: Vec<u32>,
+    /// The previous document's item after the last one copied: probably the next one.
+    next: usize,
 }
 
 impl Copier<'_> {
@@ -450,7 +456,8 @@ impl Copier<'_> {
     /// at `start`, to be an object at `depth`: its node and the length of its text.
     fn copy(&mut self, b: &mut DocBuilder, start: u32, depth: u32) -> Option<(u32, u32)> {
         let old = self.doc;
-        let first = old.elements.binary_search_by_key(&old_offset(&self.runs, start, start.checked_add(1)?)?, |e| e.start).ok()?;
+        let old_start = old_offset(&self.runs, start, start.checked_add(1)?)?;
+        let first = super::ordinal_at(&old.elements, old_start, self.next)?;
         let span = *old.elements.get(first)?;
         let len = span.end.checked_sub(span.start)?;
         // All of its text must be shared, and the depth limit hold: it did at the same
@@ -458,7 +465,7 @@ impl Copier<'_> {
         if old_offset(&self.runs, start, start.checked_add(len)?) != Some(span.start) || depth > span.built.depth {
             return None;
         }
-        let after = first + 1 + old.elements.get(first + 1..)?.partition_point(|e| e.start < span.end);
+        let after = super::subtree_end(&old.elements, first);
         let built = span.built;
         let nodes = old.nodes.get(span.node as usize..built.nodes_end as usize)?;
         let items = old.items.get(built.items[0] as usize..built.items[1] as usize)?;
@@ -508,6 +515,7 @@ impl Copier<'_> {
             key: keys.get(m.key as usize).copied().unwrap_or(u32::MAX),
             value: m.value.wrapping_add(node_shift),
         }));
+        self.next = after;
         Some((span.node.wrapping_add(node_shift), len))
     }
 }

@@ -6,7 +6,7 @@ use crate::error::MAX_DEPTH;
 use crate::parse::ValueBuilder;
 
 fn same_document(text: &str) {
-    let fast = parse_fast(text.as_bytes(), false).unwrap_or_else(|| panic!("fast parser gave up on {text:?}"));
+    let fast = parse_fast(text.as_bytes(), false, None).unwrap_or_else(|| panic!("fast parser gave up on {text:?}"));
     let reference = parse_reference(text.as_bytes(), false).unwrap_or_else(|e| panic!("{text:?}: {e}"));
     let value = crate::parse::parse(text.as_bytes(), false, &mut ValueBuilder).unwrap_or_else(|e| panic!("{e}"));
     let out = |doc: &Document| stringify(doc.root(), false).unwrap_or_else(|e| panic!("{e}"));
@@ -45,7 +45,7 @@ fn duplicate_keys_keep_the_last_value_at_the_first_place() {
 #[test]
 fn errors_are_the_reference_parsers() {
     for text in ["", "[1,]", "{\"a\" 1}", "[1.]", "01", "\"\\x\"", "\"a\u{1}\"", "NaN", "[1] x", "\"open", "tru"] {
-        assert!(parse_fast(text.as_bytes(), false).is_none(), "{text:?}");
+        assert!(parse_fast(text.as_bytes(), false, None).is_none(), "{text:?}");
         let ours = parse(text.as_bytes(), false).map(|_| ()).map_err(|e| e.to_string());
         let theirs =
             crate::parse::parse(text.as_bytes(), false, &mut ValueBuilder).map(|_| ()).map_err(|e| e.to_string());
@@ -55,7 +55,7 @@ fn errors_are_the_reference_parsers() {
     let deep = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
     assert!(parse(deep.as_bytes(), false).is_err());
     let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
-    assert!(parse_fast(ok.as_bytes(), false).is_some());
+    assert!(parse_fast(ok.as_bytes(), false, None).is_some());
 }
 
 #[test]

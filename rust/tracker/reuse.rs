@@ -112,9 +112,9 @@ impl<'a> Reuse<'a> {
 
     /// The previous version's ordinal of the new item `start..end` if it has the same
     /// text there (module docs).
-    pub(super) fn counterpart(&self, start: u32, end: u32) -> Option<usize> {
+    pub(super) fn counterpart(&self, start: u32, end: u32, hint: usize) -> Option<usize> {
         let old_start = old_offset(self.same, start, end)?;
-        let ordinal = self.old.ordinal_at(old_start)?;
+        let ordinal = self.old.ordinal_at(old_start, hint)?;
         let span = self.old.elements.get(ordinal)?;
         (span.end - old_start == end - start).then_some(ordinal)
     }
