@@ -92,8 +92,8 @@ pub(crate) struct Document {
     /// again.
     tracked: [OnceLock<TrackerState>; 2],
     /// Where each array item that is an object lies in the text, in pre-order (so in
-    /// ascending order of node and of start). Made by the fast parser only: empty when
-    /// the reference parser built the document.
+    /// ascending order of node and of start), for items of at least 256 bytes of text.
+    /// Made by the fast parser only: empty when the reference parser built the document.
     pub(crate) elements: Vec<ElementSpan>,
     /// The text the document was parsed from, when its owner lends it (the binding: the
     /// Python `bytes` object, without a copy). With `elements`, it lets the tracker find

@@ -75,6 +75,10 @@ pub(crate) fn parse_fast(input: &[u8], input_wtf8: bool, previous: Option<&Docum
     Some(p.b.finish(root))
 }
 
+/// Array items whose text is shorter than this are not recorded in
+/// `Document::elements` (nor copied or reused on their own, only inside a longer item).
+const SPAN_AT_LEAST: u32 = 256;
+
 /// The fast parser gave up.
 struct GiveUp;
 
@@ -211,6 +215,12 @@ impl Fast<'_> {
         let node = self.object()?;
         let end = u32::try_from(self.pos).map_err(|_| GiveUp)?;
         let doc = &mut self.b.doc;
+        // A short item is not recorded: parsing or writing it again costs less than its
+        // record. Any item inside it is shorter still, so it is the last one recorded.
+        if end - start < SPAN_AT_LEAST && doc.elements.len() == at + 1 {
+            doc.elements.pop();
+            return Ok(node);
+        }
         let (nodes, items, members, text) =
             (doc.nodes.len() as u32, doc.items.len() as u32, doc.members.len() as u32, doc.text.len() as u32);
         if let Some(span) = doc.elements.get_mut(at) {
