@@ -119,6 +119,26 @@ impl TrackerOutput<'_, '_, '_> {
         }
     }
 
+    /// Put an ended capture's hash in the stream of the capture around it (if any).
+    fn nest(&mut self, part: PartHash) {
+        if let Some(parent) = self.open.checked_sub(1).and_then(|top| self.streams.get_mut(top)) {
+            parent.bytes.push(NESTED);
+            parent.bytes.extend_from_slice(&part.hash.to_le_bytes());
+            parent.exact &= part.exact;
+        }
+    }
+
+    /// Enter an array item's hash in the patch diff's map: an exact part, of an item of
+    /// the top-level `nodes` or of any other array unless it is small.
+    #[inline]
+    fn map_item(&mut self, identity: usize, node: bool, part: PartHash, small: bool) {
+        if (node || !small)
+            && let Some(hash) = known_hash(part)
+        {
+            self.known.insert(identity, hash);
+        }
+    }
+
     /// Move the bytes written since `from` into the innermost open capture's stream.
     #[inline]
     fn catch_up(&mut self) {
@@ -182,11 +202,7 @@ impl Output for TrackerOutput<'_, '_, '_> {
         let part = PartHash { hash, exact: stream.exact };
         let (start, ordinal) = (stream.start, stream.ordinal);
         self.open = top;
-        if let Some(parent) = top.checked_sub(1).and_then(|at| self.streams.get_mut(at)) {
-            parent.bytes.push(NESTED);
-            parent.bytes.extend_from_slice(&part.hash.to_le_bytes());
-            parent.exact &= part.exact;
-        }
+        self.nest(part);
         match what {
             Capture::Member(key, identity) => {
                 self.members.push((key.to_vec(), part));
@@ -200,16 +216,12 @@ impl Output for TrackerOutput<'_, '_, '_> {
                 self.nodes.push(part);
                 if let Some(identity) = identity {
                     self.record(ordinal, start, part, small);
-                    if let Some(hash) = known_hash(part) {
-                        self.known.insert(identity, hash);
-                    }
+                    self.map_item(identity, true, part, small);
                 }
             }
             Capture::Element(identity) => {
                 self.record(ordinal, start, part, small);
-                if !small && let Some(hash) = known_hash(part) {
-                    self.known.insert(identity, hash);
-                }
+                self.map_item(identity, false, part, small);
             }
         }
     }
@@ -247,10 +259,8 @@ impl Output for TrackerOutput<'_, '_, '_> {
         let part = record.part();
         if let Some(parent) = self.open.checked_sub(1).and_then(|top| self.streams.get_mut(top)) {
             parent.nested = true;
-            parent.bytes.push(NESTED);
-            parent.bytes.extend_from_slice(&part.hash.to_le_bytes());
-            parent.exact &= part.exact;
         }
+        self.nest(part);
         self.exact &= part.exact;
         if node {
             self.nodes.push(part);
@@ -266,12 +276,9 @@ impl Output for TrackerOutput<'_, '_, '_> {
             if let Some(slot) = self.records.get_mut(ordinal + k) {
                 *slot = moved;
             }
-            let mapped = if k == 0 { node || !kept.small } else { !kept.small };
-            if mapped
-                && let Some(hash) = known_hash(kept.part())
-                && let Some(id) = if k == 0 { Some(identity) } else { origin.identity_of(ordinal + k) }
-            {
-                self.known.insert(id, hash);
+            // Only the item itself can be an item of the top-level `nodes`.
+            if let Some(id) = if k == 0 { Some(identity) } else { origin.identity_of(ordinal + k) } {
+                self.map_item(id, k == 0 && node, kept.part(), kept.small);
             }
         }
         true

@@ -33,6 +33,7 @@ use crate::checksum::Algorithm;
 use crate::error::CoreError;
 use crate::tracker::TrackerState;
 use crate::value::{Array, JsStr, Object, Read, Source};
+use runs::Same;
 
 /// One value. 16 bytes: offsets are `u32` (documents are limited to far below 4 GiB).
 #[derive(Clone, Copy, Debug)]
@@ -158,40 +159,39 @@ impl Origin<'_> {
         self.nodes.get(span.node as usize).map(|node| std::ptr::from_ref(node) as usize)
     }
 
-    /// The ordinal of the array-item object whose text starts at `start` (probably at
-    /// `hint`).
-    pub(crate) fn ordinal_at(&self, start: u32, hint: usize) -> Option<usize> {
-        ordinal_at(self.elements, start, hint)
+    /// The ordinal of this (previous) version's array-item object whose text is the
+    /// same bytes as the next version's item that starts at `start`, if there is one:
+    /// an item here at the offset `runs` (the runs of bytes the two texts share, see
+    /// [`runs::same_text`]) gives for `start`, all of whose text lies in that run. Same
+    /// bytes are the same value, with the same items inside. `hint` is where the item
+    /// probably is (walks meet the items in order).
+    pub(crate) fn same_item(&self, runs: &[Same], start: u32, hint: usize) -> Option<usize> {
+        let old_start = runs::old_offset(runs, start, start.checked_add(1)?)?;
+        let ordinal = if self.elements.get(hint).is_some_and(|e| e.start == old_start) {
+            hint
+        } else {
+            self.elements.binary_search_by_key(&old_start, |e| e.start).ok()?
+        };
+        let span = self.elements.get(ordinal)?;
+        let len = span.end.checked_sub(span.start)?;
+        (runs::old_offset(runs, start, start.checked_add(len)?) == Some(old_start)).then_some(ordinal)
     }
 
     /// The ordinal after the last array-item object inside the one with this ordinal
-    /// (pre-order: the ones inside it are the ordinals between).
+    /// (pre-order: the ones inside it are the ordinals between). Searched from the item
+    /// outwards (most items hold few others), in steps that double, then by halves.
     pub(crate) fn subtree_end(&self, ordinal: usize) -> usize {
-        subtree_end(self.elements, ordinal)
+        let Some(span) = self.elements.get(ordinal) else { return ordinal };
+        let rest = self.elements.get(ordinal + 1..).unwrap_or_default();
+        let inside = |e: &ElementSpan| e.start < span.end;
+        let mut bound = 1;
+        while bound <= rest.len() && rest.get(bound - 1).is_some_and(inside) {
+            bound *= 2;
+        }
+        let low = bound / 2;
+        let high = bound.min(rest.len());
+        ordinal + 1 + low + rest.get(low..high).unwrap_or_default().partition_point(inside)
     }
-}
-
-/// [`Origin::ordinal_at`] of these spans.
-pub(crate) fn ordinal_at(elements: &[ElementSpan], start: u32, hint: usize) -> Option<usize> {
-    if elements.get(hint).is_some_and(|e| e.start == start) {
-        return Some(hint);
-    }
-    elements.binary_search_by_key(&start, |e| e.start).ok()
-}
-
-/// [`Origin::subtree_end`] of these spans: searched from the item outwards (most items
-/// hold few others), in steps that double, then by halves.
-pub(crate) fn subtree_end(elements: &[ElementSpan], ordinal: usize) -> usize {
-    let Some(span) = elements.get(ordinal) else { return ordinal };
-    let rest = elements.get(ordinal + 1..).unwrap_or_default();
-    let inside = |e: &ElementSpan| e.start < span.end;
-    let mut bound = 1;
-    while bound <= rest.len() && rest.get(bound - 1).is_some_and(inside) {
-        bound *= 2;
-    }
-    let low = bound / 2;
-    let high = bound.min(rest.len());
-    ordinal + 1 + low + rest.get(low..high).unwrap_or_default().partition_point(inside)
 }
 
 fn slot(algorithm: Algorithm) -> usize {

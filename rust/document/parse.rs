@@ -13,8 +13,8 @@ use crate::error::{CoreError, MAX_DEPTH};
 use crate::parse::{Builder, hex4, push_code_point};
 use crate::value::{JsStr, has_surrogate};
 
-use super::runs::{Same, old_offset, same_text};
-use super::{Built, DocBuilder, Document, ElementSpan, Member, Node};
+use super::runs::{Same, same_text};
+use super::{Built, DocBuilder, Document, ElementSpan, Member, Node, Origin};
 
 /// Python refuses to convert integers of more than 4300 digits from text; `json.loads`
 /// (and so `loads`) reads them as doubles (see `bindings::build`).
@@ -50,6 +50,7 @@ pub(crate) fn parse_fast(input: &[u8], input_wtf8: bool, previous: Option<&Docum
     let copier = previous.filter(|_| !input_wtf8).and_then(|doc| doc.origin().map(|origin| (doc, origin))).map(
         |(doc, origin)| Copier {
             doc,
+            old: origin,
             runs: same_text(origin.raw, input),
             keys: vec![u32::MAX; doc.keys.len()],
             next: 0,
@@ -452,6 +453,8 @@ fn escape(input: &[u8], at: usize, out: &mut Vec<u8>) -> Res<(usize, bool)> {
 /// JSON value is a function of its text), moved to where it goes.
 struct Copier<'a> {
     doc: &'a Document,
+    /// Its text and items.
+    old: Origin<'a>,
     /// The runs of bytes the two texts share.
     runs: Vec<Same>,
     /// The new document's index of each of the previous one's keys (`u32::MAX`: not
@@ -466,16 +469,14 @@ impl Copier<'_> {
     /// at `start`, to be an object at `depth`: its node and the length of its text.
     fn copy(&mut self, b: &mut DocBuilder, start: u32, depth: u32) -> Option<(u32, u32)> {
         let old = self.doc;
-        let old_start = old_offset(&self.runs, start, start.checked_add(1)?)?;
-        let first = super::ordinal_at(&old.elements, old_start, self.next)?;
+        let first = self.old.same_item(&self.runs, start, self.next)?;
         let span = *old.elements.get(first)?;
         let len = span.end.checked_sub(span.start)?;
-        // All of its text must be shared, and the depth limit hold: it did at the same
-        // depth or deeper.
-        if old_offset(&self.runs, start, start.checked_add(len)?) != Some(span.start) || depth > span.built.depth {
+        // The depth limit must hold: it did at the same depth or deeper.
+        if depth > span.built.depth {
             return None;
         }
-        let after = super::subtree_end(&old.elements, first);
+        let after = self.old.subtree_end(first);
         let built = span.built;
         let nodes = old.nodes.get(span.node as usize..built.nodes_end as usize)?;
         let items = old.items.get(built.items[0] as usize..built.items[1] as usize)?;

@@ -8,7 +8,8 @@
 //! the item again: a one-property edit rewrites the path to the edit, not the schema.
 //!
 //! Which items have the same text is read off the runs of bytes the two files share
-//! ([`same_text`]: the common prefix and suffix, and runs found between them): an item
+//! (`document::runs::same_text`: the common prefix and suffix, and runs found between
+//! them; `Origin::same_item`): an item
 //! that lies within a run is in the previous file at the run's offset. The previous
 //! document must have an array-item object with exactly that span (then its bytes are
 //! the same, and so is its value: a JSON value is a function of its text alone), and
@@ -16,7 +17,7 @@
 
 use super::PartHash;
 use crate::document::Origin;
-use crate::document::runs::{Same, old_offset};
+use crate::document::runs::Same;
 
 /// What a walk wrote for one array-item object, by ordinal (see [`Origin`]).
 #[derive(Clone, Copy, Default, Debug)]
@@ -101,7 +102,7 @@ impl Kept {
 pub(super) struct Reuse<'a> {
     pub(super) old: Origin<'a>,
     pub(super) kept: &'a Kept,
-    /// Where the two texts hold the same bytes ([`same_text`]), by new offset.
+    /// Where the two texts hold the same bytes (`document::runs::same_text`).
     same: &'a [Same],
 }
 
@@ -111,12 +112,11 @@ impl<'a> Reuse<'a> {
     }
 
     /// The previous version's ordinal of the new item `start..end` if it has the same
-    /// text there (module docs).
+    /// text there (module docs; `Origin::same_item`, with the length checked too).
     pub(super) fn counterpart(&self, start: u32, end: u32, hint: usize) -> Option<usize> {
-        let old_start = old_offset(self.same, start, end)?;
-        let ordinal = self.old.ordinal_at(old_start, hint)?;
+        let ordinal = self.old.same_item(self.same, start, hint)?;
         let span = self.old.elements.get(ordinal)?;
-        (span.end - old_start == end - start).then_some(ordinal)
+        (span.end - span.start == end - start).then_some(ordinal)
     }
 }
 
