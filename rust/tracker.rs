@@ -352,11 +352,13 @@ struct Hashes<'a> {
 }
 
 impl<'s, S: Source<'s>> Known<S> for Hashes<'_> {
+    const HASHED: bool = true;
+
     #[inline]
-    fn equal(&self, old: S, new: S) -> bool {
+    fn judge(&self, old: S, new: S) -> Option<bool> {
         match (self.old.get(&old.identity()), self.new.get(&new.identity())) {
-            (Some(a), Some(b)) => a == b,
-            _ => false,
+            (Some(a), Some(b)) => Some(a == b),
+            _ => None,
         }
     }
 }

@@ -22,7 +22,6 @@ from hypothesis import strategies as st
 import lumora_fast as lf
 from lumora_fast import _core as native
 from lumora_fast import pure
-from lumora_fast.pure import patch as pure_patch
 
 from .conftest import load_vectors, vector_params
 from .make_schema import make_schema, mutate, preset_schema
@@ -107,14 +106,19 @@ def check_law(old: Any, new: Any) -> list[dict[str, Any]]:
             ],
         ),
         ({"n": 1}, {"n": float("inf")}, [{"op": "replace", "path": "/n", "value": None}]),
-        # Keys equal only as UTF-16: at the top level the walk tells them apart; an
-        # object member JSON-equal to its old value is left alone whole.
-        (
-            {"\ud83d\ude00": 1},
-            {"😀": 1},
-            [{"op": "remove", "path": "/\ud83d\ude00"}, {"op": "add", "path": "/😀", "value": 1}],
-        ),
+        # Keys equal only as UTF-16: JSON-equal objects need no ops, at any depth; in
+        # objects that differ elsewhere, the two spellings are two keys.
+        ({"\ud83d\ude00": 1}, {"😀": 1}, []),
         ({"p": {"\ud83d\ude00": 1, "q": [1]}}, {"p": {"q": [1.0], "😀": 1}}, []),
+        (
+            {"\ud83d\ude00": 1, "v": 1},
+            {"😀": 1, "v": 2},
+            [
+                {"op": "remove", "path": "/\ud83d\ude00"},
+                {"op": "add", "path": "/😀", "value": 1},
+                {"op": "replace", "path": "/v", "value": 2},
+            ],
+        ),
         (
             {"p": {"a": [1, {"b": 2}], "c": {"d": 1}}},
             {"p": {"a": [1, {"b": 3}], "c": {"d": 1}}},
@@ -152,21 +156,41 @@ def test_op_lists(core: ModuleType, old: Any, new: Any, ops: list[dict[str, Any]
 
 @BACKENDS
 @pytest.mark.parametrize("length", [3, 15, 16, 40])
-def test_equal_items_of_long_arrays_get_no_ops(core: ModuleType, length: int) -> None:
+def test_json_equal_values_get_no_ops(core: ModuleType, length: int) -> None:
     # An item whose only difference is a key spelled as a surrogate pair of code points
-    # is JSON-equal: a long array skips it whole, a short one diffs it key by key.
+    # is JSON-equal, and gets no ops, in an array of any length; once it differs
+    # elsewhere too, it is walked key by key, and the two spellings are two keys.
     old = {"c": [{"id": i, "v": i} for i in range(length)]}
     new = copy.deepcopy(old)
     old["c"][1]["\ud83d\ude00"] = 1
     new["c"][1]["😀"] = 1
+    assert core.calculate_schema_patch(old, new) == []
+    assert core.calculate_schema_patch({"x": old}, {"x": new}) == []
     new["c"][-1]["v"] = "edited"
     edit = {"op": "replace", "path": f"/c/{length - 1}/v", "value": "edited"}
-    twins = [
-        {"op": "remove", "path": "/c/1/\ud83d\ude00"},
-        {"op": "add", "path": "/c/1/😀", "value": 1},
-    ]
+    assert core.calculate_schema_patch(old, new) == [edit]
+    new["c"][1]["v"] = "also"
     ops = core.calculate_schema_patch(old, new)
-    assert ops == ([edit] if length >= pure_patch.WHOLE_ITEMS else [*twins, edit])
+    assert ops == [
+        {"op": "remove", "path": "/c/1/\ud83d\ude00"},
+        {"op": "replace", "path": "/c/1/v", "value": "also"},
+        {"op": "add", "path": "/c/1/😀", "value": 1},
+        edit,
+    ]
+    assert same(check_law(old, new), ops)
+
+
+@BACKENDS
+def test_ids_equal_only_as_json_get_no_ops(core: ModuleType) -> None:
+    # NaN, infinities and None are all null on the wire: the arrays are JSON-equal,
+    # though matching their items by id (SameValueZero) would move and replace them.
+    old = {"c": [{"id": float("nan")}, {"id": None, "v": 1}, {"id": 2}]}
+    new = {"c": [{"id": None}, {"id": float("inf"), "v": 1}, {"id": 2}]}
+    assert core.calculate_schema_patch(old, new) == []
+    new["c"][2]["v"] = 3
+    ops = core.calculate_schema_patch(old, new)
+    assert ops == pure.calculate_schema_patch(old, new)
+    assert any(op["op"] in ("add", "move", "remove") for op in ops)
     assert same(check_law(old, new), ops)
 
 

@@ -147,6 +147,33 @@ pub(crate) trait Fallback<'s, S: Source<'s>> {
     fn stops_early(&self) -> bool {
         false
     }
+
+    /// Note where a comparison that [stops early](Fallback::stops_early) stopped in a
+    /// pair of containers: called by each pair of the path to the first difference as it
+    /// returns false, the innermost first. A pair may leave it out (its diff then walks
+    /// it from the start).
+    fn stopped(&mut self, _stop: Stop) {}
+}
+
+/// Where a comparison that stopped at the first difference stopped, in one pair of
+/// containers on the way to it (see [`Comparer::equal_or_differs`]): what lets the patch
+/// diff resume there instead of walking again what was found equal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Stop {
+    /// The identities of the two containers.
+    pub(crate) pair: (usize, usize),
+    pub(crate) at: At,
+}
+
+/// Where, in a pair of containers, the first difference is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum At {
+    /// Two objects: their first `done` members are pairs of keys with the same code
+    /// points, in the same places, holding JSON-equal values; `cursors` are the
+    /// [`Object::next_member`] cursors after them, on both sides.
+    Members { cursors: (usize, usize), done: usize },
+    /// Two arrays of one length whose items before this index are JSON-equal.
+    Item(usize),
 }
 
 /// JSON equality, with what one comparison learns along the way: which key objects of
@@ -160,6 +187,13 @@ pub(crate) struct Comparer<C> {
     comparator: C,
     /// Within [`Comparer::equal_or_differs`]: end at the first difference.
     stop_early: bool,
+    /// Where the last [`Comparer::equal_or_differs`] that found a difference stopped, in
+    /// each pair of containers on the way to it, the outermost last.
+    trail: Vec<Stop>,
+    /// Whether two keys with different code points were found equal (as UTF-16): a
+    /// surrogate pair held as two code points. Past that, no [`At::Members`] is noted,
+    /// since its keys are promised to have the same code points.
+    loose_keys: bool,
 }
 
 impl<C: Copy> Comparer<C> {
@@ -169,7 +203,7 @@ impl<C: Copy> Comparer<C> {
     const SLOTS: usize = 2048;
 
     pub(crate) fn new(comparator: C) -> Self {
-        Comparer { keys: Vec::new(), comparator, stop_early: false }
+        Comparer { keys: Vec::new(), comparator, stop_early: false, trail: Vec::new(), loose_keys: false }
     }
 
     /// The comparator it tries first.
@@ -217,6 +251,12 @@ impl<C: Copy> Comparer<C> {
         let slot = Self::slot(left);
         let equal = S::Object::key_eq(a, b)?;
         if equal {
+            if S::Object::key_str(a)?.as_bytes() != S::Object::key_str(b)?.as_bytes() {
+                // Equal as UTF-16 only: not remembered (the cache holds pairs with the
+                // same code points), and noted.
+                self.loose_keys = true;
+                return Ok(true);
+            }
             if self.keys.is_empty() {
                 self.keys = vec![(0, 0); Self::SLOTS];
             }
@@ -242,14 +282,39 @@ impl<C: Copy> Comparer<C> {
     /// [`Comparer::compare`] does; false as soon as a difference is found, leaving the
     /// rest unscanned. For a caller that walks the pair itself when they differ (the
     /// patch diff), so that nothing goes unscanned.
+    ///
+    /// When they differ, each pair of containers on the way to the first difference may
+    /// have noted where it stopped: [`Comparer::take_stop`] hands those out, the
+    /// outermost first.
     pub(crate) fn equal_or_differs<'s, S: Source<'s>>(&mut self, a: S, b: S, depth: usize) -> Result<bool, CoreError>
     where
         C: Comparator<'s, S>,
     {
+        self.trail.clear();
         let outer = std::mem::replace(&mut self.stop_early, true);
         let equal = self.compare(a, b, depth);
         self.stop_early = outer;
         equal
+    }
+
+    /// Where the last [`Comparer::equal_or_differs`] that found a difference stopped in
+    /// the containers `old` and `new`, if that is the next stop on its way (the outermost
+    /// not yet taken). Anything else forgets the rest of the way: the caller has left it.
+    pub(crate) fn take_stop<'s, S: Source<'s>>(&mut self, old: S, new: S) -> Option<At> {
+        match self.trail.last() {
+            Some(stop) if stop.pair == (old.identity(), new.identity()) => self.trail.pop().map(|stop| stop.at),
+            _ => {
+                self.trail.clear();
+                None
+            }
+        }
+    }
+
+    /// Note a stop (see [`Fallback::stopped`]).
+    fn note(&mut self, stop: Stop) {
+        if self.stop_early && !(self.loose_keys && matches!(stop.at, At::Members { .. })) {
+            self.trail.push(stop);
+        }
     }
 
     /// [`Comparer::compare`] without the source's fast path for this pair.
@@ -269,13 +334,13 @@ impl<C: Copy> Comparer<C> {
                 if depth > MAX_DEPTH {
                     return Err(CoreError::too_deep());
                 }
-                return self.compare_objects::<S>(*x, *y, depth);
+                return self.compare_objects::<S>(*x, *y, (a.identity(), b.identity()), depth);
             }
             (Read::Array(x), Read::Array(y)) => {
                 if depth > MAX_DEPTH {
                     return Err(CoreError::too_deep());
                 }
-                return self.compare_arrays::<S>(*x, *y, depth);
+                return self.compare_arrays::<S>(*x, *y, (a.identity(), b.identity()), depth);
             }
             _ => {}
         }
@@ -305,8 +370,14 @@ impl<C: Copy> Comparer<C> {
         }
     }
 
-    /// JSON equality of two arrays (at `depth`).
-    fn compare_arrays<'s, S: Source<'s>>(&mut self, x: S::Array, y: S::Array, depth: usize) -> Result<bool, CoreError>
+    /// JSON equality of two arrays (at `depth`; `pair`: their identities).
+    fn compare_arrays<'s, S: Source<'s>>(
+        &mut self,
+        x: S::Array,
+        y: S::Array,
+        pair: (usize, usize),
+        depth: usize,
+    ) -> Result<bool, CoreError>
     where
         C: Comparator<'s, S>,
     {
@@ -315,17 +386,26 @@ impl<C: Copy> Comparer<C> {
         if !equal && self.stop_early {
             return Ok(false);
         }
+        let mut stopped = None;
         x.for_each(|i, item| {
             if !equal && self.stop_early {
                 return Ok(());
             }
             match if i < y_len { y.get(i)? } else { None } {
                 Some(other) if other.identity() == item.identity() && item.is_scalar() => {}
-                Some(other) => equal &= self.compare(item, other, depth + 1)?,
+                Some(other) => {
+                    equal &= self.compare(item, other, depth + 1)?;
+                    if !equal && stopped.is_none() {
+                        stopped = Some(i);
+                    }
+                }
                 None => scan(item, depth + 1)?,
             }
             Ok(())
         })?;
+        if let (Some(i), true) = (stopped, self.stop_early) {
+            self.note(Stop { pair, at: At::Item(i) });
+        }
         for i in x_len..y_len {
             if let Some(item) = y.get(i)? {
                 scan(item, depth + 1)?;
@@ -334,11 +414,12 @@ impl<C: Copy> Comparer<C> {
         Ok(equal)
     }
 
-    /// JSON equality of two objects (at `depth`).
+    /// JSON equality of two objects (at `depth`; `pair`: their identities).
     fn compare_objects<'s, S: Source<'s>>(
         &mut self,
         x: S::Object,
         y: S::Object,
+        pair: (usize, usize),
         depth: usize,
     ) -> Result<bool, CoreError>
     where
@@ -353,13 +434,21 @@ impl<C: Copy> Comparer<C> {
         let mut count = 0;
         let mut matched = 0;
         let (mut x_cursor, mut cursor) = (0, 0);
+        // The cursors before the members `next` and `next_other`.
+        let (mut x_previous, mut previous) = (0, 0);
         // One member ahead on both sides: its value is prefetched while this one is
         // compared, so that the cache misses of siblings overlap.
         let mut next = x.next_member(&mut x_cursor)?;
         let mut next_other = y.next_member(&mut cursor)?;
+        // Where the walk in step last stood before a member: noted if it stops there.
+        let mut before = (0, 0, 0);
         while let Some((key, item)) = next {
+            if in_step {
+                before = (x_previous, previous, count);
+            }
             count += 1;
             let in_place = next_other;
+            (x_previous, previous) = (x_cursor, cursor);
             next = x.next_member(&mut x_cursor)?;
             next_other = y.next_member(&mut cursor)?;
             if let Some((_, value)) = next {
@@ -389,6 +478,7 @@ impl<C: Copy> Comparer<C> {
                 }
             }
             if !equal && self.stop_early {
+                self.note(Stop { pair, at: At::Members { cursors: (before.0, before.1), done: before.2 } });
                 return Ok(false);
             }
         }
@@ -399,6 +489,10 @@ impl<C: Copy> Comparer<C> {
         let y_len = y.len();
         equal &= count == y_len;
         if !equal && self.stop_early {
+            if in_step {
+                // Every member of `x` met its twin: `y` has more.
+                self.note(Stop { pair, at: At::Members { cursors: (x_previous, previous), done: count } });
+            }
             return Ok(false);
         }
         if matched < y_len {
@@ -455,6 +549,10 @@ impl<'s, S: Source<'s>, C: Comparator<'s, S>> Fallback<'s, S> for Comparer<C> {
     #[inline]
     fn stops_early(&self) -> bool {
         self.stop_early
+    }
+
+    fn stopped(&mut self, stop: Stop) {
+        self.note(stop);
     }
 }
 

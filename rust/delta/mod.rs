@@ -22,7 +22,7 @@ mod ids;
 mod pairing;
 
 #[allow(unused_imports)] // `Generic` and `Fallback`: for the bindings and the tests
-pub(crate) use compare::{Comparator, Comparer, Fallback, Generic, check_json, scan};
+pub(crate) use compare::{At, Comparator, Comparer, Fallback, Generic, Stop, check_json, scan};
 pub(crate) use ids::{IdKey, NodeKeys, id_key};
 pub(crate) use pairing::{GiveUp, IdIndex, Pairing, pair, pair_unique};
 

@@ -21,14 +21,10 @@ use super::pointer::{push_index, push_token};
 use crate::canonical::string::write_json_string;
 use crate::canonical::stringify_into;
 use crate::delta::{
-    Comparator, Comparer, GiveUp, IdIndex, IdKey, NodeKeys, Pairing, check_json, id_key, pair_unique, scan,
+    At, Comparator, Comparer, GiveUp, IdIndex, IdKey, NodeKeys, Pairing, check_json, id_key, pair_unique, scan,
 };
 use crate::error::{CoreError, ErrorKind, MAX_DEPTH};
 use crate::value::{Array, JsStr, Object, Read, Source};
-
-/// Arrays matched by id with at least this many items (on the shorter side) have each
-/// matched pair compared whole before it is diffed (see [`Differ::same_item`]).
-const WHOLE_ITEMS: usize = 16;
 
 /// One RFC 6902 op. Pointers are WTF-8; a value of `None` is `null` (a non-finite
 /// number, as the wire carries it).
@@ -39,16 +35,25 @@ pub(crate) enum Op<S> {
     Move { from: Vec<u8>, path: Vec<u8> },
 }
 
-/// What can tell two values JSON-equal without walking them (the tracker's hashes).
+/// What can tell two values JSON-equal, or not, without walking them (the tracker's
+/// hashes).
 pub(crate) trait Known<S> {
-    /// True when `old` and `new` are known to be JSON-equal (false says nothing).
-    fn equal(&self, old: S, new: S) -> bool;
+    /// True when it knows the values of the nodes and of the larger array items: such a
+    /// diff walks the pairs it cannot judge part by part (and so reaches the ones it
+    /// can), except objects below the top, which are compared whole first as when
+    /// nothing is known.
+    const HASHED: bool;
+
+    /// Whether `old` and `new` are JSON-equal, if known.
+    fn judge(&self, old: S, new: S) -> Option<bool>;
 }
 
 impl<S> Known<S> for () {
+    const HASHED: bool = false;
+
     #[inline]
-    fn equal(&self, _old: S, _new: S) -> bool {
-        false
+    fn judge(&self, _old: S, _new: S) -> Option<bool> {
+        None
     }
 }
 
@@ -173,6 +178,19 @@ struct Middles {
     old_len: usize,
     /// For each new middle item, the index in the old middle of the item with its id.
     pairs: Vec<Option<usize>>,
+    /// Whether some id is `null` or a non-finite number: ids that differ as
+    /// `SameValueZero` but not as JSON (both are `null` on the wire).
+    nullish: bool,
+}
+
+/// What the ids of two items met in step say ([`Differ::step_ids`]).
+enum Ids {
+    /// The same id: the cursors after it when each item holds it first (else 0).
+    Same((usize, usize)),
+    /// Two different ids.
+    Apart,
+    /// An item without a scalar id.
+    Missing,
 }
 
 /// One step of the pointer being diffed, made into text only when an op needs it.
@@ -267,13 +285,42 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
         Ok(same)
     }
 
+    /// The ops that turn `old` into `new` (at `depth`): none when they are JSON-equal
+    /// (whatever walking them part by part would find: keys equal only as UTF-16, ids
+    /// equal only as JSON), else those of walking them.
+    ///
+    /// Unless `known` judges the pair (or its diff walks such pairs part by part), it is
+    /// first compared whole, up to the first difference: nearly every pair of two
+    /// versions is unchanged, and the comparator is the fastest walk. When the pair
+    /// differs, each pair of containers on the way to the difference noted where the
+    /// comparison stopped, and the walk resumes there in each of them, instead of walking
+    /// again what was found equal ([`Comparer::take_stop`]).
     fn diff(&mut self, old: S, new: S, depth: usize) -> Result<(), CoreError> {
+        self.diff_from(old, new, (0, 0, 0), depth)
+    }
+
+    /// [`Differ::diff`]; for two objects whose first `from.2` members are known to be
+    /// equal members with equal keys, in place (`from.0` and `from.1` are the cursors
+    /// after them), the walk of their members starts after them.
+    fn diff_from(&mut self, old: S, new: S, from: (usize, usize, usize), depth: usize) -> Result<(), CoreError> {
         if old.identity() == new.identity() {
             self.comparer.compare(old, new, depth)?; // only scans
             return Ok(());
         }
-        if self.known.equal(old, new) {
-            return Ok(());
+        let mut stop = self.comparer.take_stop(old, new);
+        if stop.is_none() {
+            match self.known.judge(old, new) {
+                Some(true) => return Ok(()),
+                Some(false) => {}
+                None => {
+                    if Self::whole_first(old, new, depth) {
+                        if self.comparer.equal_or_differs(old, new, depth)? {
+                            return Ok(());
+                        }
+                        stop = self.comparer.take_stop(old, new);
+                    }
+                }
+            }
         }
         // One side's shape at a time, each matched where it is made: a pair of `Read`s
         // held together was copied around in wider pieces than it was written.
@@ -285,7 +332,11 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
                     if depth > MAX_DEPTH {
                         return Err(CoreError::too_deep());
                     }
-                    return self.objects(a, b, depth);
+                    let from = match stop {
+                        Some(At::Members { cursors, done }) => (cursors.0, cursors.1, done),
+                        _ => from,
+                    };
+                    return self.objects(old, new, a, b, from, depth);
                 }
             }
             Read::Array(a) => {
@@ -293,7 +344,11 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
                     if depth > MAX_DEPTH {
                         return Err(CoreError::too_deep());
                     }
-                    return self.arrays(a, b, new, depth);
+                    let equal_before = match stop {
+                        Some(At::Item(i)) => i,
+                        _ => 0,
+                    };
+                    return self.arrays(old, new, a, b, equal_before, depth);
                 }
             }
             _ => {}
@@ -305,32 +360,24 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
         Ok(())
     }
 
-    /// [`Differ::diff`] of two objects whose ids are equal (`SameValueZero`, which for
-    /// scalars implies JSON equality): when both hold it first (`past_ids` are the
-    /// cursors after it, else 0), the walk of their members starts after it.
-    fn diff_matched(
-        &mut self,
-        old: S,
-        new: S,
-        past_ids: (usize, usize),
-        whole_first: bool,
-        depth: usize,
-    ) -> Result<(), CoreError> {
-        if whole_first && self.same_item(old, new, depth)? {
-            return Ok(());
+    /// Whether a pair `known` cannot judge is compared whole before it is walked: always,
+    /// unless `known` is [hashed](Known::HASHED), and then only objects below the top
+    /// (`props`, `style`: small, nearly always unchanged, and not hashed themselves).
+    #[inline]
+    fn whole_first(old: S, new: S, depth: usize) -> bool {
+        !K::HASHED || {
+            let plain = |value: S| matches!(value.shape(), Ok(Read::Object(_))) && value.is_dict();
+            depth > 1 && plain(old) && plain(new)
         }
-        if past_ids.0 != 0
-            && past_ids.1 != 0
-            && old.identity() != new.identity()
-            && !self.known.equal(old, new)
-            && let (Read::Object(a), Read::Object(b)) = (old.shape()?, new.shape()?)
-        {
-            if depth > MAX_DEPTH {
-                return Err(CoreError::too_deep());
-            }
-            return self.objects_from(a, b, (past_ids.0, past_ids.1, 1), depth);
-        }
-        self.diff(old, new, depth)
+    }
+
+    /// [`Differ::diff`] of two items matched by id, at the same place or not (ids equal
+    /// under `SameValueZero`, which for scalars implies JSON equality): when both hold
+    /// the id first (`past_ids` are the cursors after it, else 0), a walk of their
+    /// members starts after it.
+    fn diff_matched(&mut self, old: S, new: S, past_ids: (usize, usize), depth: usize) -> Result<(), CoreError> {
+        let from = if past_ids.0 != 0 && past_ids.1 != 0 { (past_ids.0, past_ids.1, 1) } else { (0, 0, 0) };
+        self.diff_from(old, new, from, depth)
     }
 
     /// The id key of an array item, if it is an object with a scalar `id`, and where the
@@ -399,42 +446,48 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
     /// between; its item diffs come after those, in the new order (the head's and the
     /// tail's are held back and put in place). When some item has no scalar id, or two
     /// ids on one side are equal, the arrays are diffed element by element instead.
-    fn arrays(&mut self, old: S::Array, new: S::Array, whole: S, depth: usize) -> Result<(), CoreError> {
+    ///
+    /// `old_value` and `new_value` are the arrays `old` and `new`; the items before
+    /// `equal_before` are known to be JSON-equal in place (and so are not diffed).
+    fn arrays(
+        &mut self,
+        old_value: S,
+        new_value: S,
+        old: S::Array,
+        new: S::Array,
+        equal_before: usize,
+        depth: usize,
+    ) -> Result<(), CoreError> {
         let (old_len, new_len) = (old.len(), new.len());
         if old_len == 0 || new_len == 0 {
             if old_len == new_len {
                 return Ok(());
             }
-            return self.elementwise(old, new, whole, depth);
+            return self.elementwise(old, new, new_value, equal_before, depth);
         }
         let (start, base) = (self.ops.len(), self.id_stack.len());
         let shorter = old_len.min(new_len);
-        // In a long array each item is a small part of it, so comparing a changed item
-        // whole before diffing it wastes little; in a short one (the few top-level nodes
-        // of a tree) an item can be most of the schema, and its parts are tried instead.
-        let whole_first = shorter >= WHOLE_ITEMS;
         let mut head = 0;
         while head < shorter {
             let (before, after) = (item::<S>(old, head)?, item::<S>(new, head)?);
-            let past_ids = match (self.id_of(before, OLD)?, self.id_of(after, NEW)?) {
-                (Some((was, a)), Some((now, b))) if was == now => {
-                    self.id_stack.push(was);
-                    (a, b)
-                }
-                (Some(_), Some(_)) => break,
-                _ => {
+            let past_ids = match self.step_ids(before, after)? {
+                Ids::Same(past_ids) => past_ids,
+                Ids::Apart => break,
+                Ids::Missing => {
                     self.id_stack.truncate(base);
                     if old_len == new_len {
                         // Not matched by id: element by element, and with equal lengths
                         // that is in place, as the head was.
-                        return self.in_place(old, new, head, start, whole, depth);
+                        return self.in_place(old, new, head, start, new_value, equal_before, depth);
                     }
-                    return self.unmatched(old, new, start, whole, depth);
+                    return self.unmatched(old, new, start, new_value, equal_before, depth);
                 }
             };
-            self.steps.push(Step::Index(head));
-            self.diff_matched(before, after, past_ids, whole_first, depth + 1)?;
-            self.steps.pop();
+            if head >= equal_before {
+                self.steps.push(Step::Index(head));
+                self.diff_matched(before, after, past_ids, depth + 1)?;
+                self.steps.pop();
+            }
             head += 1;
         }
         if head == old_len && head == new_len {
@@ -444,7 +497,7 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
                 return Ok(());
             }
             // Element by element with equal lengths: the same diffs, then weighed.
-            return self.settle(start, whole);
+            return self.settle(start, new_value);
         }
         // The tail, from the end; each pair's ops are marked, to be put in order later.
         let head_end = self.ops.len();
@@ -453,21 +506,20 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
         while tail < shorter - head {
             let (i, j) = (old_len - 1 - tail, new_len - 1 - tail);
             let (before, after) = (item::<S>(old, i)?, item::<S>(new, j)?);
-            let past_ids = match (self.id_of(before, OLD)?, self.id_of(after, NEW)?) {
-                (Some((was, a)), Some((now, b))) if was == now => {
-                    self.id_stack.push(was);
-                    (a, b)
-                }
-                (Some(_), Some(_)) => break,
-                _ => {
+            let past_ids = match self.step_ids(before, after)? {
+                Ids::Same(past_ids) => past_ids,
+                Ids::Apart => break,
+                Ids::Missing => {
                     self.id_stack.truncate(base);
-                    return self.unmatched(old, new, start, whole, depth);
+                    return self.unmatched(old, new, start, new_value, equal_before, depth);
                 }
             };
             let mark = self.ops.len();
-            self.steps.push(Step::Index(j));
-            self.diff_matched(before, after, past_ids, whole_first, depth + 1)?;
-            self.steps.pop();
+            if !(i == j && i < equal_before) {
+                self.steps.push(Step::Index(j));
+                self.diff_matched(before, after, past_ids, depth + 1)?;
+                self.steps.pop();
+            }
             if self.ops.len() > mark {
                 marks.push(mark);
             }
@@ -475,23 +527,28 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
         }
         let middles = self.pair_middles(old, new, head..old_len - tail, head..new_len - tail, base)?;
         self.id_stack.truncate(base);
-        let Middles { old_len: old_mid, pairs } = match middles {
+        let Middles { old_len: old_mid, pairs, nullish } = match middles {
             Pairing::Paired(middles) => middles,
-            Pairing::GiveUp(_) => return self.unmatched(old, new, start, whole, depth),
+            Pairing::GiveUp(_) => return self.unmatched(old, new, start, new_value, equal_before, depth),
         };
         let mut tail_ops = self.ops.split_off(head_end);
         let mut tail_costs = self.costs.split_off(head_end);
         let head_ops = self.ops.split_off(start);
         let head_costs = self.costs.split_off(start);
         self.rearrange(old, new, head, old_mid, &pairs, depth)?;
+        // Ids that differ only where JSON cannot tell (a non-finite number and `null`)
+        // may belong to two JSON-equal arrays.
+        if nullish && self.drop_if_equal(start, old_value, new_value, depth)? {
+            return Ok(());
+        }
         self.ops.extend(head_ops);
         self.costs.extend(head_costs);
         for (j, pair) in pairs.iter().enumerate() {
             if let Some(i) = *pair {
-                let (before, after) = (item::<S>(old, head + i)?, item::<S>(new, head + j)?);
-                if whole_first && self.same_item(before, after, depth + 1)? {
+                if i == j && head + i < equal_before {
                     continue;
                 }
+                let (before, after) = (item::<S>(old, head + i)?, item::<S>(new, head + j)?);
                 self.steps.push(Step::Index(head + j));
                 self.diff(before, after, depth + 1)?;
                 self.steps.pop();
@@ -503,6 +560,19 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
             self.costs.extend(tail_costs.split_off(mark - head_end));
         }
         Ok(())
+    }
+
+    /// The ids of two items met in step, the old one's first: when equal, pushed on
+    /// `id_stack`, with where each item holds it (see [`Differ::id_of`]).
+    fn step_ids(&mut self, before: S, after: S) -> Result<Ids, CoreError> {
+        Ok(match (self.id_of(before, OLD)?, self.id_of(after, NEW)?) {
+            (Some((was, a)), Some((now, b))) if was == now => {
+                self.id_stack.push(was);
+                Ids::Same((a, b))
+            }
+            (Some(_), Some(_)) => Ids::Apart,
+            _ => Ids::Missing,
+        })
     }
 
     /// The middles of two arrays (`old_mid` and `new_mid`, between the head and the tail)
@@ -523,10 +593,16 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
         if !unique(shared) || shared.iter().any(|id| old_ids.contains(id) || new_ids.contains(id)) {
             return Ok(Pairing::GiveUp(GiveUp::DuplicateIds));
         }
+        let nullish = old_ids.keys().chain(new_ids.keys()).any(|key| match *key {
+            IdKey::Null => true,
+            IdKey::Number(bits) => !f64::from_bits(bits).is_finite(),
+            _ => false,
+        });
         Ok(match pair_unique(&old_ids, &new_ids) {
             Pairing::Paired(pairs) => Pairing::Paired(Middles {
                 old_len: old_ids.len(),
                 pairs: pairs.new.iter().map(|paired| paired.old.map(|span| span.first)).collect(),
+                nullish,
             }),
             Pairing::GiveUp(why) => Pairing::GiveUp(why),
         })
@@ -550,7 +626,9 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
     }
 
     /// Two arrays of one length not matched by id, whose items before `from` were diffed
-    /// in place (their ops start at `start`): the rest in place too, then weighed.
+    /// in place (their ops start at `start`): the rest in place too (but those before
+    /// `equal_before`, known to be equal), then weighed.
+    #[allow(clippy::too_many_arguments)]
     fn in_place(
         &mut self,
         old: S::Array,
@@ -558,9 +636,10 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
         from: usize,
         start: usize,
         whole: S,
+        equal_before: usize,
         depth: usize,
     ) -> Result<(), CoreError> {
-        for i in from..old.len() {
+        for i in from.max(equal_before)..old.len() {
             self.steps.push(Step::Index(i));
             self.diff(item::<S>(old, i)?, item::<S>(new, i)?, depth + 1)?;
             self.steps.pop();
@@ -577,42 +656,21 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
         new: S::Array,
         start: usize,
         whole: S,
+        equal_before: usize,
         depth: usize,
     ) -> Result<(), CoreError> {
         self.ops.truncate(start);
         self.costs.truncate(start);
-        self.elementwise(old, new, whole, depth)
+        self.elementwise(old, new, whole, equal_before, depth)
     }
 
-    /// True when two values diffed in place (at `depth`: items matched by id, object
-    /// members) are JSON-equal: known to be, or found so by one pass of the comparator,
-    /// which stops at the first difference (the diff then walks the pair, scanning what
-    /// it did not). Nearly all such pairs are unchanged, and the comparator's walk is the
-    /// faster; on a changed one it costs the part before the first difference, a second
-    /// time.
-    fn same_item(&mut self, old: S, new: S, depth: usize) -> Result<bool, CoreError> {
-        Ok(self.known.equal(old, new) || self.comparer.equal_or_differs(old, new, depth)?)
-    }
-
-    /// True when `old` and `new`, members of objects at `depth`, are two plain objects
-    /// found JSON-equal by [`Differ::same_item`]. An object
-    /// member is nearly always small and nearly always unchanged (`props`, `style`): one
-    /// fast comparison beats walking it member by member here. Arrays, which hold the
-    /// nodes, are left to the diff.
-    fn equal_objects(&mut self, old: S, new: S, depth: usize) -> Result<bool, CoreError> {
-        let plain = |value: S| matches!(value.shape(), Ok(Read::Object(_))) && value.is_dict();
-        Ok(plain(old) && plain(new) && self.same_item(old, new, depth + 1)?)
-    }
-
-    fn objects(&mut self, old: S::Object, new: S::Object, depth: usize) -> Result<(), CoreError> {
-        self.objects_from(old, new, (0, 0, 0), depth)
-    }
-
-    /// [`Differ::objects`], past the first `from.2` members of both objects, already
-    /// found to be equal members with equal keys, in place (`from.0` and `from.1` are the
-    /// cursors after them).
-    fn objects_from(
+    /// [`Differ::diff`] of two objects (`old_value` and `new_value`), past the first
+    /// `from.2` members of both, known to be equal members with equal keys, in place
+    /// (`from.0` and `from.1` are the cursors after them).
+    fn objects(
         &mut self,
+        old_value: S,
+        new_value: S,
         old: S::Object,
         new: S::Object,
         from: (usize, usize, usize),
@@ -625,6 +683,9 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
         // asked for once, spare a last step on each side.
         let start = self.ops.len();
         let mut in_step = true;
+        // Whether a key added or removed may hold surrogate code points (and so equal
+        // another as UTF-16).
+        let mut loose = false;
         let (mut old_cursor, mut new_cursor, done) = from;
         let (old_len, new_len) = (old.len(), new.len());
         for _ in done..new_len {
@@ -642,8 +703,7 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
                 before = member_exact::<S>(old, key)?;
             }
             if let Some(before) = before
-                && (self.comparer.comparator().scalar_equal(before, value)
-                    || self.equal_objects(before, value, depth)?)
+                && self.comparer.comparator().scalar_equal(before, value)
             {
                 continue;
             }
@@ -651,6 +711,7 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
             if let Some(before) = before {
                 self.diff(before, value, depth + 1)?;
             } else {
+                loose |= S::Object::key_str(key)?.is_wtf8();
                 scan(value, depth + 1)?;
                 let value = wire(value)?;
                 self.push(Op::Add { path: self.pointer()?, value });
@@ -664,6 +725,7 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
         let later_costs = self.costs.split_off(start);
         old.for_each_keyed(|key, value| {
             if member_exact::<S>(new, key)?.is_none() {
+                loose |= S::Object::key_str(key)?.is_wtf8();
                 scan(value, depth + 1)?;
                 let path = self.pointer_to(Step::Key(key))?;
                 self.push(Op::Remove { path });
@@ -672,7 +734,25 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
         })?;
         self.ops.extend(later);
         self.costs.extend(later_costs);
+        // Keys that differ only in how a surrogate pair is held may belong to two
+        // JSON-equal objects.
+        if loose {
+            self.drop_if_equal(start, old_value, new_value, depth)?;
+        }
         Ok(())
+    }
+
+    /// Drop the ops from `start`, made for `old` and `new` (at `depth`), if the two are
+    /// JSON-equal after all (true then): such a pair needs none. Only asked where walking
+    /// a pair part by part can tell apart what JSON does not.
+    #[cold]
+    fn drop_if_equal(&mut self, start: usize, old: S, new: S, depth: usize) -> Result<bool, CoreError> {
+        if self.ops.len() == start || !self.comparer.compare(old, new, depth)? {
+            return Ok(false);
+        }
+        self.ops.truncate(start);
+        self.costs.truncate(start);
+        Ok(true)
     }
 
     /// The removals, inserts and moves that turn the middle of `old` (from `offset`,
@@ -740,7 +820,16 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
         Ok(())
     }
 
-    fn elementwise(&mut self, old: S::Array, new: S::Array, whole: S, depth: usize) -> Result<(), CoreError> {
+    /// Two arrays diffed element by element (the items before `equal_before` are known
+    /// to be JSON-equal in place).
+    fn elementwise(
+        &mut self,
+        old: S::Array,
+        new: S::Array,
+        whole: S,
+        equal_before: usize,
+        depth: usize,
+    ) -> Result<(), CoreError> {
         let start = self.ops.len();
         let (old_len, new_len) = (old.len(), new.len());
         let (mut head, mut tail) = (0, 0);
@@ -756,7 +845,7 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
             }
         }
         let (old_mid, new_mid) = (old_len - head - tail, new_len - head - tail);
-        for i in head..head + old_mid.min(new_mid) {
+        for i in head.max(equal_before)..head + old_mid.min(new_mid) {
             self.steps.push(Step::Index(i));
             self.diff(item::<S>(old, i)?, item::<S>(new, i)?, depth + 1)?;
             self.steps.pop();
@@ -798,7 +887,7 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
 
     /// JSON equality of two values, by `known` when it can tell.
     fn same(&mut self, old: S, new: S, depth: usize) -> Result<bool, CoreError> {
-        if self.known.equal(old, new) {
+        if self.known.judge(old, new) == Some(true) {
             return Ok(true);
         }
         self.comparer.compare(old, new, depth)

@@ -5,11 +5,11 @@ objects with unique scalar ids (on both sides, neither empty) is matched by id (
 SameValueZero): a removal, an insert or a move is one op, and matched items are
 diffed in place; any other array is diffed element by element after its equal head
 and tail (when the lengths differ), or replaced whole when that serializes shorter.
-An object member whose old and new values are JSON-equal objects gets no ops (even
-where keys equal only as UTF-16 would tell them apart), and so does a matched item of
-an array of at least ``WHOLE_ITEMS`` items. Ops are ordered to be applied one after
-another. The native core produces the same op list, op for op (the algorithm below is
-its definition).
+Two JSON-equal values get no ops, at any depth, even where walking them part by part
+would tell them apart: keys equal only as UTF-16 (a surrogate pair held as two code
+points), ids equal only as JSON (a non-finite number and ``null``). Ops are ordered to
+be applied one after another. The native core produces the same op list, op for op
+(the algorithm below is its definition).
 
 ``apply_schema_patch`` copies only the containers on the paths it touches; everything
 else is shared with the input, which is never modified.
@@ -48,11 +48,6 @@ __all__ = ["apply_schema_patch", "calculate_schema_patch"]
 _DIFF, _EMIT, _FINISH = 0, 1, 2
 
 _ID_KINDS = (STRING, NUMBER, BOOL, NULL)
-
-
-WHOLE_ITEMS = 16
-"""Arrays matched by id with at least this many items (on the shorter side) skip their
-matched items that are JSON-equal, keys equal only as UTF-16 included."""
 
 
 def _escape(key: str) -> str:
@@ -168,18 +163,19 @@ class _Differ:
             for key, _ in raw_items(old, OBJECT)
             if dict.get(new, key, MISSING) is MISSING
         ]
+        keys_differ = bool(tasks)
         for key, value in raw_items(new, OBJECT):
             before = dict.get(old, key, MISSING)
             where = f"{path}/{_escape(key)}"
             if before is MISSING:
+                keys_differ = True
                 tasks.append((_EMIT, {"op": "add", "path": where, "value": _wire(value)}))
-            elif isinstance(before, dict) and isinstance(value, dict) and json_equal(before, value):
-                # Two JSON-equal objects need no ops, even where walking them key by key
-                # would find keys equal only as UTF-16 (a surrogate pair spelled as two
-                # code points): the native core compares such members whole, at once.
-                continue
             else:
                 tasks.append((_DIFF, before, value, where))
+        # Objects with the same keys need ops only where their values do; others may
+        # still be JSON-equal (keys equal as UTF-16 only), and then need none.
+        if keys_differ and json_equal(old, new):
+            return
         self.later(tasks)
 
     def by_id(
@@ -216,14 +212,14 @@ class _Differ:
                 tasks.append(
                     (_EMIT, {"op": "move", "from": f"{path}/{at}", "path": f"{path}/{to}"})
                 )
-        # In a long array, a matched item JSON-equal to its old self gets no ops, as an
-        # object member does (see ``objects``); the native core compares such items whole
-        # before diffing them, and a short array's items part by part.
-        whole_first = min(len(old), len(new)) >= WHOLE_ITEMS
         for j, key in enumerate(new_ids):
             i = old_at.get(key)
-            if i is not None and not (whole_first and json_equal(old[i], new[j])):
+            if i is not None:
                 tasks.append((_DIFF, old[i], new[j], f"{path}/{j}"))
+        # Arrays with the same ids in the same order need ops only where their items do;
+        # others may still be JSON-equal (ids equal as JSON only), and then need none.
+        if old_ids != new_ids and json_equal(old, new):
+            return
         self.later(tasks)
 
     def elementwise(self, old: list[Any], new: list[Any], whole: Any, path: str) -> None:

@@ -10,7 +10,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 
 use super::{PyObject, PyVal};
-use crate::delta::{Comparator, Fallback};
+use crate::delta::{At, Comparator, Fallback, Stop};
 use crate::error::{CoreError, MAX_DEPTH};
 use crate::value::{Object, Source};
 
@@ -207,7 +207,12 @@ impl<'s, 'py: 's> PyVal<'s, 'py> {
         let (mut equal, mut in_step) = (true, true);
         let stops_early = with.stops_early();
         let mut matched = 0;
-        for _ in 0..x_len {
+        // Where the walk in step last stood before a member: noted if it stops there.
+        let mut before = (0, 0, 0);
+        for done in 0..x_len {
+            if in_step {
+                before = (x_pos, y_pos, done);
+            }
             let Some((key, value)) = self.dict_next(&mut x_pos) else {
                 break;
             };
@@ -242,6 +247,7 @@ impl<'s, 'py: 's> PyVal<'s, 'py> {
                 }
             }
             if !equal && stops_early {
+                self.stopped_at(other, before, with);
                 return Ok(false);
             }
         }
@@ -251,6 +257,10 @@ impl<'s, 'py: 's> PyVal<'s, 'py> {
         }
         equal &= x_len == y_len;
         if !equal && stops_early {
+            if in_step {
+                // Every member of `self` met its twin: `other` has more.
+                self.stopped_at(other, (x_pos, y_pos, x_len), with);
+            }
             return Ok(false);
         }
         if matched < y_len {
@@ -262,6 +272,22 @@ impl<'s, 'py: 's> PyVal<'s, 'py> {
             })?;
         }
         Ok(equal)
+    }
+
+    /// Note that a comparison of two dicts stopped after the members before `before`'s
+    /// cursors (`before.2` of them), walked in step.
+    #[cold]
+    fn stopped_at<F: Fallback<'s, Self>>(
+        self,
+        other: Self,
+        before: (ffi::Py_ssize_t, ffi::Py_ssize_t, ffi::Py_ssize_t),
+        with: &mut F,
+    ) {
+        let (x, y, done) = before;
+        with.stopped(Stop {
+            pair: (self.identity(), other.identity()),
+            at: At::Members { cursors: (x as usize, y as usize), done: done as usize },
+        });
     }
 
     /// JSON equality of two lists (at `depth`), as `Comparer::compare_arrays`.
@@ -287,6 +313,7 @@ impl<'s, 'py: 's> PyVal<'s, 'py> {
         for i in 0..common {
             equal &= item(self, i)?.equal(item(other, i)?, depth + 1, with)?;
             if !equal && stops_early {
+                with.stopped(Stop { pair: (self.identity(), other.identity()), at: At::Item(i as usize) });
                 return Ok(false);
             }
         }
