@@ -15,7 +15,7 @@
 //! compares or scans), so that a clean result means clean input; on an error, both
 //! values are checked again in order, to raise what `check_json` would.
 
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxBuildHasher, FxHashSet};
 
 use super::pointer::{push_index, push_token};
 use crate::canonical::string::write_json_string;
@@ -135,8 +135,37 @@ fn lost() -> CoreError {
     ErrorKind::Patch { message: "internal error: an array item went missing".to_owned() }.into()
 }
 
+/// An array item's id key, with its hash taken as the id was read (while it was in
+/// cache): the checks for repeats and the pairing come after the walk has moved on, and
+/// then hash nothing, and compare two keys' text only when their hashes agree.
+#[derive(Clone, Debug)]
+struct Id<'s> {
+    hash: u64,
+    key: IdKey<'s>,
+}
+
+impl<'s> Id<'s> {
+    fn new(key: IdKey<'s>) -> Self {
+        Id { hash: std::hash::BuildHasher::hash_one(&FxBuildHasher, &key), key }
+    }
+}
+
+impl PartialEq for Id<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.key == other.key
+    }
+}
+
+impl Eq for Id<'_> {}
+
+impl std::hash::Hash for Id<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
 /// Whether no two of `keys` are equal (`SameValueZero`).
-fn unique(keys: &[IdKey<'_>]) -> bool {
+fn unique(keys: &[Id<'_>]) -> bool {
     /// Up to this many ids are checked for repeats pairwise (no hash set to build).
     const PAIRWISE: usize = 16;
     if keys.len() <= PAIRWISE {
@@ -144,6 +173,41 @@ fn unique(keys: &[IdKey<'_>]) -> bool {
     }
     let mut seen = FxHashSet::default();
     keys.iter().all(|key| seen.insert(key))
+}
+
+/// The middles of two arrays (between the head and the tail, their ids `old_mid` and
+/// `new_mid`) paired by id. Gives up unless every id is unique on its side, among the
+/// middle's and the head's and tail's (`head`, and `tail`, with where each item holds its
+/// id, as in the middles).
+fn pair_middles<'s>(
+    old_mid: &[(Id<'s>, usize)],
+    new_mid: &[(Id<'s>, usize)],
+    head: &[Id<'s>],
+    tail: &[(Id<'s>, usize)],
+) -> Pairing<Middles> {
+    let mut shared = FxHashSet::with_capacity_and_hasher(head.len() + tail.len(), FxBuildHasher);
+    if !head.iter().chain(tail.iter().map(|(key, _)| key)).all(|key| shared.insert(key)) {
+        return Pairing::GiveUp(GiveUp::DuplicateIds);
+    }
+    let index = |ids: &[(Id<'s>, usize)]| {
+        let mut index = IdIndex::with_capacity(ids.len());
+        for (key, _) in ids {
+            index.push(key.clone());
+        }
+        index
+    };
+    let (old_ids, new_ids) = (index(old_mid), index(new_mid));
+    if old_mid.iter().chain(new_mid).any(|(key, _)| shared.contains(key)) {
+        return Pairing::GiveUp(GiveUp::DuplicateIds);
+    }
+    let nullish = old_mid.iter().chain(new_mid).any(|(id, _)| !json_tells_apart(&id.key));
+    match pair_unique(&old_ids, &new_ids) {
+        Pairing::Paired(pairs) => Pairing::Paired(Middles {
+            pairs: pairs.new.iter().map(|paired| paired.old.map(|span| span.first)).collect(),
+            nullish,
+        }),
+        Pairing::GiveUp(why) => Pairing::GiveUp(why),
+    }
 }
 
 /// Indices into `values` (distinct) of a longest increasing subsequence: the leftmost
@@ -172,10 +236,8 @@ fn stable(values: &[usize]) -> Vec<usize> {
     result
 }
 
-/// The middles of two arrays paired by id ([`Differ::pair_middles`]).
+/// The middles of two arrays paired by id ([`pair_middles`]).
 struct Middles {
-    /// The old middle's length.
-    old_len: usize,
     /// For each new middle item, the index in the old middle of the item with its id.
     pairs: Vec<Option<usize>>,
     /// Whether some id is `null` or a non-finite number: ids that differ as
@@ -183,14 +245,47 @@ struct Middles {
     nullish: bool,
 }
 
-/// What the ids of two items met in step say ([`Differ::step_ids`]).
-enum Ids {
-    /// The same id: the cursors after it when each item holds it first (else 0).
-    Same((usize, usize)),
+/// Two arrays' items past their equal head, as [`Differ::rest`] read them.
+struct Rest<'s> {
+    /// Each item's id, with where the item holds it (see [`Differ::id_of`]).
+    old: Vec<(Id<'s>, usize)>,
+    new: Vec<(Id<'s>, usize)>,
+    /// For each pair met in step (the last `agree.len()` of each side), whether their
+    /// ids are equal.
+    agree: Vec<bool>,
+    /// The pairs diffed as they were met that made ops: the new item's index, and how
+    /// many ops (in order, from `from` in the list).
+    runs: Vec<(usize, usize)>,
+    from: usize,
+}
+
+/// Whether a pair needs no ops ([`Differ::verdict`]).
+enum Verdict {
+    /// JSON-equal: none.
+    Equal,
+    /// To be walked, from where a comparison stopped if it noted that.
+    Differ(Option<At>),
+}
+
+/// What [`Differ::step`] found for two items met in step: their ids, with where each
+/// item holds its own (see [`Differ::id_of`]).
+enum Stepped<'s> {
+    /// The same id (and the pair diffed).
+    Same((Id<'s>, usize), (Id<'s>, usize)),
     /// Two different ids.
-    Apart,
+    Apart((Id<'s>, usize), (Id<'s>, usize)),
     /// An item without a scalar id.
     Missing,
+}
+
+/// Whether two ids JSON-equal to this one are all this id (`SameValueZero`): all but
+/// `null` and the non-finite numbers, which are all `null` on the wire.
+fn json_tells_apart(key: &IdKey<'_>) -> bool {
+    match *key {
+        IdKey::Number(bits) => f64::from_bits(bits).is_finite(),
+        IdKey::Null => false,
+        _ => true,
+    }
 }
 
 /// One step of the pointer being diffed, made into text only when an op needs it.
@@ -216,7 +311,7 @@ struct Differ<'s, 'k, S: Source<'s>, K, C> {
     /// schema's own key object finds the member by identity).
     id_keys: [NodeKeys<'s, S>; 2],
     /// Id keys of the arrays being walked in step, innermost last (one buffer per call).
-    id_stack: Vec<IdKey<'s>>,
+    id_stack: Vec<Id<'s>>,
     /// Identities of the exact `"id"` key objects met on each side (see [`Differ::is_id_key`]).
     id_key_objects: [Option<usize>; 2],
     /// Identities of exact str keys found not to be `"id"` (64 slots, direct-mapped by
@@ -303,25 +398,44 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
     /// equal members with equal keys, in place (`from.0` and `from.1` are the cursors
     /// after them), the walk of their members starts after them.
     fn diff_from(&mut self, old: S, new: S, from: (usize, usize, usize), depth: usize) -> Result<(), CoreError> {
+        match self.verdict(old, new, depth)? {
+            Verdict::Equal => Ok(()),
+            Verdict::Differ(stop) => self.walk(old, new, from, stop, depth),
+        }
+    }
+
+    /// Whether a pair (at `depth`) needs no ops ([`Differ::diff`]): JSON-equal as far
+    /// as is known, found by comparing it whole first unless `known` judges it (or says
+    /// to walk it); otherwise where its walk resumes, if that is known.
+    fn verdict(&mut self, old: S, new: S, depth: usize) -> Result<Verdict, CoreError> {
         if old.identity() == new.identity() {
             self.comparer.compare(old, new, depth)?; // only scans
-            return Ok(());
+            return Ok(Verdict::Equal);
         }
-        let mut stop = self.comparer.take_stop(old, new);
-        if stop.is_none() {
-            match self.known.judge(old, new) {
-                Some(true) => return Ok(()),
-                Some(false) => {}
-                None => {
-                    if Self::whole_first(old, new, depth) {
-                        if self.comparer.equal_or_differs(old, new, depth)? {
-                            return Ok(());
-                        }
-                        stop = self.comparer.take_stop(old, new);
-                    }
-                }
-            }
+        if let Some(stop) = self.comparer.take_stop(old, new) {
+            return Ok(Verdict::Differ(Some(stop)));
         }
+        match self.known.judge(old, new) {
+            Some(true) => Ok(Verdict::Equal),
+            None if Self::whole_first(old, new, depth) => Ok(if self.comparer.equal_or_differs(old, new, depth)? {
+                Verdict::Equal
+            } else {
+                Verdict::Differ(self.comparer.take_stop(old, new))
+            }),
+            Some(false) | None => Ok(Verdict::Differ(None)),
+        }
+    }
+
+    /// The ops of a pair that differs (at `depth`), walked part by part from `stop` (or,
+    /// for two objects, from `from`: see [`Differ::diff_from`]).
+    fn walk(
+        &mut self,
+        old: S,
+        new: S,
+        from: (usize, usize, usize),
+        stop: Option<At>,
+        depth: usize,
+    ) -> Result<(), CoreError> {
         // One side's shape at a time, each matched where it is made: a pair of `Read`s
         // held together was copied around in wider pieces than it was written.
         match old.shape()? {
@@ -382,7 +496,7 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
 
     /// The id key of an array item, if it is an object with a scalar `id`, and where the
     /// id is: the cursor after it when it is the object's first member, else 0.
-    fn id_of(&mut self, item: S, side: usize) -> Result<Option<(IdKey<'s>, usize)>, CoreError> {
+    fn id_of(&mut self, item: S, side: usize) -> Result<Option<(Id<'s>, usize)>, CoreError> {
         let object = match item.shape() {
             Ok(Read::Object(object)) if item.is_dict() => object,
             Ok(_) => return Ok(None),
@@ -394,7 +508,7 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
         };
         Ok(match id_key(Some(id))? {
             IdKey::Identity(_) => None, // an array or object: not a scalar id
-            key => Some((key, first)),
+            key => Some((Id::new(key), first)),
         })
     }
 
@@ -470,10 +584,10 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
         let mut head = 0;
         while head < shorter {
             let (before, after) = (item::<S>(old, head)?, item::<S>(new, head)?);
-            let past_ids = match self.step_ids(before, after)? {
-                Ids::Same(past_ids) => past_ids,
-                Ids::Apart => break,
-                Ids::Missing => {
+            match self.step(before, after, head, head < equal_before, depth + 1)? {
+                Stepped::Same((was, _), _) => self.id_stack.push(was),
+                Stepped::Apart(..) => break,
+                Stepped::Missing => {
                     self.id_stack.truncate(base);
                     if old_len == new_len {
                         // Not matched by id: element by element, and with equal lengths
@@ -482,11 +596,6 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
                     }
                     return self.unmatched(old, new, start, new_value, equal_before, depth);
                 }
-            };
-            if head >= equal_before {
-                self.steps.push(Step::Index(head));
-                self.diff_matched(before, after, past_ids, depth + 1)?;
-                self.steps.pop();
             }
             head += 1;
         }
@@ -499,40 +608,27 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
             // Element by element with equal lengths: the same diffs, then weighed.
             return self.settle(start, new_value);
         }
-        // The tail, from the end; each pair's ops are marked, to be put in order later.
-        let head_end = self.ops.len();
-        let mut marks = Vec::new();
-        let mut tail = 0;
-        while tail < shorter - head {
-            let (i, j) = (old_len - 1 - tail, new_len - 1 - tail);
-            let (before, after) = (item::<S>(old, i)?, item::<S>(new, j)?);
-            let past_ids = match self.step_ids(before, after)? {
-                Ids::Same(past_ids) => past_ids,
-                Ids::Apart => break,
-                Ids::Missing => {
-                    self.id_stack.truncate(base);
-                    return self.unmatched(old, new, start, new_value, equal_before, depth);
-                }
-            };
-            let mark = self.ops.len();
-            if !(i == j && i < equal_before) {
-                self.steps.push(Step::Index(j));
-                self.diff_matched(before, after, past_ids, depth + 1)?;
-                self.steps.pop();
-            }
-            if self.ops.len() > mark {
-                marks.push(mark);
-            }
-            tail += 1;
-        }
-        let middles = self.pair_middles(old, new, head..old_len - tail, head..new_len - tail, base)?;
+        // The rest, read from the start (a walk from the end, through memory laid out
+        // from the start, would defeat the processor's prefetching), in step as it is
+        // aligned with the end: a pair with the same id there is diffed now, while its
+        // items are in cache (by unique ids, the pairing pairs them too); its ops are put
+        // in place below. Then the tail (as far from the end as the ids agree), and the
+        // middles between, paired by id.
+        let Some(rest) = self.rest(old, new, head, equal_before, depth)? else {
+            self.id_stack.truncate(base);
+            return self.unmatched(old, new, start, new_value, equal_before, depth);
+        };
+        let Rest { old: old_rest, new: new_rest, agree, runs, from: runs_from } = rest;
+        let tail = agree.iter().rev().take_while(|&&same| same).count();
+        let (old_mid, new_mid) = (old_len - head - tail, new_len - head - tail);
+        let (old_ids, old_tail) = old_rest.split_at(old_mid);
+        let middles = pair_middles(old_ids, &new_rest[..new_mid], &self.id_stack[base..], old_tail);
         self.id_stack.truncate(base);
-        let Middles { old_len: old_mid, pairs, nullish } = match middles {
+        let Middles { pairs, nullish } = match middles {
             Pairing::Paired(middles) => middles,
             Pairing::GiveUp(_) => return self.unmatched(old, new, start, new_value, equal_before, depth),
         };
-        let mut tail_ops = self.ops.split_off(head_end);
-        let mut tail_costs = self.costs.split_off(head_end);
+        let mut diffed = self.ops.split_off(runs_from).into_iter().zip(self.costs.split_off(runs_from));
         let head_ops = self.ops.split_off(start);
         let head_costs = self.costs.split_off(start);
         self.rearrange(old, new, head, old_mid, &pairs, depth)?;
@@ -543,86 +639,122 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
         }
         self.ops.extend(head_ops);
         self.costs.extend(head_costs);
+        // The matched items' ops in the new order: those diffed above, the others now.
+        let aligned = |i: usize, j: usize| j + old_len == i + new_len;
+        let mut runs = runs.into_iter().peekable();
         for (j, pair) in pairs.iter().enumerate() {
-            if let Some(i) = *pair {
-                if i == j && head + i < equal_before {
-                    continue;
-                }
-                let (before, after) = (item::<S>(old, head + i)?, item::<S>(new, head + j)?);
-                self.steps.push(Step::Index(head + j));
-                self.diff(before, after, depth + 1)?;
-                self.steps.pop();
+            let Some(i) = *pair else {
+                continue;
+            };
+            let (i, j) = (head + i, head + j);
+            if aligned(i, j) {
+                continue;
             }
+            while let Some((_, ops)) = runs.next_if(|&(at, _)| at < j) {
+                self.take_ops(&mut diffed, ops);
+            }
+            let past_ids = (old_rest[i - head].1, new_rest[j - head].1);
+            self.steps.push(Step::Index(j));
+            self.diff_matched(item::<S>(old, i)?, item::<S>(new, j)?, past_ids, depth + 1)?;
+            self.steps.pop();
         }
-        // The tail's ops were made from the end: its pairs' runs of ops, reversed.
-        for &mark in marks.iter().rev() {
-            self.ops.extend(tail_ops.split_off(mark - head_end));
-            self.costs.extend(tail_costs.split_off(mark - head_end));
+        for (_, ops) in runs {
+            self.take_ops(&mut diffed, ops);
         }
         Ok(())
     }
 
-    /// The ids of two items met in step, the old one's first: when equal, pushed on
-    /// `id_stack`, with where each item holds it (see [`Differ::id_of`]).
-    fn step_ids(&mut self, before: S, after: S) -> Result<Ids, CoreError> {
-        Ok(match (self.id_of(before, OLD)?, self.id_of(after, NEW)?) {
-            (Some((was, a)), Some((now, b))) if was == now => {
-                self.id_stack.push(was);
-                Ids::Same((a, b))
-            }
-            (Some(_), Some(_)) => Ids::Apart,
-            _ => Ids::Missing,
-        })
+    /// Move the next `count` ops (with their costs) from `from` to the end of the list.
+    fn take_ops(&mut self, from: &mut impl Iterator<Item = (Op<S>, Option<usize>)>, count: usize) {
+        for (op, cost) in from.take(count) {
+            self.ops.push(op);
+            self.costs.push(cost);
+        }
     }
 
-    /// The middles of two arrays (`old_mid` and `new_mid`, between the head and the tail)
-    /// paired by id. Gives up unless every item has an id and every id is unique on its
-    /// side, among the middle's and the head's and tail's (`id_stack` from `base`).
-    fn pair_middles(
+    /// The ids of two arrays' items past their first `head` (for [`Differ::arrays`]),
+    /// read in step as the rest is aligned with the end, each pair with the same id
+    /// diffed as it is met (not those before `equal_before` in place, known to be
+    /// equal). `None` when some item has no scalar id.
+    fn rest(
         &mut self,
         old: S::Array,
         new: S::Array,
-        old_mid: std::ops::Range<usize>,
-        new_mid: std::ops::Range<usize>,
-        base: usize,
-    ) -> Result<Pairing<Middles>, CoreError> {
-        let (Some(old_ids), Some(new_ids)) = (self.ids(old, old_mid, OLD)?, self.ids(new, new_mid, NEW)?) else {
-            return Ok(Pairing::GiveUp(GiveUp::NoId));
+        head: usize,
+        equal_before: usize,
+        depth: usize,
+    ) -> Result<Option<Rest<'s>>, CoreError> {
+        let (old_len, new_len) = (old.len(), new.len());
+        let mut rest = Rest {
+            old: Vec::with_capacity(old_len - head),
+            new: Vec::with_capacity(new_len - head),
+            agree: Vec::with_capacity(old_len.min(new_len) - head),
+            runs: Vec::new(),
+            from: self.ops.len(),
         };
-        let shared = self.id_stack.get(base..).unwrap_or_default();
-        if !unique(shared) || shared.iter().any(|id| old_ids.contains(id) || new_ids.contains(id)) {
-            return Ok(Pairing::GiveUp(GiveUp::DuplicateIds));
+        // The longer side's first items have no counterpart at the end's alignment.
+        let aligned = old_len.min(new_len) - head;
+        for (array, len, side) in [(old, old_len, OLD), (new, new_len, NEW)] {
+            for i in head..len - aligned {
+                let Some(id) = self.id_of(item::<S>(array, i)?, side)? else {
+                    return Ok(None);
+                };
+                if side == OLD { &mut rest.old } else { &mut rest.new }.push(id);
+            }
         }
-        let nullish = old_ids.keys().chain(new_ids.keys()).any(|key| match *key {
-            IdKey::Null => true,
-            IdKey::Number(bits) => !f64::from_bits(bits).is_finite(),
-            _ => false,
-        });
-        Ok(match pair_unique(&old_ids, &new_ids) {
-            Pairing::Paired(pairs) => Pairing::Paired(Middles {
-                old_len: old_ids.len(),
-                pairs: pairs.new.iter().map(|paired| paired.old.map(|span| span.first)).collect(),
-                nullish,
-            }),
-            Pairing::GiveUp(why) => Pairing::GiveUp(why),
-        })
+        let (old_from, new_from) = (old_len - aligned, new_len - aligned);
+        for k in 0..aligned {
+            let (i, j) = (old_from + k, new_from + k);
+            let (before, after) = (item::<S>(old, i)?, item::<S>(new, j)?);
+            let mark = self.ops.len();
+            let (was, now) = match self.step(before, after, j, i == j && i < equal_before, depth + 1)? {
+                Stepped::Same(was, now) => {
+                    if self.ops.len() > mark {
+                        rest.runs.push((j, self.ops.len() - mark));
+                    }
+                    rest.agree.push(true);
+                    (was, now)
+                }
+                Stepped::Apart(was, now) => {
+                    rest.agree.push(false);
+                    (was, now)
+                }
+                Stepped::Missing => return Ok(None),
+            };
+            rest.old.push(was);
+            rest.new.push(now);
+        }
+        Ok(Some(rest))
     }
 
-    /// The id keys of `array[range]`, if every item there has one.
-    fn ids(
-        &mut self,
-        array: S::Array,
-        range: std::ops::Range<usize>,
-        side: usize,
-    ) -> Result<Option<IdIndex<IdKey<'s>>>, CoreError> {
-        let mut keys = IdIndex::with_capacity(range.len());
-        for i in range {
-            let Some((key, _)) = self.id_of(item::<S>(array, i)?, side)? else {
-                return Ok(None);
-            };
-            keys.push(key);
+    /// Two items met in step (`before` in the old array, `after` at `j` in the new one;
+    /// at `depth`): their ids, and, when those are equal, the pair
+    /// diffed (but not when `equal`: known to be JSON-equal). The pair is judged first:
+    /// two JSON-equal objects have the same id, and the new one's is then not read,
+    /// unless the id is one JSON does not tell from others (`null`, a non-finite
+    /// number).
+    fn step(&mut self, before: S, after: S, j: usize, equal: bool, depth: usize) -> Result<Stepped<'s>, CoreError> {
+        let Some(was) = self.id_of(before, OLD)? else {
+            return Ok(Stepped::Missing);
+        };
+        let verdict = if equal { Verdict::Equal } else { self.verdict(before, after, depth)? };
+        if matches!(verdict, Verdict::Equal) && json_tells_apart(&was.0.key) && after.is_dict() {
+            let now = (was.0.clone(), 0);
+            return Ok(Stepped::Same(was, now));
         }
-        Ok(Some(keys))
+        let Some(now) = self.id_of(after, NEW)? else {
+            return Ok(Stepped::Missing);
+        };
+        if was.0 != now.0 {
+            return Ok(Stepped::Apart(was, now));
+        }
+        if let Verdict::Differ(stop) = verdict {
+            let from = if was.1 != 0 && now.1 != 0 { (was.1, now.1, 1) } else { (0, 0, 0) };
+            self.steps.push(Step::Index(j));
+            self.walk(before, after, from, stop, depth)?;
+            self.steps.pop();
+        }
+        Ok(Stepped::Same(was, now))
     }
 
     /// Two arrays of one length not matched by id, whose items before `from` were diffed
