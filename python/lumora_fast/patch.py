@@ -39,9 +39,12 @@ def calculate_schema_patch(
     removal, insert or move is one op (the longest run of items already in order stays
     put), and matched items are diffed in place. Any other array is diffed element by
     element past its equal head and tail, or replaced whole when that serializes
-    shorter. Pointers are RFC 6901 (``~0``, ``~1``). Values are the objects of ``new``
-    themselves (not copies; for a document, new plain objects that are not part of it),
-    except that a non-finite number is ``None``, as the wire carries it.
+    shorter. Two JSON-equal values get no ops, at any depth, even where a walk part by
+    part would tell them apart (keys equal only as UTF-16, ids equal only as JSON, such
+    as ``nan`` and ``None``). Pointers are RFC 6901 (``~0``, ``~1``). Values are the
+    objects of ``new`` themselves (not copies; for a document, new plain objects that
+    are not part of it), except that a non-finite number is ``None``, as the wire
+    carries it.
 
     Raises:
         ProtocolError: A value is not JSON, a key is not a ``str``, or nesting is deeper

@@ -575,3 +575,88 @@ fn member<'s, S: Source<'s>>(
     })?;
     Ok(found)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::{ValueBuilder, parse};
+    use crate::value::Value;
+
+    fn v(text: &str) -> Value {
+        parse(text.as_bytes(), false, &mut ValueBuilder).unwrap()
+    }
+
+    /// `value[key]`, or `value[index]` for an array.
+    fn at<'v>(value: &'v Value, step: &str) -> &'v Value {
+        match value {
+            Value::Object(members) => &members.iter().find(|(k, _)| k == step.as_bytes()).unwrap().1,
+            Value::Array(items) => &items[step.parse::<usize>().unwrap()],
+            _ => panic!("not a container"),
+        }
+    }
+
+    #[test]
+    fn a_stopped_comparison_notes_where_each_pair_stopped() {
+        let old = v(r#"{"a":1,"b":[1,{"c":2,"d":[0,1,2]}],"e":3}"#);
+        let new = v(r#"{"a":1,"b":[1,{"c":2,"d":[0,9,9]}],"e":4}"#);
+        let mut comparer = Comparer::new(Generic);
+        assert!(!comparer.equal_or_differs(&old, &new, 1).unwrap());
+        let path = |value| {
+            let b = at(value, "b");
+            let b1 = at(b, "1");
+            (b, b1, at(b1, "d"))
+        };
+        let ((b, b1, d), (b_, b1_, d_)) = (path(&old), path(&new));
+        // The outermost first: each pair's equal part, up to where the difference is.
+        assert_eq!(comparer.take_stop(&old, &new), Some(At::Members { cursors: (1, 1), done: 1 }));
+        assert_eq!(comparer.take_stop(b, b_), Some(At::Item(1)));
+        assert_eq!(comparer.take_stop(b1, b1_), Some(At::Members { cursors: (1, 1), done: 1 }));
+        assert_eq!(comparer.take_stop(d, d_), Some(At::Item(1)));
+        assert_eq!(comparer.take_stop(d, d_), None);
+
+        // Asking about a pair off the way forgets the rest of it.
+        assert!(!comparer.equal_or_differs(&old, &new, 1).unwrap());
+        assert_eq!(comparer.take_stop(b, b_), None);
+        assert_eq!(comparer.take_stop(&old, &new), None);
+
+        // A full comparison notes nothing.
+        assert!(!comparer.compare(&old, &new, 1).unwrap());
+        assert_eq!(comparer.take_stop(&old, &new), None);
+    }
+
+    #[test]
+    fn arrays_of_other_lengths_and_objects_out_of_step() {
+        let mut comparer = Comparer::new(Generic);
+        // Another length: nothing compared, nothing to resume from.
+        let (old, new) = (v("[[1,2],[3]]"), v("[[1,2],[3,4]]"));
+        assert!(!comparer.equal_or_differs(&old, &new, 1).unwrap());
+        assert_eq!(comparer.take_stop(&old, &new), Some(At::Item(1)));
+        assert_eq!(comparer.take_stop(at(&old, "1"), at(&new, "1")), None);
+        // Keys out of step: the walk resumes where they parted.
+        let (old, new) = (v(r#"{"a":1,"b":2,"c":3}"#), v(r#"{"a":1,"c":3,"b":5}"#));
+        assert!(!comparer.equal_or_differs(&old, &new, 1).unwrap());
+        assert_eq!(comparer.take_stop(&old, &new), Some(At::Members { cursors: (1, 1), done: 1 }));
+        // Every member met its twin: the new object has more.
+        let (old, new) = (v(r#"{"a":1}"#), v(r#"{"a":1,"b":2}"#));
+        assert!(!comparer.equal_or_differs(&old, &new, 1).unwrap());
+        assert_eq!(comparer.take_stop(&old, &new), Some(At::Members { cursors: (1, 1), done: 1 }));
+    }
+
+    #[test]
+    fn keys_equal_only_as_utf16_leave_objects_unnoted() {
+        // A surrogate pair held as two code points (WTF-8), and the same character.
+        let split = b"\xed\xa0\xbd\xed\xb8\x80".to_vec();
+        let joined = "\u{1F600}".as_bytes().to_vec();
+        let object = |key: Vec<u8>, last: i64| {
+            Value::Object(vec![(key, Value::Int(1)), (b"x".to_vec(), Value::Array(vec![Value::Int(last)]))])
+        };
+        let (old, new) = (object(split, 1), object(joined, 2));
+        let mut comparer = Comparer::new(Generic);
+        assert!(!comparer.equal_or_differs(&old, &new, 1).unwrap());
+        // Nothing to resume the objects from (a stop would promise keys with the same
+        // code points); two arrays are noted still.
+        assert_eq!(comparer.take_stop(&old, &new), None);
+        assert!(!comparer.equal_or_differs(at(&old, "x"), at(&new, "x"), 1).unwrap());
+        assert_eq!(comparer.take_stop(at(&old, "x"), at(&new, "x")), Some(At::Item(0)));
+    }
+}

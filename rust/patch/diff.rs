@@ -1138,6 +1138,53 @@ mod tests {
     }
 
     #[test]
+    fn resumes_where_the_comparison_stopped() {
+        // Edits at several depths, each met once by the comparison of the whole, and
+        // walked from where it stopped.
+        assert_eq!(
+            patch(
+                r#"{"a":[{"id":1,"p":{"x":1,"y":[1,2]}},{"id":2,"p":{"x":2}},{"id":3}],"b":{"c":1}}"#,
+                r#"{"a":[{"id":1,"p":{"x":1,"y":[1,3]}},{"id":2,"p":{"x":3}},{"id":3}],"b":{"c":2}}"#
+            ),
+            r#"[{"op":"replace","path":"/a/0/p/y/1","value":3},{"op":"replace","path":"/a/1/p/x","value":3},{"op":"replace","path":"/b/c","value":2}]"#
+        );
+        // Items moved and edited, in a long array (its rest read in step with the end).
+        let items = |order: &[u32], edited: u32| {
+            let items: Vec<String> = order
+                .iter()
+                .map(|&i| if i == edited { format!(r#"{{"id":{i},"v":1}}"#) } else { format!(r#"{{"id":{i}}}"#) })
+                .collect();
+            format!("[{}]", items.join(","))
+        };
+        let old: Vec<u32> = (0..20).collect();
+        let mut new = old.clone();
+        new.remove(3);
+        new.insert(12, 3);
+        assert_eq!(
+            patch(&items(&old, 99), &items(&new, 15)),
+            r#"[{"op":"move","from":"/3","path":"/12"},{"op":"add","path":"/15/v","value":1}]"#
+        );
+    }
+
+    #[test]
+    fn json_equal_values_need_no_ops() {
+        let split = b"\xed\xa0\xbd\xed\xb8\x80".to_vec();
+        let joined = "\u{1F600}".as_bytes().to_vec();
+        let (old, new) =
+            (Value::Object(vec![(split, Value::Int(1))]), Value::Object(vec![(joined, Value::Float(1.0))]));
+        assert!(calculate(&old, &new, Generic).unwrap().is_empty());
+        // Ids that only JSON finds equal (null on the wire), moved.
+        let (old, new) = (v(r#"[{"id":null},{"id":1}]"#), v(r#"[{"id":1},{"id":null}]"#));
+        assert_eq!(calculate(&old, &new, Generic).unwrap().len(), 1);
+        let nan = |first: bool| {
+            let id = |value| Value::Object(vec![(b"id".to_vec(), value)]);
+            let (a, b) = (id(Value::Float(f64::NAN)), id(Value::Null));
+            Value::Array(if first { vec![a, b] } else { vec![b.clone(), id(Value::Float(f64::INFINITY))] })
+        };
+        assert!(calculate(&nan(true), &nan(false), Generic).unwrap().is_empty());
+    }
+
+    #[test]
     fn longest_run_stays() {
         assert_eq!(stable(&[3, 0, 1, 2]), [1, 2, 3]);
         assert_eq!(stable(&[2, 1, 0]), [2]);
