@@ -1,15 +1,18 @@
 //! `calculate_schema_patch`: the RFC 6902 ops that turn one JSON value into another, in
 //! the order `lumora_fast.pure.patch` emits them.
 //!
-//! Objects are diffed key by key (keys compared by code points, as Python's dicts do):
-//! removals in the old order, then each new key in the new order, added or diffed (a
-//! member whose old and new values are JSON-equal objects is left alone whole). An
-//! array whose items are all objects with unique scalar ids, on both sides (neither
-//! empty), is matched by id (JS `SameValueZero`): removals from the end, then each item
-//! not on the longest increasing run of kept items is moved (or inserted) right after
-//! its predecessor in the new order, then matched items are diffed at their new index.
-//! Any other array is diffed element by element past its equal head and tail (when the
-//! lengths differ), and replaced whole when that op serializes shorter than those ops.
+//! Two JSON-equal values need no ops. Otherwise objects are diffed key by key (keys
+//! compared by code points, as Python's dicts do): removals in the old order, then each
+//! new key in the new order, added or diffed. An array whose items are all objects with
+//! unique scalar ids, on both sides (neither empty), is matched by id (JS
+//! `SameValueZero`): removals from the end, then each item not on the longest increasing
+//! run of kept items is moved (or inserted) right after its predecessor in the new
+//! order, then matched items are diffed at their new index. Any other array is diffed
+//! element by element past its equal head and tail (when the lengths differ), and
+//! replaced whole when that op serializes shorter than those ops.
+//!
+//! Each pair is compared whole first, and walked from where that comparison stopped
+//! ([`Differ::diff`]); the order of the ops is the walk's all the same.
 //!
 //! The walk also checks that both values are JSON wherever it does not recurse (it
 //! compares or scans), so that a clean result means clean input; on an error, both
