@@ -182,7 +182,9 @@ pub(crate) enum At {
 /// enough. Identities are only meaningful while both schemas are alive: a `Comparer`
 /// lives for one call. `C` is the source's fast path.
 pub(crate) struct Comparer<C> {
-    /// Direct-mapped by the left key's identity: `(left, right)` found equal.
+    /// Direct-mapped by the left key's identity: `(left, right)` found to hold the same
+    /// code points (and so equal as JS strings too). The patch diff's key test shares it
+    /// ([`Comparer::same_key`]).
     keys: Vec<(usize, usize)>,
     comparator: C,
     /// Within [`Comparer::equal_or_differs`]: end at the first difference.
@@ -232,8 +234,8 @@ impl<C: Copy> Comparer<C> {
         self.learn_keys::<S>(a, b)
     }
 
-    /// Whether the pair of distinct key objects was found equal before (only such pairs
-    /// are remembered).
+    /// Whether the pair of distinct key objects was found to hold the same code points
+    /// before (false says nothing).
     #[allow(clippy::inline_always)]
     #[inline(always)]
     fn keys_known(&self, left: usize, right: usize) -> bool {
@@ -247,8 +249,6 @@ impl<C: Copy> Comparer<C> {
         a: <S::Object as Object<'s, S>>::Key,
         b: <S::Object as Object<'s, S>>::Key,
     ) -> Result<bool, CoreError> {
-        let (left, right) = (S::Object::key_identity(a), S::Object::key_identity(b));
-        let slot = Self::slot(left);
         let equal = S::Object::key_eq(a, b)?;
         if equal {
             if S::Object::key_str(a)?.as_bytes() != S::Object::key_str(b)?.as_bytes() {
@@ -257,12 +257,40 @@ impl<C: Copy> Comparer<C> {
                 self.loose_keys = true;
                 return Ok(true);
             }
-            if self.keys.is_empty() {
-                self.keys = vec![(0, 0); Self::SLOTS];
-            }
-            self.keys[slot] = (left, right);
+            self.remember_keys::<S>(a, b);
         }
         Ok(equal)
+    }
+
+    /// Whether two keys hold the same code points (as Python's dicts compare them: the
+    /// patch diff's test), remembered in the cache [`Comparer::key_eq`] uses.
+    pub(crate) fn same_key<'s, S: Source<'s>>(
+        &mut self,
+        a: <S::Object as Object<'s, S>>::Key,
+        b: <S::Object as Object<'s, S>>::Key,
+    ) -> Result<bool, CoreError> {
+        let (left, right) = (S::Object::key_identity(a), S::Object::key_identity(b));
+        if left == right || self.keys_known(left, right) {
+            return Ok(true);
+        }
+        let same = S::Object::key_str(a)?.as_bytes() == S::Object::key_str(b)?.as_bytes();
+        if same {
+            self.remember_keys::<S>(a, b);
+        }
+        Ok(same)
+    }
+
+    /// Remember two distinct key objects holding the same code points.
+    fn remember_keys<'s, S: Source<'s>>(
+        &mut self,
+        a: <S::Object as Object<'s, S>>::Key,
+        b: <S::Object as Object<'s, S>>::Key,
+    ) {
+        let left = S::Object::key_identity(a);
+        if self.keys.is_empty() {
+            self.keys = vec![(0, 0); Self::SLOTS];
+        }
+        self.keys[Self::slot(left)] = (left, S::Object::key_identity(b));
     }
 
     /// JSON equality of `a` and `b` (at `depth`), walking both completely even once they
@@ -403,7 +431,7 @@ impl<C: Copy> Comparer<C> {
             }
             Ok(())
         })?;
-        if let (Some(i), true) = (stopped, self.stop_early) {
+        if let Some(i) = stopped {
             self.note(Stop { pair, at: At::Item(i) });
         }
         for i in x_len..y_len {

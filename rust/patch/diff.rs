@@ -81,7 +81,6 @@ pub(crate) fn calculate_with<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S
         ops: Vec::new(),
         costs: Vec::new(),
         steps: Vec::new(),
-        keys: Vec::new(),
         comparer: Comparer::new(comparator),
         known,
         id_keys: [NodeKeys::new(), NodeKeys::new()],
@@ -281,6 +280,13 @@ enum Stepped<'s> {
     Missing,
 }
 
+/// Where the walk of two objects matched by id may start (see [`Differ::diff_from`]):
+/// past their ids when both hold theirs first (`past_ids`, the cursors after them, are
+/// then not 0), else at the start.
+fn after_ids(past_ids: (usize, usize)) -> (usize, usize, usize) {
+    if past_ids.0 != 0 && past_ids.1 != 0 { (past_ids.0, past_ids.1, 1) } else { (0, 0, 0) }
+}
+
 /// Whether two ids JSON-equal to this one are all this id (`SameValueZero`): all but
 /// `null` and the non-finite numbers, which are all `null` on the wire.
 fn json_tells_apart(key: &IdKey<'_>) -> bool {
@@ -304,10 +310,6 @@ struct Differ<'s, 'k, S: Source<'s>, K, C> {
     costs: Vec<Option<usize>>,
     /// Where the pair being diffed is.
     steps: Vec<Step<<S::Object as Object<'s, S>>::Key>>,
-    /// Pairs of distinct key objects found to hold the same code points, direct-mapped
-    /// by the first key's identity (two schemas parsed apart share no key objects, but
-    /// use the same few keys thousands of times).
-    keys: Vec<(usize, usize)>,
     comparer: Comparer<C>,
     known: &'k K,
     /// The `id` key objects of the old and the new value's objects (a lookup with the
@@ -329,13 +331,6 @@ const NEW: usize = 1;
 /// Objects with at most this many members are scanned for their `id` (see
 /// [`Differ::id_member`]); larger ones are looked up.
 const ID_SCAN_LIMIT: usize = 8;
-
-/// Slots of the key-pair cache.
-const KEY_SLOTS: usize = 2048;
-
-fn key_slot(identity: usize) -> usize {
-    (identity as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize >> (usize::BITS - KEY_SLOTS.trailing_zeros())
-}
 
 impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, C> {
     fn push(&mut self, op: Op<S>) {
@@ -361,26 +356,6 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
         let pointer = self.pointer();
         self.steps.pop();
         pointer
-    }
-
-    /// Whether two keys hold the same code points (as Python's dicts compare them).
-    fn same_key(
-        &mut self,
-        a: <S::Object as Object<'s, S>>::Key,
-        b: <S::Object as Object<'s, S>>::Key,
-    ) -> Result<bool, CoreError> {
-        let (left, right) = (S::Object::key_identity(a), S::Object::key_identity(b));
-        if left == right || self.keys.get(key_slot(left)) == Some(&(left, right)) {
-            return Ok(true);
-        }
-        let same = S::Object::key_str(a)?.as_bytes() == S::Object::key_str(b)?.as_bytes();
-        if same {
-            if self.keys.is_empty() {
-                self.keys = vec![(0, 0); KEY_SLOTS];
-            }
-            self.keys[key_slot(left)] = (left, right);
-        }
-        Ok(same)
     }
 
     /// The ops that turn `old` into `new` (at `depth`): none when they are JSON-equal
@@ -493,8 +468,7 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
     /// the id first (`past_ids` are the cursors after it, else 0), a walk of their
     /// members starts after it.
     fn diff_matched(&mut self, old: S, new: S, past_ids: (usize, usize), depth: usize) -> Result<(), CoreError> {
-        let from = if past_ids.0 != 0 && past_ids.1 != 0 { (past_ids.0, past_ids.1, 1) } else { (0, 0, 0) };
-        self.diff_from(old, new, from, depth)
+        self.diff_from(old, new, after_ids(past_ids), depth)
     }
 
     /// The id key of an array item, if it is an object with a scalar `id`, and where the
@@ -752,9 +726,8 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
             return Ok(Stepped::Apart(was, now));
         }
         if let Verdict::Differ(stop) = verdict {
-            let from = if was.1 != 0 && now.1 != 0 { (was.1, now.1, 1) } else { (0, 0, 0) };
             self.steps.push(Step::Index(j));
-            self.walk(before, after, from, stop, depth)?;
+            self.walk(before, after, after_ids((was.1, now.1)), stop, depth)?;
             self.steps.pop();
         }
         Ok(Stepped::Same(was, now))
@@ -830,7 +803,7 @@ impl<'s, S: Source<'s>, K: Known<S>, C: Comparator<'s, S>> Differ<'s, '_, S, K, 
             let mut before = None;
             if in_step {
                 match old.next_member(&mut old_cursor)? {
-                    Some((other, found)) if self.same_key(other, key)? => before = Some(found),
+                    Some((other, found)) if self.comparer.same_key::<S>(other, key)? => before = Some(found),
                     _ => in_step = false,
                 }
             }
